@@ -1,0 +1,1 @@
+"""Shared process settings and factories used by the loader, the graph and the server."""

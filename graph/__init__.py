@@ -1,0 +1,1 @@
+"""The tutor graph: route → retrieve → grade → rewrite → generate."""

@@ -1,0 +1,40 @@
+"""Per-request settings, read from RunnableConfig["configurable"], defaulting to the process Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+from langchain_core.runnables import RunnableConfig
+
+from core.settings import get_settings
+
+
+@dataclass(kw_only=True)
+class Configuration:
+    k: int
+    temperature: float
+    max_rewrites: int
+    module: str | None = None
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    relevance_floor: float = 0.2
+    max_tokens: int = 384
+
+    @classmethod
+    def from_runnable_config(cls, config: RunnableConfig | None = None) -> Configuration:
+        settings = get_settings()
+        defaults: dict[str, Any] = {
+            "k": settings.top_k_retrieval,
+            "temperature": settings.llm_temperature,
+            "max_rewrites": settings.max_rewrites,
+            "retrieval_mode": settings.retrieval_mode,
+            "relevance_floor": settings.relevance_floor,
+            "max_tokens": settings.llm_max_tokens,
+        }
+        configurable = (config or {}).get("configurable", {}) or {}
+        names = {f.name for f in fields(cls)}
+        values = {**defaults, **{k: v for k, v in configurable.items() if k in names and v is not None}}
+        values["k"] = max(1, min(int(values["k"]), 20))
+        values["max_rewrites"] = max(0, min(int(values["max_rewrites"]), 5))
+        values["temperature"] = max(0.0, min(float(values["temperature"]), 2.0))
+        return cls(**values)

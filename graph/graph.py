@@ -1,0 +1,195 @@
+"""The tutor graph: nodes (verbs), routers (pure functions) and wiring.
+
+START → route ─┬─ chat ─────────────────────────────→ respond → END
+               └─ course → [condense_question] → retrieve → grade_documents ─┬→ generate → END
+                                                    ↑                        ├→ rewrite_query ─┘(≤ max_rewrites)
+                                                    └────────────────────────┴→ refuse → END
+
+Common path: 2 LLM calls (grade + generate), sharing the excerpts as a prompt prefix.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from langchain_core.messages import AIMessage, HumanMessage, trim_messages
+from langchain_core.messages.utils import count_tokens_approximately
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+
+from core import factories
+from core.settings import get_settings
+from graph import prompts
+from graph.configuration import Configuration
+from graph.state import Candidate, InputState, MentorState, OutputState
+from graph.utils import (
+    GradeParseError,
+    finalize_citations,
+    format_excerpts,
+    format_history,
+    grade_schema,
+    is_small_talk,
+    parse_grade,
+    says_not_covered,
+    to_source,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _llm(config: RunnableConfig, *, max_tokens: int | None = None, tags: list[str] | None = None):  # type: ignore[no-untyped-def]
+    cfg = Configuration.from_runnable_config(config)
+    llm = factories.get_llm().bind(temperature=cfg.temperature, max_tokens=max_tokens or cfg.max_tokens)
+    return llm.with_config(tags=tags or [])
+
+
+def _context(question: str, candidates: list[Candidate]) -> str:
+    return prompts.CONTEXT_PROMPT.format(excerpts=format_excerpts(candidates), question=question)
+
+
+# ---- nodes ----------------------------------------------------------------------------------------
+def route(state: MentorState) -> dict:
+    """Start a turn: record the question, reset per-turn fields, and classify it."""
+    question = state.get("question", "").strip()
+    return {
+        "messages": [HumanMessage(question)],
+        "route": "chat" if is_small_talk(question) else "course",
+        "query": question,
+        "rewrites": 0,
+        "candidates": [],
+        "relevant": [],
+        "sources": [],
+        "answer": "",
+        "grounded": False,
+        "grade_error": "",
+    }
+
+
+def condense_question(state: MentorState, config: RunnableConfig) -> dict:
+    """Turn a follow-up into a standalone query using the (trimmed) conversation."""
+    history = trim_messages(
+        state["messages"][:-1],
+        max_tokens=get_settings().history_max_tokens,
+        token_counter=count_tokens_approximately,
+        strategy="last",
+        start_on="human",
+    )
+    prompt = prompts.CONDENSE_PROMPT.format(history=format_history(history), question=state["question"])
+    reply = _llm(config, max_tokens=64).invoke([HumanMessage(prompt)])
+    query = str(reply.content).strip().splitlines()[0].strip() if str(reply.content).strip() else ""
+    return {"query": query or state["question"]}
+
+
+def retrieve(state: MentorState, config: RunnableConfig) -> dict:
+    cfg = Configuration.from_runnable_config(config)
+    hits = factories.shared_store().search(
+        state["query"], cfg.k, mode=cfg.retrieval_mode, module=cfg.module, floor=cfg.relevance_floor
+    )
+    candidates = [Candidate(id=h.id, text=h.text, metadata=h.metadata, score=h.cosine) for h in hits]
+    return {"candidates": candidates}
+
+
+def grade_documents(state: MentorState, config: RunnableConfig) -> dict:
+    """One grammar-constrained LLM call judges every candidate; a malformed reply counts as 'none'."""
+    candidates = state.get("candidates", [])
+    if not candidates:
+        return {"relevant": [], "grade_error": ""}
+    messages = [HumanMessage(_context(state["question"], candidates) + "\n" + prompts.GRADE_TASK)]
+    llm = _llm(config, max_tokens=48, tags=["grader"]).bind(
+        response_format={"type": "json_object", "schema": grade_schema(len(candidates))}
+    )
+    reply = llm.invoke(messages)
+    try:
+        return {"relevant": parse_grade(str(reply.content), len(candidates)), "grade_error": ""}
+    except GradeParseError as exc:
+        log.warning("grader reply rejected: %s", exc)
+        return {"relevant": [], "grade_error": str(exc)}
+
+
+def rewrite_query(state: MentorState, config: RunnableConfig) -> dict:
+    prompt = prompts.REWRITE_PROMPT.format(question=state["question"], query=state["query"])
+    reply = _llm(config, max_tokens=48).invoke([HumanMessage(prompt)])
+    lines = str(reply.content).strip().splitlines()
+    new_query = lines[0].strip().strip('"') if lines else ""
+    return {"query": new_query or state["question"], "rewrites": state.get("rewrites", 0) + 1}
+
+
+def generate(state: MentorState, config: RunnableConfig) -> dict:
+    """Answer from the graded-relevant excerpts only, citing them as [n] ↔ sources[n-1]."""
+    candidates = state["candidates"]
+    used = [candidates[i - 1] for i in state["relevant"]]
+    # Same excerpts as the grader saw → same prompt prefix → llama.cpp skips re-reading it.
+    messages = [HumanMessage(_context(state["question"], used) + "\n" + prompts.GENERATE_TASK)]
+    reply = _llm(config, tags=["answer"]).invoke(messages)
+    answer, cited = finalize_citations(str(reply.content), len(used))
+    if says_not_covered(answer) and not any(f"[{n}]" in answer.split("Sources:")[0] for n in cited):
+        return _not_covered(state)
+    sources = [to_source(n, used[n - 1]) for n in range(1, len(used) + 1)]
+    return {"answer": answer, "sources": sources, "grounded": True, "messages": [AIMessage(answer)]}
+
+
+def refuse(state: MentorState) -> dict:
+    """The honest end when nothing relevant was found: no invented answer, the closest sources instead."""
+    return _not_covered(state)
+
+
+def _not_covered(state: MentorState) -> dict:
+    closest = state.get("candidates", [])
+    sources = [to_source(n, c) for n, c in enumerate(closest, start=1)]
+    answer = prompts.NOT_COVERED
+    if sources:
+        answer += "\n\n" + prompts.CLOSEST_SOURCES + "\n" + "\n".join(
+            f"[{s['n']}] {s['source']}" + (f" ({s['headings']})" if s["headings"] else "") for s in sources
+        )
+    return {"answer": answer, "sources": sources, "grounded": False, "messages": [AIMessage(answer)]}
+
+
+def respond(state: MentorState, config: RunnableConfig) -> dict:
+    """Small talk and questions about the tutor: a short reply, no retrieval."""
+    prompt = prompts.CHAT_PROMPT.format(question=state["question"])
+    reply = _llm(config, max_tokens=96, tags=["answer"]).invoke([HumanMessage(prompt)])
+    answer = str(reply.content).strip()
+    return {"answer": answer, "sources": [], "grounded": False, "messages": [AIMessage(answer)]}
+
+
+# ---- routers --------------------------------------------------------------------------------------
+def route_question(state: MentorState) -> Literal["respond", "condense_question", "retrieve"]:
+    if state["route"] == "chat":
+        return "respond"
+    earlier_turns = any(isinstance(m, AIMessage) for m in state.get("messages", []))
+    return "condense_question" if earlier_turns else "retrieve"
+
+
+def decide_after_grading(
+    state: MentorState, config: RunnableConfig
+) -> Literal["generate", "rewrite_query", "refuse"]:
+    if state.get("relevant"):
+        return "generate"
+    if state.get("rewrites", 0) < Configuration.from_runnable_config(config).max_rewrites:
+        return "rewrite_query"
+    return "refuse"
+
+
+# ---- wiring ---------------------------------------------------------------------------------------
+builder = StateGraph(MentorState, input_schema=InputState, output_schema=OutputState)
+builder.add_node(route)
+builder.add_node(condense_question)
+builder.add_node(retrieve)
+builder.add_node(grade_documents)
+builder.add_node(rewrite_query)
+builder.add_node(generate)
+builder.add_node(refuse)
+builder.add_node(respond)
+builder.add_edge(START, "route")
+builder.add_conditional_edges("route", route_question)
+builder.add_edge("condense_question", "retrieve")
+builder.add_edge("retrieve", "grade_documents")
+builder.add_conditional_edges("grade_documents", decide_after_grading)
+builder.add_edge("rewrite_query", "retrieve")
+builder.add_edge("generate", END)
+builder.add_edge("refuse", END)
+builder.add_edge("respond", END)
+
+graph = builder.compile()
+graph.name = "AI Mentor"

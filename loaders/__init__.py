@@ -1,0 +1,1 @@
+"""Ingest a folder of course materials into the course store, incrementally."""

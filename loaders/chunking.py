@@ -1,0 +1,68 @@
+"""Sections → chunks sized in characters, split at paragraph, line, sentence or word boundaries only."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from langchain_core.documents import Document
+from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
+
+from loaders.parsers import ParsedFile
+
+# No "" separator: a chunk may exceed CHUNK_SIZE for one giant token, but never cuts a word.
+TEXT_SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " "]
+CODE_SUFFIXES = {".py"}
+
+
+def make_splitter(chunk_size: int, chunk_overlap: int, suffix: str = "") -> RecursiveCharacterTextSplitter:
+    if suffix in CODE_SUFFIXES:
+        separators = [s for s in RecursiveCharacterTextSplitter.get_separators_for_language(Language.PYTHON) if s]
+    else:
+        separators = TEXT_SEPARATORS
+    return RecursiveCharacterTextSplitter(
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        separators=separators,
+        keep_separator="end",
+        strip_whitespace=True,
+    )
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def chunk_file(
+    parsed: ParsedFile,
+    *,
+    source: str,
+    file_id: str,
+    module: str,
+    chunk_size: int,
+    chunk_overlap: int,
+) -> list[Document]:
+    """Every chunk carries what a citation needs; absent locations are 0 / "" so all rows share a schema."""
+    splitter = make_splitter(chunk_size, chunk_overlap, Path(source).suffix.lower())
+    documents: list[Document] = []
+    for section in parsed.sections:
+        headings = " > ".join(h for h in section.headings if h)
+        for piece in splitter.split_text(section.text):
+            documents.append(
+                Document(
+                    page_content=piece,
+                    metadata={
+                        "source": source,
+                        "file_id": file_id,
+                        "title": parsed.title,
+                        "headings": headings,
+                        "module": module,
+                        "page": section.page,
+                        "slide": section.slide,
+                        "cell": section.cell,
+                        "anchor": section.anchor,
+                        "content_hash": content_hash(piece),
+                    },
+                )
+            )
+    return documents

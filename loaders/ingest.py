@@ -1,0 +1,277 @@
+"""Incremental, crash-safe ingestion of one folder into the course store.
+
+Design: LangChain's indexing API with a SQL record manager gives every chunk a content-derived id and
+replaces exactly a changed file's chunks; writes to Milvus are upserts, so a crash between the store
+write and the record write cannot duplicate a chunk; a per-file manifest skips unchanged files
+without parsing them and finds removed ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from langchain_core.indexing import index
+
+from core.settings import Settings, get_settings
+from core.store import CourseStore
+from loaders.chunking import chunk_file
+from loaders.manifest import FileEntry, Manifest
+from loaders.parsers import ParseError, parse_file, supported
+
+log = logging.getLogger(__name__)
+
+# Bump when parsing or chunking changes what a file turns into: every file is then re-indexed.
+PIPELINE_VERSION = "1"
+SKIP_DIRS = {".git", ".ipynb_checkpoints", "__pycache__", ".venv", "node_modules"}
+
+Status = Literal["added", "updated", "unchanged", "deleted", "failed", "skipped"]
+
+
+@dataclass
+class FileResult:
+    source: str
+    status: Status
+    chunks: int = 0
+    reason: str = ""
+
+
+@dataclass
+class IngestReport:
+    directory: str
+    collection: str
+    files: list[FileResult] = field(default_factory=list)
+    chunks_written: int = 0
+    chunks_deleted: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
+
+    def count(self, status: Status) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.count("failed") else 0
+
+    def summary(self) -> dict[str, int]:
+        statuses: tuple[Status, ...] = ("added", "updated", "unchanged", "deleted", "failed", "skipped")
+        return {s: self.count(s) for s in statuses}
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "summary": self.summary(), "exit_code": self.exit_code}
+
+
+@dataclass
+class Candidate:
+    path: Path
+    source: str  # posix path relative to the ingested folder
+    module: str  # first folder level below the root ("" for files at the top)
+
+
+def discover(root: Path) -> tuple[list[Candidate], list[FileResult]]:
+    """Walk the folder once, following symlinks but never in a loop; report what cannot be read."""
+    found: list[Candidate] = []
+    problems: list[FileResult] = []
+    seen_dirs: set[str] = set()
+
+    def on_error(err: OSError) -> None:
+        where = Path(err.filename) if err.filename else root
+        problems.append(FileResult(_relative(where, root), "failed", reason=f"unreadable folder: {err.strerror}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=on_error):
+        real = os.path.realpath(dirpath)
+        if real in seen_dirs:
+            problems.append(FileResult(_relative(Path(dirpath), root), "skipped", reason="symlink loop"))
+            dirnames[:] = []
+            continue
+        seen_dirs.add(real)
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = Path(dirpath) / name
+            source = _relative(path, root)
+            if not supported(path):
+                problems.append(FileResult(source, "skipped", reason=f"unsupported type {path.suffix or '(none)'}"))
+                continue
+            parts = Path(source).parts
+            found.append(Candidate(path, source, parts[0] if len(parts) > 1 else ""))
+    return found, problems
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def fingerprint(path: Path, settings: Settings) -> str:
+    digest = hashlib.sha256(f"{PIPELINE_VERSION}|{settings.chunk_size}|{settings.chunk_overlap}|".encode())
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def record_manager_for(settings: Settings, namespace: str):  # type: ignore[no-untyped-def]
+    from langchain_classic.indexes import SQLRecordManager
+
+    settings.record_manager_path.parent.mkdir(parents=True, exist_ok=True)
+    manager = SQLRecordManager(namespace, db_url=f"sqlite:///{settings.record_manager_path}")
+    manager.create_schema()
+    return manager
+
+
+def namespace_for(settings: Settings) -> str:
+    return f"milvus:{settings.milvus_connection_uri}:{settings.milvus_collection_name}"
+
+
+ProgressFactory = Callable[[int, str], "Progress"]
+
+
+class Progress:
+    """Minimal progress protocol so the CLI can plug in tqdm/rich and the server can stay silent."""
+
+    def update(self, n: int = 1) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _no_progress(total: int, label: str) -> Progress:
+    return Progress()
+
+
+def ingest_directory(
+    directory: Path,
+    *,
+    settings: Settings | None = None,
+    store: CourseStore | None = None,
+    reset: bool = False,
+    dry_run: bool = False,
+    progress: ProgressFactory = _no_progress,
+) -> IngestReport:
+    """Bring the collection in line with the folder: add new files, replace changed ones, delete removed ones."""
+    settings = settings or get_settings()
+    root = directory.expanduser().resolve()
+    if not root.is_dir():
+        raise NotADirectoryError(f"{directory} is not a folder")
+    started = time.perf_counter()
+    report = IngestReport(str(root), settings.milvus_collection_name, dry_run=dry_run)
+    candidates, problems = discover(root)
+    report.files.extend(problems)
+
+    own_store = store is None
+    store = store or CourseStore(settings, _embeddings(settings))
+    namespace = namespace_for(settings)
+    manifest = Manifest(settings.record_manager_path, namespace)
+    records = record_manager_for(settings, namespace)
+    try:
+        if reset and not dry_run:
+            _reset(store, records, manifest)
+        elif not store.exists() and manifest.total_entries():
+            # A record manager that outlives its collection would report every file "unchanged".
+            log.warning("Collection %s is missing but ingest records exist: rebuilding.", store.collection)
+            _reset(store, records, manifest)
+        known = manifest.entries(str(root))
+        bar = progress(len(candidates), "files")
+        for candidate in candidates:
+            report.files.append(
+                _ingest_one(candidate, known, root, settings, store, records, manifest, report, dry_run)
+            )
+            bar.update()
+        bar.close()
+        present = {str(c.path.resolve()) for c in candidates}
+        for file_id, entry in known.items():
+            if file_id in present:
+                continue
+            deleted = 0 if dry_run else _delete_file(file_id, store, records)
+            if not dry_run:
+                manifest.forget(file_id)
+            report.chunks_deleted += deleted
+            report.files.append(FileResult(entry.source, "deleted", chunks=deleted or entry.chunks))
+    finally:
+        if own_store:
+            store.close()
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def _embeddings(settings: Settings):  # type: ignore[no-untyped-def]
+    from core import factories
+
+    return factories.get_embeddings(settings)
+
+
+def _ingest_one(
+    candidate: Candidate,
+    known: dict[str, FileEntry],
+    root: Path,
+    settings: Settings,
+    store: CourseStore,
+    records,  # type: ignore[no-untyped-def]
+    manifest: Manifest,
+    report: IngestReport,
+    dry_run: bool,
+) -> FileResult:
+    file_id = str(candidate.path.resolve())
+    try:
+        fp = fingerprint(candidate.path, settings)
+    except OSError as exc:
+        return FileResult(candidate.source, "failed", reason=f"unreadable: {exc.strerror or exc}")
+    previous = known.get(file_id)
+    if previous and previous.fingerprint == fp:
+        return FileResult(candidate.source, "unchanged", chunks=previous.chunks)
+    status: Status = "updated" if previous else "added"
+    try:
+        parsed = parse_file(candidate.path)
+    except ParseError as exc:
+        return FileResult(candidate.source, "failed", reason=str(exc))
+    except OSError as exc:
+        return FileResult(candidate.source, "failed", reason=f"unreadable: {exc.strerror or exc}")
+    docs = chunk_file(
+        parsed,
+        source=candidate.source,
+        file_id=file_id,
+        module=candidate.module,
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+    )
+    if dry_run:
+        return FileResult(candidate.source, status, chunks=len(docs))
+    result = index(
+        docs,
+        records,
+        store.vs,
+        cleanup="scoped_full",
+        source_id_key="file_id",
+        key_encoder="sha256",
+        batch_size=256,
+    )
+    report.chunks_written += result["num_added"] + result["num_updated"]
+    report.chunks_deleted += result["num_deleted"]
+    store.delete_orphans(file_id, keep=set(records.list_keys(group_ids=[file_id])))
+    manifest.record(str(root), FileEntry(file_id, candidate.source, fp, len(docs)))
+    return FileResult(candidate.source, status, chunks=len(docs))
+
+
+def _delete_file(file_id: str, store: CourseStore, records) -> int:  # type: ignore[no-untyped-def]
+    keys = records.list_keys(group_ids=[file_id])
+    removed = store.delete_file(file_id)
+    if keys:
+        records.delete_keys(keys)
+    return max(removed, len(keys))
+
+
+def _reset(store: CourseStore, records, manifest: Manifest) -> None:  # type: ignore[no-untyped-def]
+    """Drop the collection, its records and its manifest together: none may outlive the others."""
+    store.drop()
+    while keys := records.list_keys(limit=10_000):
+        records.delete_keys(keys)
+    manifest.clear()

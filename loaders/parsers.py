@@ -1,0 +1,324 @@
+"""Turn one file into structured sections (text + the metadata a citation needs), one parser per format."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from charset_normalizer import from_bytes
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+
+
+class ParseError(Exception):
+    """The file cannot be ingested; the message is shown to the user as the reason."""
+
+
+@dataclass
+class Section:
+    """A run of text sharing one location (heading path, page, slide, cell, anchor)."""
+
+    text: str
+    headings: list[str] = field(default_factory=list)
+    page: int = 0
+    slide: int = 0
+    cell: int = 0
+    anchor: str = ""
+
+
+@dataclass
+class ParsedFile:
+    title: str
+    sections: list[Section]
+
+
+def read_text(path: Path) -> str:
+    """Decode text files whatever their encoding; refuse binary content behind a text extension."""
+    data = path.read_bytes()
+    if b"\x00" in data[:8192]:
+        raise ParseError("binary content in a text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        best = from_bytes(data).best()
+        if best is None:
+            raise ParseError("not decodable as text") from None
+        return str(best)
+
+
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+
+
+def _markdown_sections(text: str, base: Section | None = None) -> list[Section]:
+    """Split Markdown at headings, keeping the heading path; fenced code never counts as a heading."""
+    base = base or Section("")
+    sections: list[Section] = []
+    stack: list[tuple[int, str]] = [(0, h) for h in base.headings]
+    lines: list[str] = []
+    in_fence = False
+
+    def flush() -> None:
+        body = "\n".join(lines).strip()
+        if body:
+            sections.append(
+                Section(body, [h for _, h in stack], base.page, base.slide, base.cell, base.anchor)
+            )
+        lines.clear()
+
+    for line in text.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+        match = None if in_fence else _MD_HEADING.match(line)
+        if match:
+            flush()
+            level = len(match.group(1))
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, match.group(2)))
+        lines.append(line)
+    flush()
+    return sections
+
+
+def _first_heading(sections: list[Section]) -> str:
+    return next((s.headings[0] for s in sections if s.headings), "")
+
+
+def parse_markdown(path: Path) -> ParsedFile:
+    sections = _markdown_sections(read_text(path))
+    return ParsedFile(_first_heading(sections) or path.stem, sections)
+
+
+def parse_text(path: Path) -> ParsedFile:
+    text = read_text(path)
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), path.stem)
+    return ParsedFile(first[:120], [Section(text)] if text.strip() else [])
+
+
+def parse_python(path: Path) -> ParsedFile:
+    text = read_text(path)
+    title = path.name
+    try:
+        doc = ast.get_docstring(ast.parse(text))
+    except SyntaxError:
+        doc = None
+    if doc:
+        title = doc.strip().splitlines()[0][:120]
+    return ParsedFile(title, [Section(text)] if text.strip() else [])
+
+
+def parse_notebook(path: Path) -> ParsedFile:
+    import nbformat
+
+    try:
+        nb = nbformat.reads(read_text(path), as_version=4)
+    except ParseError:
+        raise
+    except Exception as exc:
+        raise ParseError(f"not a valid notebook: {exc}") from exc
+    sections: list[Section] = []
+    headings: list[str] = []
+    for number, cell in enumerate(nb.cells, start=1):
+        source = cell.get("source", "")
+        if not source.strip():
+            continue
+        if cell.cell_type == "markdown":
+            cell_sections = _markdown_sections(source, Section("", headings, cell=number))
+            if cell_sections:
+                headings = cell_sections[-1].headings
+            sections.extend(cell_sections)
+        elif cell.cell_type == "code":
+            sections.append(Section(f"```python\n{source}\n```", list(headings), cell=number))
+    title = nb.metadata.get("title") or _first_heading(sections) or path.stem
+    return ParsedFile(str(title), sections)
+
+
+def parse_pdf(path: Path) -> ParsedFile:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        pages = [(n, page.extract_text() or "") for n, page in enumerate(reader.pages, start=1)]
+        meta_title = (reader.metadata.title if reader.metadata else None) or ""
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise ParseError(f"unreadable PDF: {exc}") from exc
+    sections = [Section(text.strip(), page=n) for n, text in pages if text.strip()]
+    if pages and not sections:
+        raise ParseError("PDF has no extractable text (scanned images?)")
+    return ParsedFile(str(meta_title) or path.stem, sections)
+
+
+_HTML_SKIP = {"script", "style", "nav", "header", "footer", "noscript", "template"}
+_HTML_BLOCK = {
+    "p", "div", "section", "article", "li", "dt", "dd", "pre", "table", "tr", "br",
+    "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol", "dl", "figure",
+}  # fmt: skip
+_IGNORED_ID = re.compile(r"^(index-\d+|id\d+)$")
+
+
+def parse_html(path: Path) -> ParsedFile:
+    """Walk the DOM in order; each text run carries the nearest element id above it and its heading path."""
+    from bs4 import BeautifulSoup, NavigableString, Tag
+
+    soup = BeautifulSoup(read_text(path), "lxml")
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    body = soup.find(attrs={"role": "main"}) or soup.body or soup
+    sections: list[Section] = []
+    headings: list[tuple[int, str]] = []
+    anchor = ""
+    buffer: list[str] = []
+
+    def flush() -> None:
+        text = re.sub(r"[ \t]*\n[ \t\n]*", "\n", "".join(buffer)).strip()
+        text = re.sub(r"[ \t]{2,}", " ", text)
+        if text:
+            sections.append(Section(text, [h for _, h in headings], anchor=anchor))
+        buffer.clear()
+
+    def walk(node: Tag) -> None:
+        nonlocal anchor
+        for child in node.children:
+            if isinstance(child, NavigableString):
+                if type(child).__name__ in ("Comment", "Doctype", "ProcessingInstruction"):
+                    continue
+                buffer.append(str(child))
+                continue
+            if not isinstance(child, Tag) or child.name in _HTML_SKIP:
+                continue
+            if child.name == "a" and "headerlink" in (child.get("class") or []):
+                continue
+            element_id = child.get("id")
+            if isinstance(element_id, str) and element_id and not _IGNORED_ID.match(element_id):
+                flush()
+                anchor = element_id
+            level = int(child.name[1]) if re.fullmatch(r"h[1-6]", child.name) else 0
+            if level:
+                flush()
+                while headings and headings[-1][0] >= level:
+                    headings.pop()
+                headings.append((level, child.get_text(" ", strip=True).replace("¶", "").strip()))
+            if child.name in _HTML_BLOCK:
+                buffer.append("\n")
+            walk(child)
+            if child.name in _HTML_BLOCK:
+                buffer.append("\n")
+
+    walk(body)
+    flush()
+    return ParsedFile(title or (headings[0][1] if headings else path.stem), sections)
+
+
+def parse_docx(path: Path) -> ParsedFile:
+    import docx
+
+    try:
+        document = docx.Document(str(path))
+    except Exception as exc:  # python-docx raises zipfile/KeyError/ValueError variants on corrupt files
+        raise ParseError(f"unreadable DOCX: {exc}") from exc
+    sections: list[Section] = []
+    stack: list[tuple[int, str]] = []
+    lines: list[str] = []
+    title = document.core_properties.title or ""
+
+    def flush() -> None:
+        body = "\n".join(lines).strip()
+        if body:
+            sections.append(Section(body, [h for _, h in stack]))
+        lines.clear()
+
+    for paragraph in document.paragraphs:
+        style = paragraph.style.name if paragraph.style is not None else ""
+        text = paragraph.text.strip()
+        if not text:
+            continue
+        level = 0
+        if style == "Title":
+            level, title = 1, title or text
+        elif style.startswith("Heading"):
+            digits = style.split()[-1]
+            level = int(digits) + 1 if digits.isdigit() else 2
+        if level:
+            flush()
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, text))
+        lines.append(f"- {text}" if style.startswith("List") else text)
+    flush()
+    for table in document.tables:
+        rows = [" | ".join(cell.text.strip() for cell in row.cells) for row in table.rows]
+        if any(r.strip(" |") for r in rows):
+            sections.append(Section("\n".join(rows), [h for _, h in stack]))
+    return ParsedFile(title or _first_heading(sections) or path.stem, sections)
+
+
+def parse_pptx(path: Path) -> ParsedFile:
+    from pptx import Presentation
+
+    try:
+        deck = Presentation(str(path))
+    except Exception as exc:  # python-pptx raises zipfile/KeyError variants on corrupt files
+        raise ParseError(f"unreadable PPTX: {exc}") from exc
+    sections: list[Section] = []
+    deck_title = deck.core_properties.title or ""
+    for number, slide in enumerate(deck.slides, start=1):
+        slide_title = ""
+        if slide.shapes.title is not None and slide.shapes.title.has_text_frame:
+            slide_title = slide.shapes.title.text_frame.text.strip()
+        parts = []
+        for shape in slide.shapes:
+            if shape.has_text_frame and shape != slide.shapes.title:
+                text = shape.text_frame.text.strip()
+                if text:
+                    parts.append(text)
+        if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None:
+            notes = slide.notes_slide.notes_text_frame.text.strip()
+            if notes:
+                parts.append(f"Speaker notes: {notes}")
+        body = "\n".join(([slide_title] if slide_title else []) + parts).strip()
+        if body:
+            sections.append(Section(body, [slide_title] if slide_title else [], slide=number))
+        deck_title = deck_title or slide_title
+    return ParsedFile(deck_title or path.stem, sections)
+
+
+PARSERS: dict[str, Callable[[Path], ParsedFile]] = {
+    ".md": parse_markdown,
+    ".markdown": parse_markdown,
+    ".txt": parse_text,
+    ".rst": parse_text,
+    ".py": parse_python,
+    ".ipynb": parse_notebook,
+    ".pdf": parse_pdf,
+    ".html": parse_html,
+    ".htm": parse_html,
+    ".docx": parse_docx,
+    ".pptx": parse_pptx,
+}
+
+
+def supported(path: Path) -> bool:
+    return path.suffix.lower() in PARSERS
+
+
+def parse_file(path: Path) -> ParsedFile:
+    """Parse a supported file or raise ParseError with a reason a person can act on."""
+    size = path.stat().st_size
+    if size == 0:
+        raise ParseError("empty file")
+    if size > MAX_FILE_BYTES:
+        raise ParseError(f"file too large ({size / 1e6:.0f} MB > {MAX_FILE_BYTES / 1e6:.0f} MB)")
+    try:
+        parsed = PARSERS[path.suffix.lower()](path)
+    except ParseError:
+        raise
+    except PermissionError as exc:
+        raise ParseError(f"permission denied: {exc.strerror}") from exc
+    except Exception as exc:  # a third-party parser failing on one file must not stop the run
+        raise ParseError(f"{type(exc).__name__}: {exc}") from exc
+    if not parsed.sections:
+        raise ParseError("no text found")
+    return parsed
