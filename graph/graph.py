@@ -25,6 +25,7 @@ from graph.configuration import Configuration
 from graph.state import Candidate, InputState, MentorState, OutputState
 from graph.utils import (
     GradeParseError,
+    as_messages,
     finalize_citations,
     format_excerpts,
     format_history,
@@ -32,20 +33,30 @@ from graph.utils import (
     is_small_talk,
     parse_grade,
     says_not_covered,
+    strip_echo,
     to_source,
 )
 
 log = logging.getLogger(__name__)
 
 
+# Small models drift into reciting the prompt; cut them off where that starts.
+STOP = ["\nQuestion:", "\nNote ", "\nCourse notes:"]
+
+
 def _llm(config: RunnableConfig, *, max_tokens: int | None = None, tags: list[str] | None = None):  # type: ignore[no-untyped-def]
     cfg = Configuration.from_runnable_config(config)
-    llm = factories.get_llm().bind(temperature=cfg.temperature, max_tokens=max_tokens or cfg.max_tokens)
+    limit = factories.completion_limit(max_tokens or cfg.max_tokens)
+    llm = factories.get_llm().bind(temperature=cfg.temperature, stop=STOP, **limit)
     return llm.with_config(tags=tags or [])
 
 
+def _messages(user: str, system: str = prompts.SYSTEM_PROMPT) -> list:  # type: ignore[type-arg]
+    return as_messages(system, user, get_settings().merge_system_prompt)
+
+
 def _context(question: str, candidates: list[Candidate]) -> str:
-    return prompts.CONTEXT_PROMPT.format(excerpts=format_excerpts(candidates), question=question)
+    return prompts.CONTEXT_TEMPLATE.format(excerpts=format_excerpts(candidates), question=question)
 
 
 # ---- nodes ----------------------------------------------------------------------------------------
@@ -91,20 +102,28 @@ def retrieve(state: MentorState, config: RunnableConfig) -> dict:
 
 
 def grade_documents(state: MentorState, config: RunnableConfig) -> dict:
-    """One grammar-constrained LLM call judges every candidate; a malformed reply counts as 'none'."""
+    """Judge every candidate in one grammar-constrained LLM call, guarded by retrieval evidence.
+
+    Candidates at or above `grade_accept_score` are relevant on similarity alone (a 135M model's yes/no is
+    close to chance); the LLM decides the grey zone between the relevance floor and that score. When
+    nothing is in the grey zone the call is skipped. A malformed reply makes no grey-zone chunk relevant.
+    """
+    cfg = Configuration.from_runnable_config(config)
     candidates = state.get("candidates", [])
-    if not candidates:
-        return {"relevant": [], "grade_error": ""}
-    messages = [HumanMessage(_context(state["question"], candidates) + "\n" + prompts.GRADE_TASK)]
-    llm = _llm(config, max_tokens=48, tags=["grader"]).bind(
+    accepted = [n for n, c in enumerate(candidates, start=1) if c["score"] >= cfg.grade_accept_score]
+    if len(accepted) == len(candidates):
+        return {"relevant": accepted, "grade_error": ""}
+    user = _context(state["question"], candidates) + "\n" + prompts.GRADE_TASK
+    llm = _llm(config, max_tokens=16 * len(candidates) + 8, tags=["grader"]).bind(
         response_format={"type": "json_object", "schema": grade_schema(len(candidates))}
     )
-    reply = llm.invoke(messages)
+    reply = llm.invoke(_messages(user))
     try:
-        return {"relevant": parse_grade(str(reply.content), len(candidates)), "grade_error": ""}
+        voted = parse_grade(str(reply.content), len(candidates))
     except GradeParseError as exc:
         log.warning("grader reply rejected: %s", exc)
-        return {"relevant": [], "grade_error": str(exc)}
+        return {"relevant": accepted, "grade_error": str(exc)}
+    return {"relevant": sorted(set(accepted) | set(voted)), "grade_error": ""}
 
 
 def rewrite_query(state: MentorState, config: RunnableConfig) -> dict:
@@ -119,10 +138,9 @@ def generate(state: MentorState, config: RunnableConfig) -> dict:
     """Answer from the graded-relevant excerpts only, citing them as [n] ↔ sources[n-1]."""
     candidates = state["candidates"]
     used = [candidates[i - 1] for i in state["relevant"]]
-    # Same excerpts as the grader saw → same prompt prefix → llama.cpp skips re-reading it.
-    messages = [HumanMessage(_context(state["question"], used) + "\n" + prompts.GENERATE_TASK)]
-    reply = _llm(config, tags=["answer"]).invoke(messages)
-    answer, cited = finalize_citations(str(reply.content), len(used))
+    # Same notes as the grader saw → same prompt prefix → llama.cpp skips re-reading it.
+    reply = _llm(config, tags=["answer"]).invoke(_messages(_context(state["question"], used) + "\n" + prompts.GENERATE_TASK))
+    answer, cited = finalize_citations(strip_echo(str(reply.content)), len(used))
     if says_not_covered(answer) and not any(f"[{n}]" in answer.split("Sources:")[0] for n in cited):
         return _not_covered(state)
     sources = [to_source(n, used[n - 1]) for n in range(1, len(used) + 1)]
@@ -147,9 +165,10 @@ def _not_covered(state: MentorState) -> dict:
 
 def respond(state: MentorState, config: RunnableConfig) -> dict:
     """Small talk and questions about the tutor: a short reply, no retrieval."""
-    prompt = prompts.CHAT_PROMPT.format(question=state["question"])
-    reply = _llm(config, max_tokens=96, tags=["answer"]).invoke([HumanMessage(prompt)])
-    answer = str(reply.content).strip()
+    reply = _llm(config, max_tokens=96, tags=["answer"]).invoke(
+        _messages(state["question"], system=prompts.CHAT_SYSTEM_PROMPT)
+    )
+    answer = strip_echo(str(reply.content)) or "Hello! Ask me anything about your course materials."
     return {"answer": answer, "sources": [], "grounded": False, "messages": [AIMessage(answer)]}
 
 

@@ -1,35 +1,34 @@
 """Prompt text only. Written for a 135M-parameter model first: short, explicit, one task per prompt.
 
-Everything goes in the user turn (no system message), so chat formats that drop system messages
-(llama-cpp-python's mistral-instruct) still see it. The grader and the generator share the same
-opening (instructions + excerpts + question), so llama.cpp reuses that prefix instead of re-reading it.
+The grader and the generator share the same opening (system text + notes + question) and differ only in
+the task that follows, so llama.cpp reuses that prefix instead of re-reading the notes.
 """
 
-CONTEXT_PROMPT = """You are AI Mentor, a patient tutor for a programming course.
-Use only the course excerpts below. Do not use outside knowledge.
+SYSTEM_PROMPT = (
+    "You are AI Mentor, a helpful Python tutor. "
+    "Answer using only the course notes you are given. Keep it short and correct."
+)
 
-Course excerpts:
+CONTEXT_TEMPLATE = """Course notes:
 {excerpts}
 
 Question: {question}
 """
 
-GRADE_TASK = """Task: decide which excerpts contain information that helps answer the question.
-Reply with JSON only, like {{"relevant": [1, 3]}}. Use {{"relevant": []}} if none of them help."""
+GRADE_TASK = """For each note, answer yes if it helps answer the question, no if it is about something else.
+Reply with JSON."""
 
-GENERATE_TASK = """Task: answer the question for a student in 2 to 5 sentences, using only the excerpts.
-After each fact, cite its excerpt number in brackets, like [1].
-If the excerpts do not answer the question, say: "The course materials don't cover this." """
+GENERATE_TASK = "Answer in 2 sentences, using only the notes:"
 
-REWRITE_PROMPT = """Rewrite the search query so it finds the right passage in Python course notes.
-Use different, more specific words. Reply with the new query only, on one line.
+REWRITE_PROMPT = """Rewrite this search query so it finds the right passage in Python course notes.
+Use other, more specific words. Reply with the new query only, on one line.
 
 Question: {question}
 Previous query: {query}
 New query:"""
 
-CONDENSE_PROMPT = """Rewrite the student's last message as one standalone question that makes sense
-without the conversation. Keep names and terms. Reply with the question only.
+CONDENSE_PROMPT = """Rewrite the student's last message as one standalone question that makes sense without
+the conversation. Keep names and terms. Reply with the question only.
 
 Conversation:
 {history}
@@ -37,11 +36,10 @@ Conversation:
 Last message: {question}
 Standalone question:"""
 
-CHAT_PROMPT = """You are AI Mentor, a friendly tutor that answers questions about the student's course
-materials with citations. Reply briefly (1 to 3 sentences) to the student's message below.
-If they ask what you can do, say you answer questions about their course materials.
-
-Student: {question}"""
+CHAT_SYSTEM_PROMPT = (
+    "You are AI Mentor, a friendly tutor. You answer questions about the student's course materials, "
+    "with citations. Reply to the student in one or two short sentences."
+)
 
 NOT_COVERED = (
     "I couldn't find this in the course materials, so I won't guess. "

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Sequence
 
-from langchain_core.messages import AnyMessage, HumanMessage
+from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
 
 from graph.state import Candidate, Source
 
@@ -46,22 +46,17 @@ def location(metadata: dict) -> str:
 
 
 def format_excerpts(candidates: Sequence[Candidate]) -> str:
-    blocks = []
-    for n, candidate in enumerate(candidates, start=1):
-        heading = candidate["metadata"].get("headings") or candidate["metadata"].get("title", "")
-        label = f"[{n}] ({location(candidate['metadata'])}{' - ' + heading if heading else ''})"
-        blocks.append(f"{label}\n{candidate['text'].strip()}")
-    return "\n\n".join(blocks)
+    """Plain "Note n:" labels: bracketed labels or file names make a small model copy them verbatim."""
+    return "\n\n".join(f"Note {n}:\n{c['text'].strip()}" for n, c in enumerate(candidates, start=1))
 
 
 def grade_schema(count: int) -> dict:
-    """Grammar-constrained reply: llama.cpp can only emit excerpt numbers that exist."""
+    """Grammar-constrained reply: one yes/no per note, so the model must judge each one."""
+    keys = [f"note_{n}" for n in range(1, count + 1)]
     return {
         "type": "object",
-        "properties": {
-            "relevant": {"type": "array", "items": {"type": "integer", "enum": list(range(1, count + 1))}}
-        },
-        "required": ["relevant"],
+        "properties": {key: {"type": "string", "enum": ["yes", "no"]} for key in keys},
+        "required": keys,
     }
 
 
@@ -78,10 +73,16 @@ def parse_grade(content: str, count: int) -> list[int]:
         data = json.loads(match.group(0))
     except json.JSONDecodeError as exc:
         raise GradeParseError(f"invalid JSON from grader: {exc}") from exc
-    values = data.get("relevant") if isinstance(data, dict) else None
-    if not isinstance(values, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        raise GradeParseError(f"grader reply lacks an integer list 'relevant': {content[:80]!r}")
-    return sorted({v for v in values if 1 <= v <= count})
+    if not isinstance(data, dict):
+        raise GradeParseError(f"grader reply is not an object: {content[:80]!r}")
+    relevant = []
+    for n in range(1, count + 1):
+        verdict = data.get(f"note_{n}")
+        if verdict not in ("yes", "no"):
+            raise GradeParseError(f"grader gave no yes/no for note_{n}: {content[:80]!r}")
+        if verdict == "yes":
+            relevant.append(n)
+    return relevant
 
 
 _CITATION = re.compile(r"\[(\d{1,2})\]")
@@ -119,6 +120,13 @@ def to_source(n: int, candidate: Candidate) -> Source:
     )
 
 
+def as_messages(system: str, user: str, merge_system: bool) -> list[AnyMessage]:
+    """Some chat formats (llama-cpp-python's mistral-instruct) drop system messages: fold it in there."""
+    if merge_system:
+        return [HumanMessage(f"{system}\n\n{user}")]
+    return [SystemMessage(system), HumanMessage(user)]
+
+
 def format_history(messages: Sequence[AnyMessage]) -> str:
     lines = []
     for message in messages:
@@ -127,5 +135,23 @@ def format_history(messages: Sequence[AnyMessage]) -> str:
     return "\n".join(lines)
 
 
+_NOT_COVERED = re.compile(
+    r"\b(notes|materials|course|excerpts)\b[^.]{0,20}\b(don't|do not|doesn't|does not)\s+(cover|mention|say|answer)",
+    re.IGNORECASE,
+)
+
+
 def says_not_covered(answer: str) -> bool:
-    return bool(re.search(r"(don't|do not|doesn't|does not) (cover|contain|answer|mention)", answer, re.I))
+    """The model itself declined: the notes (not some Python object) don't cover the question."""
+    return bool(_NOT_COVERED.search(answer))
+
+
+_ECHO = re.compile(r"^\s*(the student says:.*|student:.*|reply:|answer:|question:.*|note \d+:)\s*$", re.IGNORECASE)
+
+
+def strip_echo(text: str) -> str:
+    """Small models sometimes recite the prompt's scaffolding before answering; drop those lines."""
+    lines = text.strip().splitlines()
+    while lines and _ECHO.match(lines[0]):
+        lines.pop(0)
+    return "\n".join(lines).strip().strip('"').strip()
