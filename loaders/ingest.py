@@ -137,9 +137,11 @@ ProgressFactory = Callable[[int, str], "Progress"]
 
 
 class Progress:
-    """Minimal progress protocol so the CLI can plug in tqdm/rich and the server can stay silent."""
+    """Minimal progress protocol so the CLI can plug in tqdm and the server can stay silent."""
 
     def update(self, n: int = 1) -> None: ...
+
+    def add_total(self, n: int) -> None: ...
 
     def close(self) -> None: ...
 
@@ -180,13 +182,14 @@ def ingest_directory(
             log.warning("Collection %s is missing but ingest records exist: rebuilding.", store.collection)
             _reset(store, records, manifest)
         known = manifest.entries(str(root))
-        bar = progress(len(candidates), "files")
+        files_bar, chunks_bar = progress(len(candidates), "files"), progress(0, "chunks")
         for candidate in candidates:
             report.files.append(
-                _ingest_one(candidate, known, root, settings, store, records, manifest, report, dry_run)
+                _ingest_one(candidate, known, root, settings, store, records, manifest, report, dry_run, chunks_bar)
             )
-            bar.update()
-        bar.close()
+            files_bar.update()
+        files_bar.close()
+        chunks_bar.close()
         present = {str(c.path.resolve()) for c in candidates}
         for file_id, entry in known.items():
             if file_id in present:
@@ -219,6 +222,7 @@ def _ingest_one(
     manifest: Manifest,
     report: IngestReport,
     dry_run: bool,
+    chunks_bar: Progress,
 ) -> FileResult:
     file_id = str(candidate.path.resolve())
     try:
@@ -245,6 +249,7 @@ def _ingest_one(
     )
     if dry_run:
         return FileResult(candidate.source, status, chunks=len(docs))
+    chunks_bar.add_total(len(docs))
     result = index(
         docs,
         records,
@@ -254,6 +259,7 @@ def _ingest_one(
         key_encoder="sha256",
         batch_size=256,
     )
+    chunks_bar.update(len(docs))
     report.chunks_written += result["num_added"] + result["num_updated"]
     report.chunks_deleted += result["num_deleted"]
     store.delete_orphans(file_id, keep=set(records.list_keys(group_ids=[file_id])))

@@ -1,0 +1,1 @@
+"""FastAPI + LangServe: only wiring; the work lives in graph/, loaders/ and core/."""

@@ -1,0 +1,38 @@
+"""Request and response bodies of the original app's /api routes."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, field_validator
+
+
+class ChatRequest(BaseModel):
+    message: str = Field(..., description="The student's question.")
+    conversation_id: str | None = Field(None, max_length=128, pattern=r"^[\w.\-:]+$")
+    module: str | None = Field(None, max_length=100, description="Answer only from this course folder.")
+
+    @field_validator("message")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("message must not be empty")
+        return value.strip()
+
+
+class SourceItem(BaseModel):
+    text: str
+    score: float
+    metadata: dict
+
+
+class ChatResponse(BaseModel):
+    response: str
+    sources: list[SourceItem]
+    conversation_id: str
+    grounded: bool = False
+    route: str = ""
+
+
+class IngestRequest(BaseModel):
+    directory: str
+    reset: bool = False
+    dry_run: bool = False

@@ -1,0 +1,41 @@
+"""API key check for every route when MENTOR_API_KEY is set (constant-time, never logged)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+OPEN_PATHS: set[str] = set()  # every route, /health included, needs the key when one is set
+
+
+class ApiKeyMiddleware:
+    def __init__(self, app: ASGIApp, api_key: str) -> None:
+        self.app = app
+        self.api_key = api_key.encode()
+
+    def _presented(self, scope: Scope) -> bytes:
+        headers = dict(scope.get("headers") or [])
+        key = headers.get(b"x-api-key", b"")
+        auth = headers.get(b"authorization", b"")
+        if not key and auth[:7].lower() == b"bearer ":
+            key = auth[7:].strip()
+        return key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.api_key or scope.get("method") == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        if scope.get("path") in OPEN_PATHS or hmac.compare_digest(self._presented(scope), self.api_key):
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps({"detail": "Missing or invalid API key (Authorization: Bearer … or X-API-Key)."}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
