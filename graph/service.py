@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from langchain_core.messages import AIMessageChunk
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
@@ -50,6 +51,15 @@ class MentorOutput(BaseModel):
     route: str = ""
     rewrites: int = 0
     conversation_id: str = ""
+
+
+def _is_answer_token(message: object, meta: dict) -> bool:
+    """Streamed chunks of the answering nodes; the full message a node returns is not re-sent."""
+    return (
+        isinstance(message, AIMessageChunk)
+        and meta.get("langgraph_node") in ANSWER_NODES
+        and bool(message.content)
+    )
 
 
 def compile_graph(checkpointer: BaseCheckpointSaver | None) -> CompiledStateGraph:
@@ -123,7 +133,7 @@ class MentorRunnable(Runnable[dict, dict]):
         for mode, chunk in self.graph.stream(graph_input, cfg, stream_mode=["messages", "values"]):
             if mode == "messages":
                 message, meta = chunk
-                if meta.get("langgraph_node") in ANSWER_NODES and message.content:
+                if _is_answer_token(message, meta):
                     yield {"token": message.content}
             else:
                 final = chunk
@@ -146,7 +156,7 @@ class MentorRunnable(Runnable[dict, dict]):
             async for mode, chunk in self.graph.astream(graph_input, cfg, stream_mode=["messages", "values"]):
                 if mode == "messages":
                     message, meta = chunk
-                    if meta.get("langgraph_node") in ANSWER_NODES and message.content:
+                    if _is_answer_token(message, meta):
                         yield {"token": message.content}
                 else:
                     final = chunk

@@ -10,29 +10,34 @@ from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
 
 from graph.state import Candidate, Source
 
-_SMALL_TALK = re.compile(
+_GREETING = re.compile(
     r"^(hi|hello|hey|hiya|yo|good (morning|afternoon|evening)|thanks|thank you|thx|cheers|bye|goodbye|"
-    r"see you|ok(ay)?|cool|great|nice|who are you|what are you|what can you do|how are you|"
-    r"what is your name|what's your name|help|are you (a bot|an ai|human))\b",
+    r"see you|ok(ay)?|cool|great|nice)\b",
     re.IGNORECASE,
 )
-_COURSE_HINT = re.compile(r"\b(python|code|function|list|loop|error|class|what|how|why|explain)\b", re.I)
+_META = re.compile(
+    r"^(help( me)?|who are you|what are you|what can you do|how are you|what is your name|what's your name|"
+    r"are you (a bot|an ai|human)|how do you work)\W*$",
+    re.IGNORECASE,
+)
+_COURSE_HINT = re.compile(
+    r"\b(python|code|function|list|loop|error|class|what|how|why|explain|example|difference)\b", re.IGNORECASE
+)
 
 
 def is_small_talk(question: str) -> bool:
     """Greetings, thanks and questions about the tutor itself need no retrieval.
 
-    A short message that opens like small talk and carries no course words; anything else is treated as
-    a course question, and the grader decides whether the materials cover it.
+    Anything else is treated as a course question, and grading decides whether the materials cover it.
     """
-    text = question.strip().lower()
-    if not text:
+    text = question.strip()
+    if not text or _META.match(text):
         return True
-    words = re.findall(r"[\w']+", text)
-    if not _SMALL_TALK.match(text):
+    greeting = _GREETING.match(text)
+    if not greeting:
         return False
-    meta = re.match(r"^(who are you|what are you|what can you do|what is your name|what's your name)", text)
-    return bool(meta) or (len(words) <= 6 and not _COURSE_HINT.search(" ".join(words[2:])))
+    rest = text[greeting.end():]
+    return len(re.findall(r"[\w']+", text)) <= 6 and not _COURSE_HINT.search(rest)
 
 
 def location(metadata: dict) -> str:

