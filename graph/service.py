@@ -55,11 +55,7 @@ class MentorOutput(BaseModel):
 
 def _is_answer_token(message: object, meta: dict) -> bool:
     """Streamed chunks of the answering nodes; the full message a node returns is not re-sent."""
-    return (
-        isinstance(message, AIMessageChunk)
-        and meta.get("langgraph_node") in ANSWER_NODES
-        and bool(message.content)
-    )
+    return isinstance(message, AIMessageChunk) and meta.get("langgraph_node") in ANSWER_NODES and bool(message.content)
 
 
 def compile_graph(checkpointer: BaseCheckpointSaver | None) -> CompiledStateGraph:
@@ -146,9 +142,7 @@ class MentorRunnable(Runnable[dict, dict]):
             state = await self.graph.ainvoke(graph_input, cfg)
         return self._output(state, conversation_id)
 
-    async def astream(
-        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> AsyncIterator[dict]:
+    async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[dict]:
         graph_input, cfg, conversation_id = self._prepare(input, config)
         assert self.graph is not None
         final: dict = {}

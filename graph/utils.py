@@ -36,7 +36,7 @@ def is_small_talk(question: str) -> bool:
     greeting = _GREETING.match(text)
     if not greeting:
         return False
-    rest = text[greeting.end():]
+    rest = text[greeting.end() :]
     return len(re.findall(r"[\w']+", text)) <= 6 and not _COURSE_HINT.search(rest)
 
 
@@ -95,6 +95,7 @@ _CITATION = re.compile(r"\[(\d{1,2})\]")
 
 def finalize_citations(answer: str, count: int) -> tuple[str, list[int]]:
     """Drop citations to excerpts that don't exist; if the model cited nothing, name every source used."""
+
     def keep(match: re.Match[str]) -> str:
         return match.group(0) if 1 <= int(match.group(1)) <= count else ""
 

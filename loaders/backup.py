@@ -56,7 +56,9 @@ def restore(settings: Settings, archive: Path) -> Path:
         if records.exists():
             if settings.record_manager_path.exists():
                 settings.record_manager_path.rename(
-                    settings.record_manager_path.with_name(f"{settings.record_manager_path.name}.before-restore-{stamp}")
+                    settings.record_manager_path.with_name(
+                        f"{settings.record_manager_path.name}.before-restore-{stamp}"
+                    )
                 )
             shutil.move(str(records), settings.record_manager_path)
     return db

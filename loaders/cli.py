@@ -101,8 +101,19 @@ def _print_report(report) -> None:  # type: ignore[no-untyped-def]
         for f in problems:
             table.add_row(f.source, f"[red]{f.status}[/]" if f.status == "failed" else f.status, f.reason)
         console.print(table)
-    summary = Table(title=f"Ingest of {report.directory} → {report.collection}" + (" (dry run)" if report.dry_run else ""))
-    for column in ("added", "updated", "unchanged", "deleted", "failed", "skipped", "chunks written", "seconds"):
+    summary = Table(
+        title=f"Ingest of {report.directory} → {report.collection}" + (" (dry run)" if report.dry_run else "")
+    )
+    for column in (
+        "added",
+        "updated",
+        "unchanged",
+        "deleted",
+        "failed",
+        "skipped",
+        "chunks written",
+        "seconds",
+    ):
         summary.add_column(column, justify="right")
     counts = report.summary()
     summary.add_row(
@@ -125,9 +136,9 @@ def stats(
     try:
         store = get_store(settings)
     except DatabaseLockedError:
-        from loaders.remote import auth_headers
-
         import httpx
+
+        from loaders.remote import auth_headers
 
         data = httpx.get(f"{settings.api_url}/api/chat/stats", headers=auth_headers(settings), timeout=30).json()
         per_source = data.get("chunks_per_source", {})

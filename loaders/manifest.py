@@ -41,8 +41,7 @@ class Manifest:
     def entries(self, root: str) -> dict[str, FileEntry]:
         with closing(self._connect()) as conn:
             rows = conn.execute(
-                "SELECT file_id, source, fingerprint, chunks FROM ingested_files"
-                " WHERE namespace = ? AND root = ?",
+                "SELECT file_id, source, fingerprint, chunks FROM ingested_files WHERE namespace = ? AND root = ?",
                 (self.namespace, root),
             ).fetchall()
         return {row[0]: FileEntry(*row) for row in rows}
@@ -58,15 +57,20 @@ class Manifest:
         with closing(self._connect()) as conn, conn:
             conn.execute(
                 "INSERT OR REPLACE INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (self.namespace, root, entry.file_id, entry.source, entry.fingerprint, entry.chunks,
-                 time.time()),
+                (
+                    self.namespace,
+                    root,
+                    entry.file_id,
+                    entry.source,
+                    entry.fingerprint,
+                    entry.chunks,
+                    time.time(),
+                ),
             )
 
     def forget(self, file_id: str) -> None:
         with closing(self._connect()) as conn, conn:
-            conn.execute(
-                "DELETE FROM ingested_files WHERE namespace = ? AND file_id = ?", (self.namespace, file_id)
-            )
+            conn.execute("DELETE FROM ingested_files WHERE namespace = ? AND file_id = ?", (self.namespace, file_id))
 
     def clear(self) -> None:
         with closing(self._connect()) as conn, conn:

@@ -63,9 +63,7 @@ def _markdown_sections(text: str, base: Section | None = None) -> list[Section]:
     def flush() -> None:
         body = "\n".join(lines).strip()
         if body:
-            sections.append(
-                Section(body, [h for _, h in stack], base.page, base.slide, base.cell, base.anchor)
-            )
+            sections.append(Section(body, [h for _, h in stack], base.page, base.slide, base.cell, base.anchor))
         lines.clear()
 
     for line in text.splitlines():

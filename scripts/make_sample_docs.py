@@ -53,161 +53,188 @@ PDF_SECTIONS = [
     (
         "1. Why loops?",
         [
-            ("p",
-             "A loop repeats a block of code. Instead of writing the same line "
-             "ten times, you write it once and let Python repeat it. Python has "
-             "two loop statements: <b>for</b>, which walks through the items of "
-             "a collection, and <b>while</b>, which repeats as long as a "
-             "condition stays true. In both, the body is the indented block "
-             "after the line that ends with a colon."),
+            (
+                "p",
+                "A loop repeats a block of code. Instead of writing the same line "
+                "ten times, you write it once and let Python repeat it. Python has "
+                "two loop statements: <b>for</b>, which walks through the items of "
+                "a collection, and <b>while</b>, which repeats as long as a "
+                "condition stays true. In both, the body is the indented block "
+                "after the line that ends with a colon.",
+            ),
         ],
     ),
     (
         "2. The for loop",
         [
-            ("p",
-             "A for loop takes each item of an iterable in turn, binds it to the "
-             "loop variable and runs the body once per item. Lists, strings, "
-             "tuples, dictionaries, files and range objects are all iterables."),
-            ("code",
-             'for letter in "cat":\n'
-             "    print(letter)\n"
-             "# c\n# a\n# t"),
-            ("p",
-             "Looping over a string gives one character per pass. Looping over a "
-             "dictionary gives its keys. The loop variable keeps its last value "
-             "after the loop ends."),
+            (
+                "p",
+                "A for loop takes each item of an iterable in turn, binds it to the "
+                "loop variable and runs the body once per item. Lists, strings, "
+                "tuples, dictionaries, files and range objects are all iterables.",
+            ),
+            ("code", 'for letter in "cat":\n    print(letter)\n# c\n# a\n# t'),
+            (
+                "p",
+                "Looping over a string gives one character per pass. Looping over a "
+                "dictionary gives its keys. The loop variable keeps its last value "
+                "after the loop ends.",
+            ),
         ],
     ),
     (
         "3. Counting with range()",
         [
-            ("p",
-             "range() produces a sequence of integers. The stop value is never "
-             "included, so range(n) always yields exactly n numbers."),
-            ("bullets", [
-                "<font face='Courier'>range(5)</font> produces 0, 1, 2, 3, 4.",
-                "<font face='Courier'>range(1, 6)</font> produces 1, 2, 3, 4, 5.",
-                "<font face='Courier'>range(0, 20, 5)</font> produces 0, 5, 10, 15.",
-                "<font face='Courier'>range(3, 0, -1)</font> produces 3, 2, 1.",
-                "<font face='Courier'>range(0)</font> and "
-                "<font face='Courier'>range(5, 2)</font> produce nothing, so "
-                "the loop body never runs.",
-            ]),
-            ("code",
-             "total = 0\n"
-             "for n in range(1, 11):\n"
-             "    total += n\n"
-             "print(total)   # 55"),
+            (
+                "p",
+                "range() produces a sequence of integers. The stop value is never "
+                "included, so range(n) always yields exactly n numbers.",
+            ),
+            (
+                "bullets",
+                [
+                    "<font face='Courier'>range(5)</font> produces 0, 1, 2, 3, 4.",
+                    "<font face='Courier'>range(1, 6)</font> produces 1, 2, 3, 4, 5.",
+                    "<font face='Courier'>range(0, 20, 5)</font> produces 0, 5, 10, 15.",
+                    "<font face='Courier'>range(3, 0, -1)</font> produces 3, 2, 1.",
+                    "<font face='Courier'>range(0)</font> and "
+                    "<font face='Courier'>range(5, 2)</font> produce nothing, so "
+                    "the loop body never runs.",
+                ],
+            ),
+            ("code", "total = 0\nfor n in range(1, 11):\n    total += n\nprint(total)   # 55"),
         ],
     ),
     (
         "4. Index and item together: enumerate()",
         [
-            ("p",
-             "enumerate() wraps an iterable and yields (index, item) pairs. The "
-             "index starts at 0 unless you pass start=..."),
-            ("code",
-             'tasks = ["wash", "dry", "fold"]\n'
-             "for number, task in enumerate(tasks, start=1):\n"
-             '    print(f"{number}. {task}")\n'
-             "# 1. wash\n# 2. dry\n# 3. fold"),
-            ("p",
-             "Prefer enumerate() to <font face='Courier'>for i in "
-             "range(len(tasks))</font>: it is shorter and avoids off-by-one "
-             "mistakes. To walk two lists side by side, use zip(): "
-             "<font face='Courier'>for name, score in zip(names, scores):</font>"),
+            (
+                "p",
+                "enumerate() wraps an iterable and yields (index, item) pairs. The "
+                "index starts at 0 unless you pass start=...",
+            ),
+            (
+                "code",
+                'tasks = ["wash", "dry", "fold"]\n'
+                "for number, task in enumerate(tasks, start=1):\n"
+                '    print(f"{number}. {task}")\n'
+                "# 1. wash\n# 2. dry\n# 3. fold",
+            ),
+            (
+                "p",
+                "Prefer enumerate() to <font face='Courier'>for i in "
+                "range(len(tasks))</font>: it is shorter and avoids off-by-one "
+                "mistakes. To walk two lists side by side, use zip(): "
+                "<font face='Courier'>for name, score in zip(names, scores):</font>",
+            ),
         ],
     ),
     (
         "5. The while loop",
         [
-            ("p",
-             "A while loop checks its condition before every pass and stops as "
-             "soon as the condition is false. If the condition is false at the "
-             "start, the body never runs. Use while when you cannot know in "
-             "advance how many repetitions are needed."),
-            ("code",
-             "n = 100\n"
-             "steps = 0\n"
-             "while n > 1:\n"
-             "    n = n // 2\n"
-             "    steps += 1\n"
-             "print(steps)   # 6  (100, 50, 25, 12, 6, 3, 1)"),
-            ("p",
-             "Something in the body must eventually make the condition false. "
-             "A loop whose condition never changes is an <b>infinite loop</b>; "
-             "press Ctrl+C in the terminal to interrupt it."),
+            (
+                "p",
+                "A while loop checks its condition before every pass and stops as "
+                "soon as the condition is false. If the condition is false at the "
+                "start, the body never runs. Use while when you cannot know in "
+                "advance how many repetitions are needed.",
+            ),
+            (
+                "code",
+                "n = 100\n"
+                "steps = 0\n"
+                "while n > 1:\n"
+                "    n = n // 2\n"
+                "    steps += 1\n"
+                "print(steps)   # 6  (100, 50, 25, 12, 6, 3, 1)",
+            ),
+            (
+                "p",
+                "Something in the body must eventually make the condition false. "
+                "A loop whose condition never changes is an <b>infinite loop</b>; "
+                "press Ctrl+C in the terminal to interrupt it.",
+            ),
         ],
     ),
     (
         "6. break and continue",
         [
-            ("bullets", [
-                "<b>break</b> leaves the innermost loop at once; code after the "
-                "loop runs next.",
-                "<b>continue</b> skips the rest of the current pass and starts "
-                "the next one.",
-                "Both work in for loops and while loops.",
-            ]),
-            ("code",
-             "for word in [\"apple\", \"\", \"pear\", \"STOP\", \"fig\"]:\n"
-             "    if word == \"\":\n"
-             "        continue        # ignore empty strings\n"
-             "    if word == \"STOP\":\n"
-             "        break           # fig is never printed\n"
-             "    print(word)         # apple, pear"),
-            ("p",
-             "The pattern <font face='Courier'>while True:</font> with a "
-             "<b>break</b> inside is the usual way to repeat a prompt until the "
-             "user types a valid answer."),
+            (
+                "bullets",
+                [
+                    "<b>break</b> leaves the innermost loop at once; code after the loop runs next.",
+                    "<b>continue</b> skips the rest of the current pass and starts the next one.",
+                    "Both work in for loops and while loops.",
+                ],
+            ),
+            (
+                "code",
+                'for word in ["apple", "", "pear", "STOP", "fig"]:\n'
+                '    if word == "":\n'
+                "        continue        # ignore empty strings\n"
+                '    if word == "STOP":\n'
+                "        break           # fig is never printed\n"
+                "    print(word)         # apple, pear",
+            ),
+            (
+                "p",
+                "The pattern <font face='Courier'>while True:</font> with a "
+                "<b>break</b> inside is the usual way to repeat a prompt until the "
+                "user types a valid answer.",
+            ),
         ],
     ),
     (
         "7. The else clause of a loop",
         [
-            ("p",
-             "A loop may end with an else block. It runs only when the loop "
-             "finished without executing break. This makes search loops tidy:"),
-            ("code",
-             "for n in [3, 7, 11]:\n"
-             "    if n % 2 == 0:\n"
-             "        print(\"found an even number\")\n"
-             "        break\n"
-             "else:\n"
-             "    print(\"no even numbers\")   # this line runs"),
+            (
+                "p",
+                "A loop may end with an else block. It runs only when the loop "
+                "finished without executing break. This makes search loops tidy:",
+            ),
+            (
+                "code",
+                "for n in [3, 7, 11]:\n"
+                "    if n % 2 == 0:\n"
+                '        print("found an even number")\n'
+                "        break\n"
+                "else:\n"
+                '    print("no even numbers")   # this line runs',
+            ),
         ],
     ),
     (
         "8. Common mistakes",
         [
-            ("bullets", [
-                "Expecting range(5) to include 5. It stops at 4.",
-                "Forgetting to update the variable in a while condition, which "
-                "creates an infinite loop.",
-                "Changing a list (append or remove) while a for loop is walking "
-                "through it. Loop over a copy, e.g. items[:], or build a new list.",
-                "Inconsistent indentation: every line of the body must be "
-                "indented by the same amount, normally four spaces.",
-                "Using = (assignment) instead of == (comparison) in a condition, "
-                "which is a SyntaxError in an if or while line.",
-            ]),
+            (
+                "bullets",
+                [
+                    "Expecting range(5) to include 5. It stops at 4.",
+                    "Forgetting to update the variable in a while condition, which creates an infinite loop.",
+                    "Changing a list (append or remove) while a for loop is walking "
+                    "through it. Loop over a copy, e.g. items[:], or build a new list.",
+                    "Inconsistent indentation: every line of the body must be "
+                    "indented by the same amount, normally four spaces.",
+                    "Using = (assignment) instead of == (comparison) in a condition, "
+                    "which is a SyntaxError in an if or while line.",
+                ],
+            ),
         ],
     ),
     (
         "9. Cheat sheet",
         [
-            ("bullets", [
-                "Repeat n times: <font face='Courier'>for _ in range(n):</font>",
-                "Every item: <font face='Courier'>for item in items:</font>",
-                "Index and item: <font face='Courier'>for i, item in "
-                "enumerate(items):</font>",
-                "Two lists together: <font face='Courier'>for a, b in "
-                "zip(xs, ys):</font>",
-                "Until a condition changes: <font face='Courier'>while "
-                "condition:</font>",
-                "Stop early: <b>break</b>. Skip one pass: <b>continue</b>.",
-            ]),
+            (
+                "bullets",
+                [
+                    "Repeat n times: <font face='Courier'>for _ in range(n):</font>",
+                    "Every item: <font face='Courier'>for item in items:</font>",
+                    "Index and item: <font face='Courier'>for i, item in enumerate(items):</font>",
+                    "Two lists together: <font face='Courier'>for a, b in zip(xs, ys):</font>",
+                    "Until a condition changes: <font face='Courier'>while condition:</font>",
+                    "Stop early: <b>break</b>. Skip one pass: <b>continue</b>.",
+                ],
+            ),
         ],
     ),
 ]
@@ -231,17 +258,21 @@ def make_pdf(path: Path) -> None:
     )
 
     styles = getSampleStyleSheet()
-    body = ParagraphStyle("Body", parent=styles["BodyText"], fontSize=10,
-                          leading=12.5, spaceAfter=4)
-    code = ParagraphStyle("CodeBlock", parent=styles["Code"], fontSize=9,
-                          leading=10.5, backColor=colors.HexColor("#f2f2f2"),
-                          borderPadding=3, leftIndent=12, spaceBefore=2,
-                          spaceAfter=6)
+    body = ParagraphStyle("Body", parent=styles["BodyText"], fontSize=10, leading=12.5, spaceAfter=4)
+    code = ParagraphStyle(
+        "CodeBlock",
+        parent=styles["Code"],
+        fontSize=9,
+        leading=10.5,
+        backColor=colors.HexColor("#f2f2f2"),
+        borderPadding=3,
+        leftIndent=12,
+        spaceBefore=2,
+        spaceAfter=6,
+    )
     h1 = ParagraphStyle("H1", parent=styles["Title"], fontSize=20, leading=24)
-    subtitle = ParagraphStyle("Sub", parent=styles["Italic"], alignment=TA_CENTER,
-                              fontSize=10, spaceAfter=8)
-    h2 = ParagraphStyle("H2", parent=styles["Heading2"], fontSize=12.5,
-                        spaceBefore=7, spaceAfter=3)
+    subtitle = ParagraphStyle("Sub", parent=styles["Italic"], alignment=TA_CENTER, fontSize=10, spaceAfter=8)
+    h2 = ParagraphStyle("H2", parent=styles["Heading2"], fontSize=12.5, spaceBefore=7, spaceAfter=3)
 
     story = [Paragraph(PDF_TITLE, h1), Paragraph(PDF_SUBTITLE, subtitle)]
     for heading, blocks in PDF_SECTIONS:
@@ -253,12 +284,16 @@ def make_pdf(path: Path) -> None:
                 # KeepTogether stops a short code block splitting across pages.
                 story.append(KeepTogether(Preformatted(content, code)))
             elif kind == "bullets":
-                story.append(ListFlowable(
-                    [ListItem(Paragraph(item, body), leftIndent=12)
-                     for item in content],
-                    # A plain "-" bullet extracts cleanly as text (the
-                    # standard-font bullet glyph does not).
-                    bulletType="bullet", start="-", leftIndent=14))
+                story.append(
+                    ListFlowable(
+                        [ListItem(Paragraph(item, body), leftIndent=12) for item in content],
+                        # A plain "-" bullet extracts cleanly as text (the
+                        # standard-font bullet glyph does not).
+                        bulletType="bullet",
+                        start="-",
+                        leftIndent=14,
+                    )
+                )
             else:  # pragma: no cover - guards against typos in the data above
                 raise ValueError(f"unknown block kind {kind!r}")
         story.append(Spacer(1, 2))
@@ -271,10 +306,15 @@ def make_pdf(path: Path) -> None:
         canvas.restoreState()
 
     doc = SimpleDocTemplate(
-        str(path), pagesize=A4,
-        leftMargin=1.8 * cm, rightMargin=1.8 * cm, topMargin=1.6 * cm,
+        str(path),
+        pagesize=A4,
+        leftMargin=1.8 * cm,
+        rightMargin=1.8 * cm,
+        topMargin=1.6 * cm,
         bottomMargin=1.9 * cm,
-        title=PDF_TITLE, author=AUTHOR, subject="Loops in Python",
+        title=PDF_TITLE,
+        author=AUTHOR,
+        subject="Loops in Python",
         creator="scripts/make_sample_docs.py",
         invariant=1,  # fixed dates/IDs so regenerating gives identical bytes
     )
@@ -299,9 +339,9 @@ PPTX_SLIDES = [
     (
         "Dictionary literals",
         [
-            "A dict maps keys to values: ages = {\"Ada\": 36, \"Alan\": 41}",
-            "Look up a value with square brackets: ages[\"Ada\"] returns 36",
-            "Add or change an entry by assignment: ages[\"Grace\"] = 85",
+            'A dict maps keys to values: ages = {"Ada": 36, "Alan": 41}',
+            'Look up a value with square brackets: ages["Ada"] returns 36',
+            'Add or change an entry by assignment: ages["Grace"] = 85',
             "Keys must be hashable (str, int, tuple); values can be anything",
             "An empty dict is {} or dict(); len(ages) counts the keys",
             "Since Python 3.7, dicts keep keys in insertion order",
@@ -311,15 +351,14 @@ PPTX_SLIDES = [
     (
         "Safe lookups: KeyError and .get()",
         [
-            "ages[\"Bob\"] raises KeyError when the key is missing",
-            "Test first with the in operator: \"Bob\" in ages returns False",
+            'ages["Bob"] raises KeyError when the key is missing',
+            'Test first with the in operator: "Bob" in ages returns False',
             "dict.get(key) returns None instead of raising KeyError",
             "dict.get(key, default) returns default instead of raising KeyError",
-            "  ages.get(\"Bob\", 0) returns 0",
-            "Remove an entry with del ages[\"Ada\"] or ages.pop(\"Ada\")",
+            '  ages.get("Bob", 0) returns 0',
+            'Remove an entry with del ages["Ada"] or ages.pop("Ada")',
         ],
-        "A typical use of get() with a default is counting: "
-        "counts[word] = counts.get(word, 0) + 1.",
+        "A typical use of get() with a default is counting: counts[word] = counts.get(word, 0) + 1.",
     ),
     (
         "Iterating over a dictionary",
@@ -328,8 +367,7 @@ PPTX_SLIDES = [
             "ages.keys(), ages.values() and ages.items() give live views",
             "items() yields (key, value) pairs, ready to unpack:",
             "  for name, age in ages.items(): print(name, age)",
-            "Do not add or remove keys while looping; "
-            "that raises RuntimeError",
+            "Do not add or remove keys while looping; that raises RuntimeError",
             "sorted(ages) returns the keys as a sorted list",
         ],
         "Show the output of the items() loop live in the interpreter.",
@@ -340,8 +378,7 @@ PPTX_SLIDES = [
             "A set is an unordered collection of unique values",
             "Literal: primes = {2, 3, 5, 7}; empty set: set() (not {})",
             "Duplicates disappear: set([1, 1, 2]) is {1, 2}",
-            "add(x) inserts; remove(x) raises KeyError if absent; "
-            "discard(x) does not",
+            "add(x) inserts; remove(x) raises KeyError if absent; discard(x) does not",
             "Sets have no indexes: primes[0] raises TypeError",
             "Set operations: a | b union, a & b intersection, a - b difference",
         ],
@@ -351,8 +388,7 @@ PPTX_SLIDES = [
     (
         "Membership tests and choosing a collection",
         [
-            "x in my_set and key in my_dict are fast, "
-            "even for millions of items",
+            "x in my_set and key in my_dict are fast, even for millions of items",
             "x in my_list checks items one by one, so it slows down as the list grows",
             "Use a list for ordered data that may contain duplicates",
             "Use a dict to look values up by a key",
@@ -369,7 +405,7 @@ def make_pptx(path: Path) -> None:
     from pptx import Presentation
 
     prs = Presentation()
-    title_layout = prs.slide_layouts[0]    # "Title Slide"
+    title_layout = prs.slide_layouts[0]  # "Title Slide"
     content_layout = prs.slide_layouts[1]  # "Title and Content"
 
     slide = prs.slides.add_slide(title_layout)
@@ -408,159 +444,194 @@ def make_pptx(path: Path) -> None:
 DOCX_TITLE = "Week 5: Errors and Exceptions"
 
 DOCX_BLOCKS = [
-    ("p",
-     "Every programmer's code fails sometimes. A file is missing, a user types "
-     "letters where a number was expected, or a calculation divides by zero. "
-     "Python reports such problems with exceptions. This reading explains what "
-     "exceptions are, how to handle them, how to raise them yourself and how to "
-     "define your own."),
-
+    (
+        "p",
+        "Every programmer's code fails sometimes. A file is missing, a user types "
+        "letters where a number was expected, or a calculation divides by zero. "
+        "Python reports such problems with exceptions. This reading explains what "
+        "exceptions are, how to handle them, how to raise them yourself and how to "
+        "define your own.",
+    ),
     ("h1", "What is an exception?"),
-    ("p",
-     "An exception is an object that signals that something went wrong while "
-     "the program was running. When an exception is raised, Python stops the "
-     "current code and looks for a handler. If no handler is found, the program "
-     "ends and prints a traceback: a report that lists the chain of calls that "
-     "led to the error and, on its last line, the exception type and message."),
-    ("code",
-     "Traceback (most recent call last):\n"
-     "  File \"prices.py\", line 3, in <module>\n"
-     "    print(total / count)\n"
-     "ZeroDivisionError: division by zero"),
-    ("p",
-     "Read a traceback from the bottom up: the last line says what happened, "
-     "the lines above it say where. Exceptions are different from syntax "
-     "errors, which Python detects before the program starts running at all."),
-
+    (
+        "p",
+        "An exception is an object that signals that something went wrong while "
+        "the program was running. When an exception is raised, Python stops the "
+        "current code and looks for a handler. If no handler is found, the program "
+        "ends and prints a traceback: a report that lists the chain of calls that "
+        "led to the error and, on its last line, the exception type and message.",
+    ),
+    (
+        "code",
+        "Traceback (most recent call last):\n"
+        '  File "prices.py", line 3, in <module>\n'
+        "    print(total / count)\n"
+        "ZeroDivisionError: division by zero",
+    ),
+    (
+        "p",
+        "Read a traceback from the bottom up: the last line says what happened, "
+        "the lines above it say where. Exceptions are different from syntax "
+        "errors, which Python detects before the program starts running at all.",
+    ),
     ("h1", "Common built-in exceptions"),
     ("h2", "ValueError"),
-    ("p",
-     "Raised when a value has the right type but an unsuitable content. "
-     "int(\"abc\") raises ValueError because the string is not a valid "
-     "integer, and [1, 2].remove(5) raises ValueError because 5 is not in the "
-     "list."),
+    (
+        "p",
+        "Raised when a value has the right type but an unsuitable content. "
+        'int("abc") raises ValueError because the string is not a valid '
+        "integer, and [1, 2].remove(5) raises ValueError because 5 is not in the "
+        "list.",
+    ),
     ("h2", "TypeError"),
-    ("p",
-     "Raised when an operation is applied to a value of the wrong type. "
-     "\"Age: \" + 21 raises TypeError because a str and an int cannot be "
-     "added. Calling a function with the wrong number of arguments also raises "
-     "TypeError."),
+    (
+        "p",
+        "Raised when an operation is applied to a value of the wrong type. "
+        '"Age: " + 21 raises TypeError because a str and an int cannot be '
+        "added. Calling a function with the wrong number of arguments also raises "
+        "TypeError.",
+    ),
     ("h2", "KeyError"),
-    ("p",
-     "Raised when a dictionary is asked for a key it does not contain. With "
-     "stock = {\"apples\": 3}, the expression stock[\"pears\"] raises "
-     "KeyError: 'pears'. stock.get(\"pears\", 0) avoids the exception and "
-     "returns 0."),
+    (
+        "p",
+        "Raised when a dictionary is asked for a key it does not contain. With "
+        'stock = {"apples": 3}, the expression stock["pears"] raises '
+        "KeyError: 'pears'. stock.get(\"pears\", 0) avoids the exception and "
+        "returns 0.",
+    ),
     ("h2", "ZeroDivisionError"),
-    ("p",
-     "Raised when dividing by zero with /, // or %. Both 1 / 0 and 5 % 0 "
-     "raise it."),
+    ("p", "Raised when dividing by zero with /, // or %. Both 1 / 0 and 5 % 0 raise it."),
     ("h2", "Other exceptions you will meet"),
-    ("bullets", [
-        "IndexError: a list index is out of range, e.g. [1, 2, 3][3].",
-        "NameError: a name is used before it has been assigned.",
-        "FileNotFoundError: open() was asked to read a file that does not exist.",
-        "AttributeError: an object has no attribute or method with that name.",
-    ]),
-
+    (
+        "bullets",
+        [
+            "IndexError: a list index is out of range, e.g. [1, 2, 3][3].",
+            "NameError: a name is used before it has been assigned.",
+            "FileNotFoundError: open() was asked to read a file that does not exist.",
+            "AttributeError: an object has no attribute or method with that name.",
+        ],
+    ),
     ("h1", "Handling exceptions with try and except"),
-    ("p",
-     "Put the code that might fail in a try block and the recovery code in an "
-     "except block. If the try block raises an exception of the named type, "
-     "Python jumps to the matching except block instead of stopping the "
-     "program."),
-    ("code",
-     "text = input(\"How many tickets? \")\n"
-     "try:\n"
-     "    tickets = int(text)\n"
-     "except ValueError:\n"
-     "    print(\"Please type a whole number.\")\n"
-     "    tickets = 0"),
-    ("p",
-     "A try statement can have several except clauses, one per exception type, "
-     "and one clause can catch several types as a tuple: "
-     "except (ValueError, TypeError):. Writing except ValueError as err: binds "
-     "the exception object to err, so print(err) shows its message."),
-    ("p",
-     "Catch only the exceptions you expect and know how to handle. A bare "
-     "except: or except Exception: around a large block hides real bugs, "
-     "including typos that cause NameError."),
-
+    (
+        "p",
+        "Put the code that might fail in a try block and the recovery code in an "
+        "except block. If the try block raises an exception of the named type, "
+        "Python jumps to the matching except block instead of stopping the "
+        "program.",
+    ),
+    (
+        "code",
+        'text = input("How many tickets? ")\n'
+        "try:\n"
+        "    tickets = int(text)\n"
+        "except ValueError:\n"
+        '    print("Please type a whole number.")\n'
+        "    tickets = 0",
+    ),
+    (
+        "p",
+        "A try statement can have several except clauses, one per exception type, "
+        "and one clause can catch several types as a tuple: "
+        "except (ValueError, TypeError):. Writing except ValueError as err: binds "
+        "the exception object to err, so print(err) shows its message.",
+    ),
+    (
+        "p",
+        "Catch only the exceptions you expect and know how to handle. A bare "
+        "except: or except Exception: around a large block hides real bugs, "
+        "including typos that cause NameError.",
+    ),
     ("h2", "The else and finally clauses"),
-    ("p",
-     "A try statement may also have an else clause and a finally clause. The "
-     "else block runs only if the try block raised no exception; it is the place "
-     "for code that should run after a success but whose own errors should not "
-     "be caught by the handlers above. The finally block runs in every case, "
-     "whether an exception happened or not, and even if the block was left with "
-     "return or break. It is used for clean-up such as closing a connection."),
-    ("code",
-     "try:\n"
-     "    result = 10 / divisor\n"
-     "except ZeroDivisionError:\n"
-     "    print(\"Cannot divide by zero.\")\n"
-     "else:\n"
-     "    print(f\"Result: {result}\")\n"
-     "finally:\n"
-     "    print(\"Calculation finished.\")"),
-    ("p",
-     "With divisor = 0 this prints the error message and then \"Calculation "
-     "finished.\"; with divisor = 4 it prints \"Result: 2.5\" and then "
-     "\"Calculation finished.\". The required order is try, except, else, "
-     "finally."),
-
+    (
+        "p",
+        "A try statement may also have an else clause and a finally clause. The "
+        "else block runs only if the try block raised no exception; it is the place "
+        "for code that should run after a success but whose own errors should not "
+        "be caught by the handlers above. The finally block runs in every case, "
+        "whether an exception happened or not, and even if the block was left with "
+        "return or break. It is used for clean-up such as closing a connection.",
+    ),
+    (
+        "code",
+        "try:\n"
+        "    result = 10 / divisor\n"
+        "except ZeroDivisionError:\n"
+        '    print("Cannot divide by zero.")\n'
+        "else:\n"
+        '    print(f"Result: {result}")\n'
+        "finally:\n"
+        '    print("Calculation finished.")',
+    ),
+    (
+        "p",
+        'With divisor = 0 this prints the error message and then "Calculation '
+        'finished."; with divisor = 4 it prints "Result: 2.5" and then '
+        '"Calculation finished.". The required order is try, except, else, '
+        "finally.",
+    ),
     ("h1", "Raising exceptions"),
-    ("p",
-     "Your own functions can signal problems with the raise statement. Raise the "
-     "most fitting built-in type and give a helpful message:"),
-    ("code",
-     "def set_age(age):\n"
-     "    if age < 0:\n"
-     "        raise ValueError(f\"age must not be negative, got {age}\")\n"
-     "    return age"),
-    ("p",
-     "Raising early, with a clear message, is much better than letting a bad "
-     "value travel through the program and cause a confusing error later. "
-     "Inside an except block, a bare raise re-raises the exception being "
-     "handled, which is useful after logging it."),
-
+    (
+        "p",
+        "Your own functions can signal problems with the raise statement. Raise the "
+        "most fitting built-in type and give a helpful message:",
+    ),
+    (
+        "code",
+        "def set_age(age):\n"
+        "    if age < 0:\n"
+        '        raise ValueError(f"age must not be negative, got {age}")\n'
+        "    return age",
+    ),
+    (
+        "p",
+        "Raising early, with a clear message, is much better than letting a bad "
+        "value travel through the program and cause a confusing error later. "
+        "Inside an except block, a bare raise re-raises the exception being "
+        "handled, which is useful after logging it.",
+    ),
     ("h1", "Custom exceptions"),
-    ("p",
-     "For errors that belong to your program's own domain you can define a new "
-     "exception type. A custom exception is a class that inherits from "
-     "Exception (or from a more specific built-in exception). The class body "
-     "can simply be a docstring."),
-    ("code",
-     "class InsufficientFundsError(Exception):\n"
-     "    \"\"\"Raised when a withdrawal exceeds the balance.\"\"\"\n"
-     "\n"
-     "def withdraw(balance, amount):\n"
-     "    if amount > balance:\n"
-     "        raise InsufficientFundsError(\n"
-     "            f\"cannot withdraw {amount}, balance is {balance}\")\n"
-     "    return balance - amount\n"
-     "\n"
-     "try:\n"
-     "    withdraw(50, 80)\n"
-     "except InsufficientFundsError as err:\n"
-     "    print(\"Sorry:\", err)"),
-    ("p",
-     "By convention the names of exception classes end in Error. Because the "
-     "class inherits from Exception, an except Exception clause would also "
-     "catch it; a handler for the specific class catches only this kind of "
-     "problem."),
-
+    (
+        "p",
+        "For errors that belong to your program's own domain you can define a new "
+        "exception type. A custom exception is a class that inherits from "
+        "Exception (or from a more specific built-in exception). The class body "
+        "can simply be a docstring.",
+    ),
+    (
+        "code",
+        "class InsufficientFundsError(Exception):\n"
+        '    """Raised when a withdrawal exceeds the balance."""\n'
+        "\n"
+        "def withdraw(balance, amount):\n"
+        "    if amount > balance:\n"
+        "        raise InsufficientFundsError(\n"
+        '            f"cannot withdraw {amount}, balance is {balance}")\n'
+        "    return balance - amount\n"
+        "\n"
+        "try:\n"
+        "    withdraw(50, 80)\n"
+        "except InsufficientFundsError as err:\n"
+        '    print("Sorry:", err)',
+    ),
+    (
+        "p",
+        "By convention the names of exception classes end in Error. Because the "
+        "class inherits from Exception, an except Exception clause would also "
+        "catch it; a handler for the specific class catches only this kind of "
+        "problem.",
+    ),
     ("h1", "Summary"),
-    ("bullets", [
-        "An unhandled exception stops the program and prints a traceback; read "
-        "it from the bottom up.",
-        "ValueError: right type, wrong value. TypeError: wrong type. KeyError: "
-        "missing dictionary key. ZeroDivisionError: division by zero.",
-        "try/except handles an error; else runs only on success; finally "
-        "always runs.",
-        "Use raise with a clear message to report invalid input.",
-        "Define custom exceptions by subclassing Exception.",
-    ]),
+    (
+        "bullets",
+        [
+            "An unhandled exception stops the program and prints a traceback; read it from the bottom up.",
+            "ValueError: right type, wrong value. TypeError: wrong type. KeyError: "
+            "missing dictionary key. ZeroDivisionError: division by zero.",
+            "try/except handles an error; else runs only on success; finally always runs.",
+            "Use raise with a clear message to report invalid input.",
+            "Define custom exceptions by subclassing Exception.",
+        ],
+    ),
 ]
 
 
@@ -605,6 +676,7 @@ def make_docx(path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------
+
 
 def normalize_zip(path: Path) -> None:
     """Rewrite an Office zip with fixed member timestamps for stable bytes."""

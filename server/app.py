@@ -35,8 +35,9 @@ INGEST_HINT = "No course materials are ingested yet. Run: python -m loaders --di
 
 def _llm_unavailable(settings: Settings, exc: Exception) -> HTTPException:
     return HTTPException(
-        503, f"The language model server at {settings.llm_base_url} is unavailable ({type(exc).__name__}). "
-        "Start it with ./startup.sh; requests will work again as soon as it answers."
+        503,
+        f"The language model server at {settings.llm_base_url} is unavailable ({type(exc).__name__}). "
+        "Start it with ./startup.sh; requests will work again as soon as it answers.",
     )
 
 
@@ -174,7 +175,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await _require_materials(request)
 
         async def events() -> AsyncIterator[dict]:
-            payload = {"question": body.message, "conversation_id": body.conversation_id, "module": body.module}
+            payload = {
+                "question": body.message,
+                "conversation_id": body.conversation_id,
+                "module": body.module,
+            }
             try:
                 async for chunk in mentor.astream(payload):
                     if "token" in chunk:
@@ -182,7 +187,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     else:
                         yield {"event": "final", "data": json.dumps(chunk)}
             except LLM_ERRORS as exc:
-                yield {"event": "error", "data": json.dumps({"status": 503, "detail": _llm_unavailable(settings, exc).detail})}
+                yield {
+                    "event": "error",
+                    "data": json.dumps({"status": 503, "detail": _llm_unavailable(settings, exc).detail}),
+                }
 
         return EventSourceResponse(events())
 
@@ -198,7 +206,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "retrieval_mode": store.effective_mode(),
             "milvus": {"uri": settings.milvus_uri, "version": store.server_version},
             "embedding_model": str(factories.embedding_model_path(settings).name) + " (all-MiniLM-L6-v2)"
-            if not settings.embedding_model_path else settings.embedding_model_path,
+            if not settings.embedding_model_path
+            else settings.embedding_model_path,
             "llm": {"endpoint": settings.llm_base_url, "model": settings.llm_model_name},
         }
 
@@ -216,8 +225,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with request.app.state.ingest_lock:
             try:
                 report = await asyncio.to_thread(
-                    ingest_directory, directory, settings=settings, store=request.app.state.store,
-                    reset=body.reset, dry_run=body.dry_run,
+                    ingest_directory,
+                    directory,
+                    settings=settings,
+                    store=request.app.state.store,
+                    reset=body.reset,
+                    dry_run=body.dry_run,
                 )
             except StoreError as exc:
                 raise HTTPException(503, str(exc)) from exc

@@ -60,7 +60,7 @@ def main():
     print(f"Or about {decades:.1f} decades.")
 
     # sep and end change what print() puts between and after the values.
-    print("a", "b", "c", sep="-")   # prints a-b-c
+    print("a", "b", "c", sep="-")  # prints a-b-c
     print("no newline here", end="!\n")
 
     # type() reveals what kind of value each variable refers to.

@@ -39,8 +39,16 @@ class FakeStore:
 
 
 def hit(n: int, score: float, text: str | None = None) -> Hit:
-    meta = {"source": f"week0{n}/notes.md", "title": "T", "headings": "H", "module": f"week0{n}",
-            "page": 0, "slide": 0, "cell": 0, "anchor": ""}
+    meta = {
+        "source": f"week0{n}/notes.md",
+        "title": "T",
+        "headings": "H",
+        "module": f"week0{n}",
+        "page": 0,
+        "slide": 0,
+        "cell": 0,
+        "anchor": "",
+    }
     return Hit(id=f"id{n}", text=text or f"text {n}", metadata=meta, cosine=score)
 
 
@@ -127,13 +135,18 @@ def test_per_request_configuration_reaches_retrieval(wire):
 
 def test_follow_up_is_condensed_with_history(wire):
     llm, store = wire(
-        ["A list comprehension builds lists [1].", "How is a generator expression different from a list comprehension?",
-         "It is lazy [1]."],
+        [
+            "A list comprehension builds lists [1].",
+            "How is a generator expression different from a list comprehension?",
+            "It is lazy [1].",
+        ],
         [[hit(1, 0.9)]],
     )
     mentor = MentorRunnable(compile_graph(InMemorySaver()))
     first = mentor.invoke({"question": "What is a list comprehension?", "conversation_id": "c1"})
-    second = mentor.invoke({"question": "and how is that different from a generator expression?", "conversation_id": "c1"})
+    second = mentor.invoke(
+        {"question": "and how is that different from a generator expression?", "conversation_id": "c1"}
+    )
     assert first["conversation_id"] == second["conversation_id"] == "c1"
     assert store.calls[1]["query"] == "How is a generator expression different from a list comprehension?"
     condense_prompt = llm.prompts[1][-1].content

@@ -14,7 +14,11 @@ def test_markdown_keeps_heading_path_and_ignores_fenced_hashes(tmp_path):
     path.write_text("# Week 1\nintro\n## Loops\n```python\n# not a heading\nfor x in y: pass\n```\n### While\ntext\n")
     parsed = parse_file(path)
     assert parsed.title == "Week 1"
-    assert [s.headings for s in parsed.sections] == [["Week 1"], ["Week 1", "Loops"], ["Week 1", "Loops", "While"]]
+    assert [s.headings for s in parsed.sections] == [
+        ["Week 1"],
+        ["Week 1", "Loops"],
+        ["Week 1", "Loops", "While"],
+    ]
     assert "# not a heading" in parsed.sections[1].text
 
 
@@ -35,10 +39,18 @@ def test_html_anchor_is_the_nearest_id_above(tmp_path):
 
 def test_notebook_cells_are_numbered_from_one(tmp_path):
     nb = {
-        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {},
         "cells": [
             {"cell_type": "markdown", "metadata": {}, "source": "# Generators"},
-            {"cell_type": "code", "metadata": {}, "source": "def g():\n    yield 1", "outputs": [], "execution_count": None},
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "source": "def g():\n    yield 1",
+                "outputs": [],
+                "execution_count": None,
+            },
         ],
     }
     path = tmp_path / "g.ipynb"
@@ -73,8 +85,14 @@ def test_non_utf8_text_is_decoded(tmp_path):
 
 def test_chunks_never_split_words_and_carry_citation_metadata():
     parsed = parse_file(COURSE / "week02" / "loops_handout.pdf")
-    docs = chunk_file(parsed, source="week02/loops_handout.pdf", file_id="x", module="week02",
-                      chunk_size=200, chunk_overlap=20)
+    docs = chunk_file(
+        parsed,
+        source="week02/loops_handout.pdf",
+        file_id="x",
+        module="week02",
+        chunk_size=200,
+        chunk_overlap=20,
+    )
     words = set(" ".join(s.text for s in parsed.sections).split())
     assert {d.metadata["page"] for d in docs} == {1, 2}
     for doc in docs:

@@ -16,7 +16,13 @@ def test_small_talk(text):
 
 
 @pytest.mark.parametrize(
-    "text", ["What is a list comprehension?", "hi, how do I write a loop in python?", "explain KeyError", "help me with range()"]
+    "text",
+    [
+        "What is a list comprehension?",
+        "hi, how do I write a loop in python?",
+        "explain KeyError",
+        "help me with range()",
+    ],
 )
 def test_course_questions(text):
     assert not is_small_talk(text)
@@ -24,7 +30,13 @@ def test_course_questions(text):
 
 def test_parse_grade_strict():
     assert parse_grade('{"note_1": "yes", "note_2": "no"}', 2) == [1]
-    for bad in ["yes", '{"note_1": "yes"}', '{"note_1": "maybe", "note_2": "no"}', "[1, 2]", '{"note_1": true, "note_2": 1}']:
+    for bad in [
+        "yes",
+        '{"note_1": "yes"}',
+        '{"note_1": "maybe", "note_2": "no"}',
+        "[1, 2]",
+        '{"note_1": true, "note_2": 1}',
+    ]:
         with pytest.raises(GradeParseError):
             parse_grade(bad, 2)
 
