@@ -65,6 +65,7 @@ def route(state: MentorState) -> dict:
     question = state.get("question", "").strip()
     return {
         "messages": [HumanMessage(question)],
+        "turns": state.get("turns", 0) + 1,
         "route": "chat" if is_small_talk(question) else "course",
         "query": question,
         "rewrites": 0,

@@ -50,6 +50,8 @@ class MentorOutput(BaseModel):
     grounded: bool = False
     route: str = ""
     rewrites: int = 0
+    query: str = Field("", description="The standalone search query the question became.")
+    turns: int = Field(0, description="Questions asked so far in this conversation.")
     conversation_id: str = ""
 
 
@@ -108,6 +110,8 @@ class MentorRunnable(Runnable[dict, dict]):
             "grounded": bool(state.get("grounded")),
             "route": state.get("route", ""),
             "rewrites": int(state.get("rewrites", 0)),
+            "query": state.get("query", ""),
+            "turns": int(state.get("turns", 0)),
             "conversation_id": conversation_id,
         }
 

@@ -45,6 +45,7 @@ class OutputState(TypedDict, total=False):
     route: Route
     rewrites: int
     query: str
+    turns: int
 
 
 class MentorState(InputState, OutputState, total=False):
