@@ -45,9 +45,14 @@ def chunk_file(
     """Every chunk carries what a citation needs; absent locations are 0 / "" so all rows share a schema."""
     splitter = make_splitter(chunk_size, chunk_overlap, Path(source).suffix.lower())
     documents: list[Document] = []
+    seen: set[tuple] = set()
     for section in parsed.sections:
         headings = " > ".join(h for h in section.headings if h)
         for piece in splitter.split_text(section.text):
+            key = (piece, headings, section.page, section.slide, section.cell, section.anchor)
+            if key in seen:  # a repeated passage at the same place adds nothing and would share an id
+                continue
+            seen.add(key)
             documents.append(
                 Document(
                     page_content=piece,
