@@ -42,21 +42,25 @@ API_KEY="$(setting MENTOR_API_KEY '')"
 # ---------------------------------------------------------------------------------------------
 # install
 # ---------------------------------------------------------------------------------------------
-need_debian_packages() {
+need_debian_packages() {  # need_debian_packages [test]
   local missing=()
   command -v gcc >/dev/null || missing+=(build-essential)
   command -v cmake >/dev/null || missing+=(cmake)
   command -v git >/dev/null || missing+=(git)
   command -v curl >/dev/null || missing+=(curl)
   command -v tmux >/dev/null || missing+=(tmux)
-  command -v chromium >/dev/null || missing+=(chromium)
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+  if [[ "${1:-}" == test ]]; then
+    # Only the test suite needs these: a browser for the playground test, the Python docs for retrieval.
+    command -v chromium >/dev/null || missing+=(chromium)
+    [[ -d /usr/share/doc/python3.11/html/library ]] || missing+=(python3.11-doc)
+  fi
   printf '%s\n' "${missing[@]:-}"
 }
 
-install_debian_packages() {
+install_debian_packages() {  # install_debian_packages [test]
   local missing
-  missing="$(need_debian_packages | xargs)"
+  missing="$(need_debian_packages "${1:-}" | xargs)"
   [[ -z "$missing" ]] && return 0
   if ! command -v apt-get >/dev/null; then
     log "Please install: $missing (no apt-get here)"; return 0
@@ -225,6 +229,7 @@ status() {
 
 run_tests() {
   install_project
+  install_debian_packages test
   log "Running the test suite (unit, then integration with the real model and servers)"
   "$PY" -m pytest tests "$@"
 }
