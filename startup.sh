@@ -7,6 +7,7 @@
 #   ./startup.sh status   show what is running
 #   ./startup.sh stop     stop both servers
 #   ./startup.sh install  install only
+#   ./startup.sh studio   serve the graph with `langgraph dev` (LangGraph Studio) from its own environment
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -227,9 +228,32 @@ status() {
   http_ok "http://$API_HOST:$API_PORT/" && echo "API answers on $API_HOST:$API_PORT" || echo "API not answering"
 }
 
+install_studio() {
+  # LangGraph Studio / `langgraph dev` in its own environment: langgraph-cli[inmem] needs
+  # sse-starlette >= 2, langserve[server] declares < 2 (see requirements-studio.txt).
+  local studio="$ROOT/.venv-studio" stamp want
+  stamp="$studio/.installed"; want="$(sha256sum requirements-studio.txt | cut -d' ' -f1)"
+  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+    log "Creating the LangGraph Studio environment in $studio"
+    [[ -x "$studio/bin/python" ]] || "$(python_for_venv)" -m venv "$studio"
+    "$studio/bin/python" -m pip install -q --upgrade pip
+    "$studio/bin/python" -m pip install -q -r requirements-studio.txt
+    printf '%s' "$want" >"$stamp"
+  fi
+}
+
+run_studio() {
+  install_studio
+  start_llm
+  log "Starting langgraph dev on http://127.0.0.1:2024 (graph 'mentor' from langgraph.json)"
+  log "The API server must be stopped first if it holds the same Milvus Lite database."
+  exec "$ROOT/.venv-studio/bin/langgraph" dev --no-browser --host 127.0.0.1 --port "${STUDIO_PORT:-2024}" "$@"
+}
+
 run_tests() {
   install_project
   install_debian_packages test
+  install_studio   # the suite proves `langgraph dev` serves the graph
   log "Running the test suite (unit, then integration with the real model and servers)"
   "$PY" -m pytest tests "$@"
 }
@@ -244,7 +268,8 @@ case "${1:-start}" in
     ;;
   install) install_project ;;
   test) shift; run_tests "$@" ;;
+  studio) shift; install_project; run_studio "$@" ;;
   stop) stop_process backend; stop_process llm ;;
   status) status ;;
-  *) echo "usage: $0 [start|test|stop|status|install]" >&2; exit 2 ;;
+  *) echo "usage: $0 [start|test|stop|status|install|studio]" >&2; exit 2 ;;
 esac

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Sequence
 
-from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
 
 from graph.state import Candidate, Source
 
@@ -133,7 +133,7 @@ def as_messages(system: str, user: str, merge_system: bool) -> list[AnyMessage]:
     return [SystemMessage(system), HumanMessage(user)]
 
 
-def format_history(messages: Sequence[AnyMessage]) -> str:
+def format_history(messages: Sequence[BaseMessage]) -> str:
     lines = []
     for message in messages:
         who = "Student" if isinstance(message, HumanMessage) else "Tutor"

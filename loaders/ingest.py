@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from langchain_core.indexing import index
 
@@ -133,11 +133,8 @@ def namespace_for(settings: Settings) -> str:
     return f"milvus:{settings.milvus_connection_uri}:{settings.milvus_collection_name}"
 
 
-ProgressFactory = Callable[[int, str], "Progress"]
-
-
-class Progress:
-    """Minimal progress protocol so the CLI can plug in tqdm and the server can stay silent."""
+class Progress(Protocol):
+    """What ingest reports progress to, so the CLI can plug in tqdm and the server can stay silent."""
 
     def update(self, n: int = 1) -> None: ...
 
@@ -146,8 +143,22 @@ class Progress:
     def close(self) -> None: ...
 
 
+ProgressFactory = Callable[[int, str], Progress]
+
+
+class _Silent:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def add_total(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _no_progress(total: int, label: str) -> Progress:
-    return Progress()
+    return _Silent()
 
 
 def ingest_directory(

@@ -1,0 +1,186 @@
+"""Answer benchmark: LLM calls per question, time per node, overhead over a bare completion, quality.
+
+Runs the real graph in this process against a real llama.cpp server (started here unless --llm-url is
+given) over course_materials/ ingested into a temporary Milvus Lite file. For each question:
+  - LLM calls, and seconds spent in each node;
+  - end-to-end seconds divided by one bare llama.cpp completion of the same final prompt (cache flushed
+    first, same temperature 0 and token limit), the cost of everything around the one unavoidable call;
+  - grounded / correct-source (expected file among the sources) / refusal for off-course questions.
+
+    .venv/bin/python -m bench.answer [--llm-url http://127.0.0.1:8080/v1] [--limit N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+import httpx  # noqa: E402
+from langchain_core.callbacks import BaseCallbackHandler  # noqa: E402
+
+from core.settings import PROJECT_ROOT  # noqa: E402
+
+QUESTIONS = Path(__file__).with_name("answer_questions.json")
+# LangGraph's reference adaptive RAG makes ≈6 LLM calls on its common path (route, grade ×k docs,
+# generate, hallucination check, answer check): the number our ≤ 2 is compared with.
+REFERENCE_CALLS = 6
+
+
+class NodeTimer(BaseCallbackHandler):
+    """Seconds per graph node and the LLM calls (with their prompts) made in each."""
+
+    def __init__(self) -> None:
+        self.starts: dict[UUID, tuple[str, float]] = {}
+        self.node_seconds: dict[str, float] = defaultdict(float)
+        self.llm_calls: list[tuple[str, list]] = []
+
+    def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: UUID, metadata: dict | None = None,
+                       **kwargs: Any) -> None:  # fmt: skip
+        node = (metadata or {}).get("langgraph_node")
+        if node and kwargs.get("name") == node:
+            self.starts[run_id] = (node, time.perf_counter())
+
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        if run_id in self.starts:
+            node, started = self.starts.pop(run_id)
+            self.node_seconds[node] += time.perf_counter() - started
+
+    def on_chat_model_start(self, serialized: Any, messages: list, *, metadata: dict | None = None,
+                            **kwargs: Any) -> None:  # fmt: skip
+        self.llm_calls.append(((metadata or {}).get("langgraph_node", "?"), messages[0]))
+
+
+def start_llm() -> tuple[subprocess.Popen, str]:
+    from core.factories import packaged_model_path
+    from tests.integration.conftest import free_port, wait_http
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(packaged_model_path()), "--port", str(port),
+         "--n_ctx", "4096", "--n_threads", "2", "--chat_format", "chatml", "--interrupt_requests", "False",
+         "--model_alias", "smollm2-135m-instruct"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/v1"
+    wait_http(url + "/models", proc, 120)
+    return proc, url
+
+
+def bare_completion(llm_url: str, messages: list, max_tokens: int) -> float:
+    """One completion of the same prompt, after an unrelated prompt has flushed llama.cpp's prefix cache."""
+    payload = [{"role": {"human": "user", "ai": "assistant"}.get(m.type, m.type), "content": m.content} for m in messages]
+    with httpx.Client(timeout=300) as client:
+        client.post(f"{llm_url}/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}],
+                                                         "max_tokens": 1})  # fmt: skip
+        started = time.perf_counter()
+        client.post(f"{llm_url}/chat/completions", json={"messages": payload, "max_tokens": max_tokens,
+                                                         "temperature": 0.0, "stop": ["\nQuestion:", "\nNote "]})  # fmt: skip
+        return time.perf_counter() - started
+
+
+def run(llm_url: str | None, limit: int | None) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="bench-answer-"))
+    llm_proc = None
+    if not llm_url:
+        llm_proc, llm_url = start_llm()
+    os.environ.update(LLM_BASE_URL=llm_url, MILVUS_URI=str(work / "db" / "mentor.db"))
+    try:
+        from core.settings import get_settings
+        from graph.graph import graph
+        from loaders.ingest import ingest_directory
+
+        get_settings.cache_clear()
+        settings = get_settings()
+        ingest_directory(PROJECT_ROOT / "course_materials", settings=settings)
+        questions = json.loads(QUESTIONS.read_text())[:limit]
+        rows = []
+        graph.invoke({"question": "What is a list?"}, {"configurable": {"temperature": 0.0}})  # warm-up
+        for item in questions:
+            timer = NodeTimer()
+            started = time.perf_counter()
+            out = graph.invoke(
+                {"question": item["q"]}, {"configurable": {"temperature": 0.0}, "callbacks": [timer]}
+            )
+            elapsed = time.perf_counter() - started
+            final = [m for node, m in timer.llm_calls if node in ("generate", "respond")]
+            bare = bare_completion(llm_url, final[-1], settings.llm_max_tokens) if final else None
+            sources = [s["source"] for s in out["sources"]]
+            rows.append({
+                "question": item["q"],
+                "expected": item["source"],
+                "grounded": out["grounded"],
+                "correct_source": item["source"] in sources if item["source"] else None,
+                "refused": not out["grounded"] if item["source"] is None else None,
+                "llm_calls": len(timer.llm_calls),
+                "calls_by_node": dict(Counter(node for node, _ in timer.llm_calls)),
+                "seconds": round(elapsed, 2),
+                "bare_seconds": round(bare, 2) if bare else None,
+                "node_seconds": {k: round(v, 3) for k, v in timer.node_seconds.items()},
+            })  # fmt: skip
+        return summarize(rows)
+    finally:
+        if llm_proc:
+            llm_proc.terminate()
+            llm_proc.wait(20)
+
+
+def summarize(rows: list[dict]) -> dict:
+    course = [r for r in rows if r["expected"]]
+    off = [r for r in rows if not r["expected"]]
+    answered = [r for r in course if r["grounded"] and r["bare_seconds"]]
+    node_totals: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        for node, seconds in r["node_seconds"].items():
+            node_totals[node].append(seconds)
+    ratio = sum(r["seconds"] for r in answered) / sum(r["bare_seconds"] for r in answered) if answered else None
+    return {
+        "questions": len(rows),
+        "in_course": len(course),
+        "off_course": len(off),
+        "llm_calls_per_question_mean": round(statistics.mean(r["llm_calls"] for r in rows), 2),
+        "llm_calls_common_path_max": max((r["llm_calls"] for r in answered), default=0),
+        "llm_calls_reference_adaptive_rag": REFERENCE_CALLS,
+        "grounded_rate_in_course": round(sum(r["grounded"] for r in course) / len(course), 3),
+        "correct_source_rate": round(sum(bool(r["correct_source"]) for r in course) / len(course), 3),
+        "refusal_rate_off_course": round(sum(bool(r["refused"]) for r in off) / len(off), 3) if off else None,
+        "e2e_over_bare_completion": round(ratio, 3) if ratio else None,
+        "overhead_pct": round((ratio - 1) * 100, 1) if ratio else None,
+        "seconds_per_question_mean": round(statistics.mean(r["seconds"] for r in rows), 2),
+        "mean_seconds_per_node": {k: round(statistics.mean(v), 3) for k, v in sorted(node_totals.items())},
+        "rows": rows,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--llm-url", help="an already running llama.cpp server (…/v1); default: start one")
+    parser.add_argument("--limit", type=int, help="only the first N questions")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = run(args.llm_url, args.limit)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    for r in result.pop("rows"):
+        mark = "ok " if (r["correct_source"] or r["refused"]) else "-- "
+        print(f"{mark}{r['seconds']:6.2f}s calls={r['llm_calls']} grounded={r['grounded']!s:5} {r['question']}")
+    print()
+    for key, value in result.items():
+        print(f"{key:<34} {value}")
+
+
+if __name__ == "__main__":
+    main()

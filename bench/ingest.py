@@ -1,0 +1,137 @@
+"""Ingest benchmark: where does the time go, and how do we compare with a naive ingest?
+
+For the same files, in one process, it measures:
+  parse+chunk alone; embedding the same chunks alone; our full cold ingest (parse, embed, Milvus, records);
+  a warm re-run (nothing changed); a naive `Milvus.from_documents` ingest of the same chunks; peak memory.
+
+    .venv/bin/python -m bench.ingest                    # ../shared/fixtures + course_materials
+    .venv/bin/python -m bench.ingest --directory DIR --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+from core.factories import get_embeddings  # noqa: E402
+from core.settings import PROJECT_ROOT, Settings  # noqa: E402
+from loaders.chunking import chunk_file  # noqa: E402
+from loaders.ingest import discover, ingest_directory  # noqa: E402
+from loaders.parsers import ParseError, parse_file  # noqa: E402
+
+
+def default_corpus(workdir: Path) -> Path:
+    """Real third-party material plus our sample course, copied so every mode reads the same files."""
+    corpus = workdir / "corpus"
+    shared = PROJECT_ROOT.parent / "shared" / "fixtures"
+    if shared.is_dir():
+        shutil.copytree(shared, corpus / "shared")
+    shutil.copytree(PROJECT_ROOT / "course_materials", corpus / "course_materials")
+    return corpus
+
+
+def parse_and_chunk(root: Path, settings: Settings) -> list:
+    candidates, _ = discover(root)
+    docs = []
+    for c in candidates:
+        try:
+            parsed = parse_file(c.path)
+        except ParseError:
+            continue
+        docs += chunk_file(parsed, source=c.source, file_id=str(c.path), module=c.module,
+                           chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap)  # fmt: skip
+    return docs
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run(directory: Path | None) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    try:
+        root = directory.resolve() if directory else default_corpus(work)
+        settings = Settings(_env_file=None, milvus_uri=str(work / "ours" / "mentor.db"))
+        embeddings = get_embeddings(settings)
+        embeddings.embed_documents(["warm up the model"])  # loading is not part of any measurement
+        rss_model = peak_rss_mb()
+
+        t = time.perf_counter()
+        docs = parse_and_chunk(root, settings)
+        parse_s = time.perf_counter() - t
+
+        t = time.perf_counter()
+        embeddings.embed_documents([d.page_content for d in docs])
+        embed_s = time.perf_counter() - t
+
+        t = time.perf_counter()
+        report = ingest_directory(root, settings=settings)
+        ours_s = time.perf_counter() - t
+
+        t = time.perf_counter()
+        warm = ingest_directory(root, settings=settings)
+        warm_s = time.perf_counter() - t
+
+        from langchain_milvus import Milvus
+
+        (work / "naive").mkdir()
+        t = time.perf_counter()
+        Milvus.from_documents(
+            docs,
+            embeddings,
+            collection_name="naive",
+            connection_args={"uri": str(work / "naive" / "naive.db")},
+            index_params={"index_type": "FLAT", "metric_type": "COSINE"},
+            ids=[str(i) for i in range(len(docs))],
+        )
+        naive_s = time.perf_counter() - t
+        return {
+            "files": len([f for f in report.files if f.status == "added"]),
+            "chunks": report.chunks_written,
+            "parse_chunk_s": round(parse_s, 2),
+            "embed_only_s": round(embed_s, 2),
+            "ours_cold_s": round(ours_s, 2),
+            "ours_warm_s": round(warm_s, 2),
+            "naive_from_documents_s": round(naive_s, 2),
+            "chunks_per_s": round(report.chunks_written / ours_s, 1),
+            "ratio_total_to_embedding": round(ours_s / embed_s, 3),
+            "speedup_vs_naive_cold": round(naive_s / ours_s, 3),
+            "speedup_vs_naive_rerun": round(naive_s / warm_s, 1),
+            "warm_chunks_written": warm.chunks_written,
+            "peak_rss_mb": round(peak_rss_mb(), 0),
+            "rss_after_model_load_mb": round(rss_model, 0),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--directory", type=Path, help="folder to ingest (default: shared fixtures + sample course)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = run(args.directory)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    width = max(map(len, result))
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value}")
+    print(
+        f"\ntargets: total/embedding <= 1.25 -> {result['ratio_total_to_embedding']:.2f}; "
+        f"faster than naive >= 1.5x -> cold {result['speedup_vs_naive_cold']:.2f}x, "
+        f"re-run {result['speedup_vs_naive_rerun']:.0f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
