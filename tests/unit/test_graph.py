@@ -165,3 +165,20 @@ def test_blank_question_is_rejected(wire):
     wire([], [[]])
     with pytest.raises(ValueError):
         MentorRunnable(compile_graph(None)).invoke({"question": "   "})
+
+
+def test_long_history_is_trimmed_to_the_budget(wire):
+    from langchain_core.messages import HumanMessage
+
+    from core.settings import get_settings
+    from graph.graph import condense_question
+
+    llm, _ = wire(["standalone question"], [[]])
+    history = []
+    for turn in range(60):
+        history += [HumanMessage(f"question {turn} " + "word " * 80), AIMessage(f"answer {turn} " + "word " * 80)]
+    state = {"messages": [*history, HumanMessage("and why?")], "question": "and why?"}
+    assert condense_question(state, {})["query"] == "standalone question"
+    prompt = llm.prompts[0][-1].content
+    assert "answer 59" in prompt and "question 0 " not in prompt, "the most recent turns are kept"
+    assert len(prompt) < get_settings().history_max_tokens * 4 + 1000
