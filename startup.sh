@@ -54,6 +54,7 @@ need_debian_packages() {  # need_debian_packages [test]
   if [[ "${1:-}" == test ]]; then
     # Only the test suite needs these: a browser for the playground test, the Python docs for retrieval.
     command -v chromium >/dev/null || missing+=(chromium)
+    command -v chromedriver >/dev/null || missing+=(chromium-driver)
     [[ -d /usr/share/doc/python3.11/html/library ]] || missing+=(python3.11-doc)
   fi
   printf '%s\n' "${missing[@]:-}"

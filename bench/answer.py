@@ -32,6 +32,7 @@ import httpx  # noqa: E402
 from langchain_core.callbacks import BaseCallbackHandler  # noqa: E402
 
 from core.settings import PROJECT_ROOT  # noqa: E402
+from graph.graph import STOP  # noqa: E402
 
 QUESTIONS = Path(__file__).with_name("answer_questions.json")
 # LangGraph's reference adaptive RAG makes ≈6 LLM calls on its common path (route, grade ×k docs,
@@ -81,13 +82,14 @@ def start_llm() -> tuple[subprocess.Popen, str]:
 
 def bare_completion(llm_url: str, messages: list, max_tokens: int) -> float:
     """One completion of the same prompt, after an unrelated prompt has flushed llama.cpp's prefix cache."""
-    payload = [{"role": {"human": "user", "ai": "assistant"}.get(m.type, m.type), "content": m.content} for m in messages]
+    roles = {"human": "user", "ai": "assistant"}
+    payload = [{"role": roles.get(m.type, m.type), "content": m.content} for m in messages]
     with httpx.Client(timeout=300) as client:
         client.post(f"{llm_url}/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}],
                                                          "max_tokens": 1})  # fmt: skip
         started = time.perf_counter()
-        client.post(f"{llm_url}/chat/completions", json={"messages": payload, "max_tokens": max_tokens,
-                                                         "temperature": 0.0, "stop": ["\nQuestion:", "\nNote "]})  # fmt: skip
+        body = {"messages": payload, "max_tokens": max_tokens, "temperature": 0.0, "stop": STOP}
+        client.post(f"{llm_url}/chat/completions", json=body)
         return time.perf_counter() - started
 
 

@@ -6,27 +6,44 @@ LangServe serves `MentorRunnable`; the original app's /api/chat and /api/chat/st
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from langchain_core.messages import AIMessageChunk
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import ConfigurableFieldSpec, Runnable, RunnableConfig
+from langchain_core.runnables.config import patch_config
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from graph.graph import builder
+from graph.utils import location
 
 ANSWER_NODES = {"generate", "respond"}
+
+
+def _playground_schema(schema: dict[str, Any]) -> None:
+    """Optional fields appear as plain strings without a null default, so the playground's form validates."""
+    for prop in schema.get("properties", {}).values():
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
 
 
 class MentorInput(BaseModel):
     """A student's question; the same conversation_id continues a conversation."""
 
+    model_config = ConfigDict(json_schema_extra=_playground_schema)
+
     question: str = Field(..., min_length=1, description="The student's question.")
-    conversation_id: str | None = Field(None, description="Continue this conversation (omit to start one).")
-    module: str | None = Field(None, description="Answer only from this course folder, e.g. week03.")
+    # SkipJsonSchema: the schema says "string", not anyOf string/null, which LangServe's playground can't render
+    conversation_id: str | SkipJsonSchema[None] = Field(
+        None, description="Continue this conversation (omit to start one)."
+    )
+    module: str | SkipJsonSchema[None] = Field(None, description="Answer only from this course folder, e.g. week03.")
 
 
 class SourceOut(BaseModel):
@@ -53,6 +70,17 @@ class MentorOutput(BaseModel):
     query: str = Field("", description="The standalone search query the question became.")
     turns: int = Field(0, description="Questions asked so far in this conversation.")
     conversation_id: str = ""
+
+
+MENTOR_CONFIG_SPECS = [
+    ConfigurableFieldSpec(id="k", annotation=int, default=None, description="Excerpts retrieved (1-20)."),
+    ConfigurableFieldSpec(id="temperature", annotation=float, default=None, description="Sampling temperature."),
+    ConfigurableFieldSpec(id="max_rewrites", annotation=int, default=None, description="Query rewrites (0-5)."),
+    ConfigurableFieldSpec(id="module", annotation=str, default=None, description="Only this course folder."),
+    ConfigurableFieldSpec(
+        id="retrieval_mode", annotation=str, default=None, description="hybrid, dense or bm25."
+    ),
+]
 
 
 def _is_answer_token(message: object, meta: dict) -> bool:
@@ -84,6 +112,11 @@ class MentorRunnable(Runnable[dict, dict]):
     @property
     def OutputType(self) -> type[MentorOutput]:  # noqa: N802
         return MentorOutput
+
+    @property
+    def config_specs(self) -> list[ConfigurableFieldSpec]:
+        """Per-request settings LangServe accepts in `config.configurable` (graph/configuration.py)."""
+        return MENTOR_CONFIG_SPECS
 
     def _prepare(self, value: Any, config: RunnableConfig | None) -> tuple[dict, RunnableConfig, str]:
         if self.graph is None:
@@ -159,3 +192,177 @@ class MentorRunnable(Runnable[dict, dict]):
                 else:
                     final = chunk
         yield self._output(final, conversation_id)
+
+
+# ---- chat interface (LangServe's chat playground) -------------------------------------------------
+SOURCES_HEADER = "\n\nSources:\n"
+_CITED_TAIL = re.compile(r"\n*Sources:\s*(?:\[\d+\][,\s]*)+$")
+
+
+class ChatInput(BaseModel):
+    """The chat so far, oldest first; the last message is the student's question."""
+
+    messages: list[HumanMessage | AIMessage | SystemMessage] = Field(
+        ..., min_length=1, description="The conversation so far; the last message is the question."
+    )
+
+    @field_validator("messages")
+    @classmethod
+    def _ends_with_a_question(cls, messages: list[BaseMessage]) -> list[BaseMessage]:
+        if not isinstance(messages[-1], HumanMessage) or not _text(messages[-1]).strip():
+            raise ValueError("the last message must be the student's (non-empty) question")
+        return messages
+
+
+def _text(message: BaseMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return "".join(part if isinstance(part, str) else str(part.get("text", "")) for part in content)
+
+
+def format_chat_answer(output: dict) -> str:
+    """The answer as a person reads it: citations [n] resolved to a numbered source list below it."""
+    answer = str(output.get("answer", "")).strip()
+    sources = output.get("sources") or []
+    if not output.get("grounded") or not sources:
+        return answer  # small talk, or a refusal that already names the closest sources
+    answer = _CITED_TAIL.sub("", answer).rstrip()
+    lines = []
+    for s in sources:
+        line = f"[{s['n']}] " + location(s)
+        section = str(s.get("headings") or s.get("title") or "").split(" > ")[-1]
+        if section:
+            line += f" — {section}"
+        lines.append(line)
+    return answer + SOURCES_HEADER + "\n".join(lines)
+
+
+def _strip_sources(text: str) -> str:
+    head, sep, _ = text.rpartition(SOURCES_HEADER)
+    return head if sep else text
+
+
+CHAT_CONFIG_SPECS = [
+    ConfigurableFieldSpec(
+        id="conversation_id",
+        annotation=str,  # default None; a plain type keeps the schema renderable by the playgrounds
+        name="Conversation id",
+        description="Continue this server-side conversation; the messages' history is then ignored. "
+        "Without it the history sent in `messages` is the conversation.",
+        default=None,
+    ),
+    ConfigurableFieldSpec(
+        id="module", annotation=str, default=None, description="Answer only from this course folder, e.g. week03."
+    ),
+    ConfigurableFieldSpec(id="k", annotation=int, default=None, description="Excerpts retrieved (1-20)."),
+    ConfigurableFieldSpec(id="temperature", annotation=float, default=None),
+]
+
+
+class ChatMentorRunnable(Runnable[dict, str]):
+    """{"messages": [...]} → the answer as text with its sources listed below (for LangServe's chat playground).
+
+    Wraps a `MentorRunnable` (same graph, same one-at-a-time queue). The conversation is either the
+    server-side one named by `configurable.conversation_id`, or, without it, the history the client sends:
+    it is loaded into a temporary thread that is deleted after the answer (the playground sends the whole
+    chat every time). The output is sent as one chunk: the final answer is post-processed (citations checked,
+    a refusal replaces a model's guess), so its tokens are streamed by /mentor/stream, not here.
+    """
+
+    def __init__(self, mentor: MentorRunnable) -> None:
+        self.mentor = mentor
+
+    @property
+    def InputType(self) -> type[ChatInput]:  # noqa: N802
+        return ChatInput
+
+    @property
+    def OutputType(self) -> type[str]:  # noqa: N802
+        return str
+
+    @property
+    def config_specs(self) -> list[ConfigurableFieldSpec]:
+        return CHAT_CONFIG_SPECS
+
+    @staticmethod
+    def _parse(value: Any) -> tuple[str, list[BaseMessage]]:
+        request = value if isinstance(value, ChatInput) else ChatInput.model_validate(value)
+        question = _text(request.messages[-1]).strip()
+        history: list[BaseMessage] = []
+        for message in request.messages[:-1]:  # system messages from a client are not instructions
+            if isinstance(message, HumanMessage):
+                history.append(HumanMessage(_text(message)))
+            elif isinstance(message, AIMessage):
+                history.append(AIMessage(_strip_sources(_text(message))))
+        return question, history
+
+    def _payload(self, question: str, config: RunnableConfig) -> tuple[dict, str | None]:
+        configurable = config.get("configurable") or {}
+        conversation_id = configurable.get("conversation_id")
+        return {"question": question, "conversation_id": conversation_id or None}, conversation_id
+
+    def _seed_values(self, history: list[BaseMessage]) -> dict:
+        return {"messages": history, "turns": sum(isinstance(m, HumanMessage) for m in history)}
+
+    async def _atransform(
+        self, inputs: AsyncIterator[Any], run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig
+    ) -> AsyncIterator[str]:
+        question, history = self._parse([value async for value in inputs][-1])
+        payload, conversation_id = self._payload(question, config)
+        child = patch_config(config, callbacks=run_manager.get_child())
+        if conversation_id:
+            yield format_chat_answer(await self.mentor.ainvoke(payload, child))
+            return
+        graph = self.mentor.graph
+        if graph is None:
+            raise RuntimeError("The tutor graph is not ready yet.")
+        payload["conversation_id"] = "chat-" + uuid.uuid4().hex
+        thread = RunnableConfig(configurable={"thread_id": payload["conversation_id"]})
+        try:
+            if history:
+                await graph.aupdate_state(thread, self._seed_values(history), as_node="generate")
+            output = await self.mentor.ainvoke(payload, child)
+        finally:
+            if graph.checkpointer is not None:
+                await graph.checkpointer.adelete_thread(payload["conversation_id"])
+        yield format_chat_answer(output)
+
+    def _transform(
+        self, inputs: Iterator[Any], run_manager: CallbackManagerForChainRun, config: RunnableConfig
+    ) -> Iterator[str]:
+        question, history = self._parse(list(inputs)[-1])
+        payload, conversation_id = self._payload(question, config)
+        child = patch_config(config, callbacks=run_manager.get_child())
+        if conversation_id:
+            yield format_chat_answer(self.mentor.invoke(payload, child))
+            return
+        graph = self.mentor.graph
+        if graph is None:
+            raise RuntimeError("The tutor graph is not ready yet.")
+        payload["conversation_id"] = "chat-" + uuid.uuid4().hex
+        thread = RunnableConfig(configurable={"thread_id": payload["conversation_id"]})
+        try:
+            if history:
+                graph.update_state(thread, self._seed_values(history), as_node="generate")
+            output = self.mentor.invoke(payload, child)
+        finally:
+            if graph.checkpointer is not None:
+                graph.checkpointer.delete_thread(payload["conversation_id"])
+        yield format_chat_answer(output)
+
+    def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[str]:
+        yield from self._transform_stream_with_config(iter([input]), self._transform, config, **kwargs)
+
+    async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[str]:
+        async def single() -> AsyncIterator[Any]:
+            yield input
+
+        async for chunk in self._atransform_stream_with_config(single(), self._atransform, config, **kwargs):
+            yield chunk
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> str:
+        return "".join(self.stream(input, config, **kwargs))
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> str:
+        return "".join([chunk async for chunk in self.astream(input, config, **kwargs)])

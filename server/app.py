@@ -23,7 +23,7 @@ from sse_starlette.sse import EventSourceResponse
 from core import factories
 from core.settings import Settings, get_settings
 from core.store import DatabaseLockedError, StoreError
-from graph.service import MentorRunnable, compile_graph
+from graph.service import ChatMentorRunnable, MentorRunnable, compile_graph
 from server.schemas import ChatRequest, ChatResponse, IngestRequest, SourceItem
 from server.security import ApiKeyMiddleware
 
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "stats": "/api/chat/stats",
                 "langserve": "/mentor/invoke",
                 "playground": "/mentor/playground/",
+                "chat_playground": "/mentor/chat/playground/",
                 "docs": "/docs",
                 "health": "/health",
             },
@@ -237,6 +238,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return report.to_dict()
 
     add_routes(app, mentor, path="/mentor", enabled_endpoints=None)
+    # {"messages": [...]} → answer text with its sources listed: LangServe's chat playground needs this shape.
+    add_routes(app, ChatMentorRunnable(mentor), path="/mentor/chat", playground_type="chat")
     return app
 
 

@@ -73,7 +73,7 @@ class LLMServer:
         cmd = [PY, "-m", "llama_cpp.server", "--model", str(packaged_model_path()), "--host", "127.0.0.1",
                "--port", str(self.port), "--n_ctx", "4096", "--n_threads", "2", "--chat_format", "chatml",
                "--model_alias", "smollm2-135m-instruct", "--interrupt_requests", "False"]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, env=base_env())
+        self.proc = subprocess.Popen(cmd, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, env=base_env())  # noqa: SIM115 (the log stays open for the process)
         wait_http(self.url + "/models", self.proc, 120)
 
     def stop(self) -> None:
@@ -132,7 +132,7 @@ class ApiServer:
         env = {**self.deployment.env, **(self.extra_env or {})}
         self.proc = subprocess.Popen(
             [PY, "-m", "server", "--port", str(self.port), "--log-level", "warning"],
-            cwd=PROJECT_ROOT, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
         )  # fmt: skip
         key = (self.extra_env or {}).get("MENTOR_API_KEY")
         wait_http(self.url + "/", self.proc, 120, headers={"X-API-Key": key} if key else None)

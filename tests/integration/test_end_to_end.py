@@ -142,3 +142,18 @@ def test_cli_ingests_through_the_running_server(api, tmp_path_factory):
     assert json.loads(result.stdout)["summary"]["added"] == 1
     body = chat(api, "What does the walrus operator do?").json()
     assert body["grounded"] and body["sources"][0]["metadata"]["source"] == "week09/walrus.md"
+
+
+def test_per_request_configuration_through_langserve(api):
+    response = httpx.post(
+        f"{api.url}/mentor/invoke",
+        json={
+            "input": {"question": "What is a list comprehension?"},
+            "config": {"configurable": {"module": "week05", "max_rewrites": 0, "k": 2}},
+        },
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 200, response.text
+    output = response.json()["output"]
+    assert output["rewrites"] == 0 and len(output["sources"]) <= 2
+    assert all(s["module"] == "week05" for s in output["sources"])

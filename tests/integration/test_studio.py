@@ -28,7 +28,7 @@ def studio(llm_server, tmp_path):
     port = free_port()
     proc = subprocess.Popen(
         [str(STUDIO_BIN), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=PROJECT_ROOT, env=env, stdout=open(tmp_path / "studio.log", "wb"), stderr=subprocess.STDOUT,
+        cwd=PROJECT_ROOT, env=env, stdout=open(tmp_path / "studio.log", "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
     )  # fmt: skip
     try:
         wait_http(f"http://127.0.0.1:{port}/ok", proc, 180)

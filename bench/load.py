@@ -1,0 +1,240 @@
+"""Load on the API: N concurrent clients for a bounded time against /api/chat, compared with the LLM's serial speed.
+
+Why: the tutor serves one answer at a time (MentorRunnable's queue in front of one llama.cpp server). Under
+load every request must still get a complete 200 answer, and the API's throughput should stay close to what
+the model server does alone. The reference is measured in the same run: the final ("generate") prompts of
+the same questions, rebuilt from the API's own answers with the graph's prompt code, sent one after the
+other to the LLM server's /v1/chat/completions. ratio = API answers/s ÷ bare completions/s (an answer costs
+retrieval plus one or two LLM calls, so a ratio near 1 means the serving layer adds little).
+
+    .venv/bin/python -m bench.load                          # starts its own LLM + API servers on free ports
+    .venv/bin/python -m bench.load --api-url http://127.0.0.1:8000 [--llm-url http://127.0.0.1:8080/v1]
+    options: --clients 8 --duration 60 --json PATH
+
+Only loopback URLs are accepted: this is not a tool for loading other people's servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ipaddress
+import json
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+QUESTIONS = [
+    "What is a list comprehension?",
+    "What does range(5) produce?",
+    "What does dict.get return when the key is missing?",
+    "How do I open a file safely?",
+    "What is a generator expression?",
+    "How do default arguments work?",
+]
+TIMEOUT = httpx.Timeout(600, connect=10)
+
+
+def require_loopback(url: str) -> str:
+    host = urlparse(url).hostname or ""
+    try:
+        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = False
+    if not local or urlparse(url).scheme not in ("http", "https"):
+        raise SystemExit(f"refusing {url!r}: only a local server (127.0.0.1, ::1, localhost) may be loaded")
+    return url.rstrip("/")
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+@contextlib.contextmanager
+def own_servers() -> Iterator[tuple[str, str]]:
+    """An LLM server and an API on free ports with course_materials/ ingested into a temporary database."""
+    from tests.conftest import COURSE, PROJECT_ROOT
+    from tests.integration.conftest import ApiServer, Deployment, LLMServer, base_env, free_port
+
+    root = Path(tempfile.mkdtemp(prefix="mentor-load-"))
+    port = free_port()
+    llm = LLMServer(f"http://127.0.0.1:{port}/v1", port, None, root / "llm.log")  # type: ignore[arg-type]
+    print(f"starting the LLM server on :{port} and ingesting {COURSE.name}/ (logs in {root})", flush=True)
+    llm.start()
+    api = None
+    try:
+        env = base_env(
+            MILVUS_URI=str(root / "db" / "mentor.db"),
+            CHECKPOINT_DB=str(root / "conversations.sqlite"),
+            LLM_BASE_URL=llm.url,
+            INGEST_ROOTS=json.dumps([str(PROJECT_ROOT)]),
+        )
+        deployment = Deployment(root, env)
+        result = deployment.run_cli("--directory", str(COURSE), "--quiet")
+        if result.returncode != 0:
+            raise SystemExit(f"ingest failed: {result.stderr[-2000:]}")
+        api_port = free_port()
+        deployment.env["API_PORT"] = str(api_port)
+        api = ApiServer(f"http://127.0.0.1:{api_port}", deployment, api_port, root / "api.log")
+        api.start()
+        yield api.url, llm.url
+    finally:
+        if api:
+            api.stop()
+        llm.stop()
+
+
+def final_prompt(question: str, sources: list[dict]) -> list[dict]:
+    """The messages the graph's `generate` node sends for this question and these excerpts."""
+    from graph import prompts
+    from graph.graph import _context, _messages
+
+    candidates = [{"id": "", "text": s["text"], "metadata": s["metadata"], "score": s["score"]} for s in sources]
+    messages = _messages(_context(question, candidates) + "\n" + prompts.GENERATE_TASK)  # type: ignore[arg-type]
+    roles = {"system": "system", "human": "user", "ai": "assistant"}
+    return [{"role": roles[m.type], "content": str(m.content)} for m in messages]
+
+
+def load(api_url: str, clients: int, duration: float) -> dict:
+    latencies: list[float] = []
+    errors: list[str] = []
+    answers: dict[str, list[dict]] = {}
+    lock = threading.Lock()
+    deadline = time.monotonic() + duration
+
+    def client(n: int) -> None:
+        with httpx.Client(timeout=TIMEOUT) as http:
+            i = n
+            while time.monotonic() < deadline:
+                question = QUESTIONS[i % len(QUESTIONS)]
+                i += clients
+                started = time.monotonic()
+                try:
+                    response = http.post(f"{api_url}/api/chat", json={"message": question})
+                    body = response.json()
+                    ok = response.status_code == 200 and bool(body.get("response", "").strip())
+                    problem = "" if ok else f"{response.status_code}: {str(body)[:200]}"
+                except (httpx.HTTPError, ValueError) as exc:
+                    body, problem = {}, f"{type(exc).__name__}: {exc}"
+                with lock:
+                    if problem:
+                        errors.append(problem)
+                    else:
+                        latencies.append(time.monotonic() - started)
+                        if body.get("grounded"):
+                            answers.setdefault(question, body["sources"])
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started  # includes the requests still running at the deadline
+    return {
+        "clients": clients,
+        "seconds": round(elapsed, 1),
+        "requests": len(latencies) + len(errors),
+        "ok": len(latencies),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "requests_per_s": round(len(latencies) / elapsed, 3),
+        "p50_s": round(percentile(latencies, 0.50), 2),
+        "p95_s": round(percentile(latencies, 0.95), 2),
+        "max_s": round(max(latencies, default=float("nan")), 2),
+        "_answers": answers,
+    }
+
+
+def serial_llm(llm_url: str, prompts_: list[list[dict]], count: int, budget: float) -> dict:
+    from core.settings import get_settings
+    from graph.graph import STOP
+
+    settings = get_settings()
+    body = {"model": settings.llm_model_name, "temperature": settings.llm_temperature,
+            "max_tokens": settings.llm_max_tokens, "stop": STOP}  # fmt: skip
+    done, latencies = 0, []
+    started = time.monotonic()
+    with httpx.Client(timeout=TIMEOUT) as http:
+        while done < count and time.monotonic() - started < budget:
+            t0 = time.monotonic()
+            response = http.post(
+                f"{llm_url}/chat/completions", json={**body, "messages": prompts_[done % len(prompts_)]}
+            )
+            response.raise_for_status()
+            latencies.append(time.monotonic() - t0)
+            done += 1
+    elapsed = time.monotonic() - started
+    return {
+        "completions": done,
+        "seconds": round(elapsed, 1),
+        "completions_per_s": round(done / elapsed, 3),
+        "p50_s": round(percentile(latencies, 0.5), 2),
+    }
+
+
+def run(api_url: str, llm_url: str | None, clients: int, duration: float) -> dict:
+    if llm_url is None:
+        llm_url = httpx.get(f"{api_url}/api/chat/stats", timeout=30).json()["llm"]["endpoint"]
+    llm_url = require_loopback(llm_url)
+    print(f"warming up {api_url} ...", flush=True)
+    httpx.post(f"{api_url}/api/chat", json={"message": QUESTIONS[0]}, timeout=TIMEOUT).raise_for_status()
+    print(f"{clients} clients for {duration:.0f}s against {api_url}/api/chat ...", flush=True)
+    result = load(api_url, clients, duration)
+    answers = result.pop("_answers")
+    prompts_ = [final_prompt(q, s) for q, s in answers.items() if s] or [[{"role": "user", "content": QUESTIONS[0]}]]
+    print(f"serial reference: {max(result['ok'], 1)} bare completions to {llm_url} ...", flush=True)
+    reference = serial_llm(llm_url, prompts_, max(result["ok"], 1), budget=max(duration, 30))
+    ratio = result["requests_per_s"] / reference["completions_per_s"] if reference["completions_per_s"] else 0.0
+    return {"api": result, "llm_serial": reference, "throughput_ratio": round(ratio, 3)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--api-url", help="a running API (default: start own servers)")
+    parser.add_argument("--llm-url", help="its LLM server's OpenAI base URL (default: from /api/chat/stats)")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (requests then finish)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    if args.clients < 1 or args.duration <= 0:
+        parser.error("--clients and --duration must be positive")
+
+    if args.api_url:
+        report = run(require_loopback(args.api_url), args.llm_url and require_loopback(args.llm_url),
+                     args.clients, args.duration)  # fmt: skip
+    else:  # a SIGTERM (e.g. from `timeout`) must still stop the servers this process started
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        with own_servers() as (api_url, llm_url):
+            report = run(api_url, llm_url, args.clients, args.duration)
+
+    api, ref = report["api"], report["llm_serial"]
+    print(
+        f"\nAPI  {api['clients']} clients, {api['seconds']}s: {api['ok']} answers, {api['errors']} errors, "
+        f"{api['requests_per_s']} req/s, p50 {api['p50_s']}s, p95 {api['p95_s']}s, max {api['max_s']}s"
+    )
+    for sample in api["error_samples"]:
+        print("  error:", sample)
+    print(
+        f"LLM  serial: {ref['completions']} completions in {ref['seconds']}s = {ref['completions_per_s']}/s "
+        f"(p50 {ref['p50_s']}s)"
+    )
+    print(f"ratio API answers/s ÷ serial LLM completions/s = {report['throughput_ratio']}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
+    return 1 if api["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
