@@ -113,9 +113,7 @@ def run(llm_url: str | None, limit: int | None) -> dict:
         for item in questions:
             timer = NodeTimer()
             started = time.perf_counter()
-            out = graph.invoke(
-                {"question": item["q"]}, {"configurable": {"temperature": 0.0}, "callbacks": [timer]}
-            )
+            out = graph.invoke({"question": item["q"]}, {"configurable": {"temperature": 0.0}, "callbacks": [timer]})
             elapsed = time.perf_counter() - started
             final = [m for node, m in timer.llm_calls if node in ("generate", "respond")]
             bare = bare_completion(llm_url, final[-1], settings.llm_max_tokens) if final else None

@@ -7,13 +7,14 @@ import json
 import logging
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from core.retrieval import Hit, apply_floor, fuse_hits
+from core.retrieval import FUSION_WEIGHTS, Hit, apply_floor, cosine, fuse_hits
 from core.settings import Settings
 
 
@@ -21,6 +22,8 @@ def _import_pymilvus() -> None:
     """pymilvus parses $MILVUS_URI at import time and rejects a file path, yet MILVUS_URI is also this
     app's (and the original app's) name for a Milvus Lite file: hide it from pymilvus while it loads."""
     value = os.environ.pop("MILVUS_URI", None)
+    # gRPC's C core logs keepalive chatter ("too_many_pings") with Milvus Lite's embedded server.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     try:
         import pymilvus  # noqa: F401
     finally:
@@ -33,10 +36,17 @@ _import_pymilvus()
 from langchain_milvus import BM25BuiltInFunction, Milvus  # noqa: E402
 
 log = logging.getLogger(__name__)
+# Candidates fetched per method before fusion: a chunk ranked ~30th by one method and high by the other
+# must still be seen by the fusion.
+FETCH_FACTOR = 4
+MIN_FETCH = 20
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="milvus-search")
 
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
 DENSE_FIELD = "dense"
 SPARSE_FIELD = "sparse"
+TEXT_FIELD = "text"
+SEARCH_FIELD = "search_text"  # BM25's input: the chunk with its title/headings/anchor (see bm25_text)
 METADATA_FIELDS = [
     "source",
     "title",
@@ -52,6 +62,8 @@ _MODULE_RE = re.compile(r"^[\w.\- ]{1,100}$")
 # Milvus Lite databases this process has opened: its embedded server keeps the lock until exit, and a
 # second client in the same process is fine, so only other processes' locks matter.
 _OPENED_HERE: set[str] = set()
+# Databases (uri|collection) whose dense-only fallback has been announced in this process.
+_WARNED: set[str] = set()
 
 # Milvus Lite's embedded gRPC server logs a traceback for an RPC it doesn't implement (AllocTimestamp,
 # used only to wait for index builds it finishes synchronously); it is noise, not an error.
@@ -89,12 +101,38 @@ def server_supports_bm25(version: str) -> bool:
     return bool(match) and (int(match.group(1)), int(match.group(2))) >= (2, 5)
 
 
+def bm25_text(doc: Document) -> str:
+    """What BM25 indexes: the chunk plus where it sits (title, heading path, anchor split into words).
+
+    A chunk deep inside an API entry rarely repeats its module's or function's name, yet questions name
+    them ("read an environment variable with os"); the dense vector keeps seeing the chunk alone."""
+    meta = doc.metadata
+    anchor = re.sub(r"[^\w]+", " ", str(meta.get("anchor") or "")).strip()
+    context = [str(meta.get("title") or ""), str(meta.get("headings") or ""), anchor]
+    return "\n".join([*(c for c in context if c), doc.page_content])
+
+
 class UpsertMilvus(Milvus):
     """Writes by id are upserts: a crash between the vector write and the record-manager write can then
     never leave two copies of a chunk (Milvus does not enforce primary-key uniqueness on insert)."""
 
+    search_field: str | None = None  # set when BM25 reads a context-enriched copy of the text
+
+    def _add_metadata_fields(self, schema: Any, metadatas: list[dict] | None = None) -> None:
+        """Metadata lives in the dynamic field, but BM25's input must be a declared, analysed VARCHAR."""
+        super()._add_metadata_fields(schema, metadatas)
+        if self.search_field:
+            from pymilvus import DataType
+
+            schema.add_field(self.search_field, DataType.VARCHAR, max_length=65_535, enable_analyzer=True)
+
     def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
         ids = kwargs.pop("ids", None)
+        if self.search_field:
+            documents = [
+                Document(page_content=d.page_content, metadata={**d.metadata, self.search_field: bm25_text(d)})
+                for d in documents
+            ]
         if self.col is None or not ids:
             return super().add_documents(documents, ids=ids, **kwargs)
         self.upsert(ids=ids, documents=documents, **kwargs)
@@ -125,22 +163,35 @@ class CourseStore:
             probe = MilvusClient(**connection)
             self.server_version = str(probe.get_server_version())
             exists = probe.has_collection(self.collection)
-            has_sparse = exists and any(
-                f.get("name") == SPARSE_FIELD for f in probe.describe_collection(self.collection).get("fields", [])
-            )
+            described = probe.describe_collection(self.collection) if exists else {}
+            fields = {f.get("name") for f in described.get("fields", [])}
+            has_sparse = SPARSE_FIELD in fields
         except Exception as exc:  # pymilvus raises several unrelated types for "cannot connect"
             raise StoreError(f"Cannot open Milvus at {uri}: {exc}") from exc
         self.bm25_available = server_supports_bm25(self.server_version) and (has_sparse or not exists)
-        if not self.bm25_available and settings.retrieval_mode != "dense":
-            log.warning(
-                "Milvus %s at %s has no built-in BM25 (needs Milvus >= 2.5): falling back to dense retrieval.",
-                self.server_version,
-                uri,
-            )
+        self._exists = exists
+        if not self.bm25_available:
+            self._warn_dense_fallback(settings.retrieval_mode, has_sparse=has_sparse, exists=exists)
         self.client = probe
         if settings.milvus_is_local:
             _OPENED_HERE.add(uri)
+        # Collections made before BM25 read SEARCH_FIELD keep indexing the plain text until re-ingested.
+        self.bm25_input = SEARCH_FIELD if SEARCH_FIELD in fields or not exists else TEXT_FIELD
+        self._connection = connection
         self.vs = self._open(connection, hybrid=self.bm25_available)
+
+    def _warn_dense_fallback(self, mode: str, *, has_sparse: bool, exists: bool) -> None:
+        """One warning per database and process (the API, the loader and the graph each open a store), and
+        only once hybrid or BM25 is actually asked for, so a dense-only deployment stays quiet."""
+        key = f"{self.settings.milvus_connection_uri}|{self.collection}"
+        if mode == "dense" or key in _WARNED:
+            return
+        _WARNED.add(key)
+        if server_supports_bm25(self.server_version) and exists and not has_sparse:
+            reason = f"collection {self.collection} was created without a BM25 field (re-ingest with --reset)"
+        else:
+            reason = f"Milvus {self.server_version} has no built-in BM25 (needs Milvus >= 2.5)"
+        log.warning("%s at %s: falling back to dense retrieval.", reason, self.settings.milvus_connection_uri)
 
     def _open(self, connection: dict[str, Any], hybrid: bool) -> UpsertMilvus:
         dense_index = {"index_type": "FLAT", "metric_type": "COSINE", "params": {}}
@@ -156,9 +207,10 @@ class CourseStore:
         if hybrid:
             # Milvus Lite needs explicit BM25 index/search params: langchain-milvus' defaults
             # (drop_ratio_build) are rejected there.
-            return UpsertMilvus(
+            function = BM25BuiltInFunction(input_field_names=self.bm25_input, output_field_names=SPARSE_FIELD)
+            vs = UpsertMilvus(
                 **common,
-                builtin_function=BM25BuiltInFunction(output_field_names=SPARSE_FIELD),
+                builtin_function=function,
                 vector_field=[DENSE_FIELD, SPARSE_FIELD],
                 index_params=[
                     dense_index,
@@ -166,15 +218,21 @@ class CourseStore:
                 ],
                 search_params=[dense_search, {"metric_type": "BM25", "params": {}}],
             )
+            vs.search_field = SEARCH_FIELD if self.bm25_input == SEARCH_FIELD else None
+            return vs
         return UpsertMilvus(**common, vector_field=DENSE_FIELD, index_params=dense_index, search_params=dense_search)
 
     # ---- reads -------------------------------------------------------------------------------
     def exists(self) -> bool:
-        return bool(self.client.has_collection(self.collection))
+        self._exists = bool(self.client.has_collection(self.collection))
+        return self._exists
 
     def effective_mode(self, mode: RetrievalMode | None = None) -> RetrievalMode:
         mode = mode or self.settings.retrieval_mode
-        return mode if self.bm25_available else "dense"
+        if mode != "dense" and not self.bm25_available:
+            self._warn_dense_fallback(mode, has_sparse=False, exists=self._exists)
+            return "dense"
+        return mode
 
     def search(
         self,
@@ -188,19 +246,33 @@ class CourseStore:
         """Top-k chunks for a query, each scored by cosine similarity, junk below the floor removed."""
         k = k or self.settings.top_k_retrieval
         floor = self.settings.relevance_floor if floor is None else floor
-        if not self.exists():
+        # Searches skip the has_collection round trip once the collection has been seen; if it was dropped
+        # since (by another client), the failed search re-checks.
+        if not (self._exists or self.exists()):
             return []
+        try:
+            return self._search(query, k, mode, module, floor)
+        except Exception:
+            if not self.exists():
+                return []
+            raise
+
+    def _search(self, query: str, k: int, mode: RetrievalMode | None, module: str | None, floor: float) -> list[Hit]:
         mode = self.effective_mode(mode)
         expr = self._module_filter(module)
         query_vector = self.embeddings.embed_query(query)
-        fetch_k = max(4 * k, 20)
+        fetch_k = max(FETCH_FACTOR * k, MIN_FETCH)
         lists: dict[str, list[Hit]] = {}
-        if mode in ("dense", "hybrid"):
+        if mode == "hybrid":
+            # Both searches at once: the gRPC calls release the GIL and Milvus serves them in parallel.
+            dense_f = _POOL.submit(self._search_field, DENSE_FIELD, query_vector, fetch_k, expr)
+            bm25_f = _POOL.submit(self._search_field, SPARSE_FIELD, query, fetch_k, expr, query_vector)
+            lists = {"dense": dense_f.result(), "bm25": bm25_f.result()}
+        elif mode == "dense":
             lists["dense"] = self._search_field(DENSE_FIELD, query_vector, fetch_k, expr)
-        if mode in ("bm25", "hybrid"):
-            lists["bm25"] = self._search_field(SPARSE_FIELD, query, fetch_k, expr)
-            self._fill_cosine(lists["bm25"], query_vector, known=lists.get("dense", []))
-        hits = fuse_hits(lists) if len(lists) > 1 else next(iter(lists.values()))
+        else:
+            lists["bm25"] = self._search_field(SPARSE_FIELD, query, fetch_k, expr, query_vector)
+        hits = fuse_hits(lists, weights=FUSION_WEIGHTS) if len(lists) > 1 else next(iter(lists.values()))
         return apply_floor(hits, floor)[:k]
 
     def _module_filter(self, module: str | None) -> str:
@@ -211,8 +283,15 @@ class CourseStore:
             raise ValueError(f"Invalid module name {module!r}")
         return f'module == "{module}"'
 
-    def _search_field(self, field: str, data: Any, limit: int, expr: str) -> list[Hit]:
+    def _search_field(
+        self, field: str, data: Any, limit: int, expr: str, query_vector: list[float] | None = None
+    ) -> list[Hit]:
+        """One ranked list. BM25 hits also fetch their stored dense vector, so their cosine (the score users
+        see and the floor applies to) costs no extra round trip."""
         metric = "COSINE" if field == DENSE_FIELD else "BM25"
+        fields = ["text", *METADATA_FIELDS]
+        if field != DENSE_FIELD:
+            fields.append(DENSE_FIELD)
         results = self.client.search(
             self.collection,
             data=[data],
@@ -220,32 +299,21 @@ class CourseStore:
             limit=limit,
             filter=expr,
             search_params={"metric_type": metric, "params": {}},
-            output_fields=["text", *METADATA_FIELDS],
+            output_fields=fields,
         )
         hits = []
         for row in results[0] if results else []:
             entity = dict(row.get("entity", {}))
             text = entity.pop("text", "")
+            vector = entity.pop(DENSE_FIELD, None)
             hit = Hit(id=str(row.get("id", row.get("pk"))), text=text, metadata=entity)
             if field == DENSE_FIELD:
                 hit.cosine = float(row["distance"])
             else:
                 hit.bm25 = abs(float(row["distance"]))
+                hit.cosine = cosine(vector, query_vector) if vector is not None and query_vector else 0.0
             hits.append(hit)
         return hits
-
-    def _fill_cosine(self, hits: list[Hit], query_vector: list[float], known: list[Hit]) -> None:
-        """BM25 hits need a dense similarity too, so one floor applies to every method."""
-        by_id = {h.id: h.cosine for h in known}
-        missing = [h for h in hits if h.id not in by_id]
-        if missing:
-            quoted = ", ".join(f'"{h.id}"' for h in missing)
-            rows = self.client.query(self.collection, filter=f"pk in [{quoted}]", output_fields=["pk", DENSE_FIELD])
-            for row in rows:
-                vec = row[DENSE_FIELD]
-                by_id[str(row["pk"])] = float(sum(a * b for a, b in zip(vec, query_vector, strict=False)))
-        for hit in hits:
-            hit.cosine = by_id.get(hit.id, 0.0)
 
     def count(self) -> int:
         if not self.exists():
@@ -288,9 +356,13 @@ class CourseStore:
         return self.delete_orphans(file_id, keep=set())
 
     def drop(self) -> None:
-        if self.exists():
+        if self.client.has_collection(self.collection):
             self.client.drop_collection(self.collection)
-        self.vs.col = None
+        self._exists = False
+        # The next write creates the collection afresh, with the current schema (BM25 on SEARCH_FIELD).
+        self.bm25_available = server_supports_bm25(self.server_version)
+        self.bm25_input = SEARCH_FIELD
+        self.vs = self._open(self._connection, hybrid=self.bm25_available)
 
     def close(self) -> None:
         try:

@@ -28,7 +28,7 @@ from loaders.parsers import ParseError, parse_file, supported
 log = logging.getLogger(__name__)
 
 # Bump when parsing or chunking changes what a file turns into: every file is then re-indexed.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 SKIP_DIRS = {".git", ".ipynb_checkpoints", "__pycache__", ".venv", "node_modules"}
 
 Status = Literal["added", "updated", "unchanged", "deleted", "failed", "skipped"]

@@ -177,7 +177,15 @@ def parse_html(path: Path) -> ParsedFile:
             sections.append(Section(text, [h for _, h in headings], anchor=anchor))
         buffer.clear()
 
-    def walk(node: Tag) -> None:
+    def api_name(dt: Tag) -> str:
+        """`os.getenv` for a Sphinx Python-domain entry's <dt>; "" for any other definition list."""
+        name = dt.find(class_="sig-name")
+        if name is None or "py" not in (dt.get("class") or []):
+            return ""
+        prename = dt.find(class_="sig-prename")
+        return ((prename.get_text("", strip=True) if prename else "") + name.get_text("", strip=True)).strip()
+
+    def walk(node: Tag, depth: int = 0) -> None:
         nonlocal anchor
         for child in node.children:
             if isinstance(child, NavigableString):
@@ -199,11 +207,23 @@ def parse_html(path: Path) -> ParsedFile:
                 while headings and headings[-1][0] >= level:
                     headings.pop()
                 headings.append((level, child.get_text(" ", strip=True).replace("¶", "").strip()))
+            # A Sphinx API entry (<dl class="py function"><dt>signature</dt><dd>…) is its own section, and
+            # its name joins the heading path, so every chunk of a long entry says what it documents.
+            entry = api_name(child) if child.name == "dt" else ""
+            if entry and not (headings and headings[-1] == (7 + depth, entry)):  # overloads stay together
+                flush()
+                while headings and headings[-1][0] >= 7 + depth:
+                    headings.pop()
+                headings.append((7 + depth, entry))
             if child.name in _HTML_BLOCK:
                 buffer.append("\n")
-            walk(child)
+            kept = len(headings)
+            walk(child, depth + (child.name == "dl"))
             if child.name in _HTML_BLOCK:
                 buffer.append("\n")
+            if child.name == "dl" and len(headings) > kept:  # the entry ends with its <dl>
+                flush()
+                del headings[kept:]
 
     walk(body)
     flush()
