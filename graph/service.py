@@ -77,9 +77,7 @@ MENTOR_CONFIG_SPECS = [
     ConfigurableFieldSpec(id="temperature", annotation=float, default=None, description="Sampling temperature."),
     ConfigurableFieldSpec(id="max_rewrites", annotation=int, default=None, description="Query rewrites (0-5)."),
     ConfigurableFieldSpec(id="module", annotation=str, default=None, description="Only this course folder."),
-    ConfigurableFieldSpec(
-        id="retrieval_mode", annotation=str, default=None, description="hybrid, dense or bm25."
-    ),
+    ConfigurableFieldSpec(id="retrieval_mode", annotation=str, default=None, description="hybrid, dense or bm25."),
 ]
 
 
