@@ -74,9 +74,17 @@ class Candidate:
     module: str  # first folder level below the root ("" for files at the top)
 
 
-def discover(root: Path) -> tuple[list[Candidate], list[FileResult]]:
-    """Walk the folder once, following symlinks but never in a loop; report what cannot be read."""
+def discover(root: Path, confine: bool = False) -> tuple[list[Candidate], list[FileResult]]:
+    """Walk the folder once, following symlinks but never in a loop; report what cannot be read.
+
+    With `confine`, a symlink leading outside the folder is not followed (the server ingests for clients
+    and must never read beyond its configured roots)."""
     found: list[Candidate] = []
+    real_root = os.path.realpath(root)
+
+    def outside(path: str) -> bool:
+        return confine and os.path.commonpath([real_root, os.path.realpath(path)]) != real_root
+
     problems: list[FileResult] = []
     seen_dirs: set[str] = set()
 
@@ -91,12 +99,20 @@ def discover(root: Path) -> tuple[list[Candidate], list[FileResult]]:
             dirnames[:] = []
             continue
         seen_dirs.add(real)
+        for d in [d for d in dirnames if outside(os.path.join(dirpath, d))]:
+            problems.append(
+                FileResult(_relative(Path(dirpath) / d, root), "skipped", reason="links outside the folder")
+            )
+            dirnames.remove(d)
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
             path = Path(dirpath) / name
             source = _relative(path, root)
+            if outside(str(path)):
+                problems.append(FileResult(source, "skipped", reason="links outside the folder"))
+                continue
             if not supported(path):
                 problems.append(FileResult(source, "skipped", reason=f"unsupported type {path.suffix or '(none)'}"))
                 continue
@@ -169,6 +185,7 @@ def ingest_directory(
     reset: bool = False,
     dry_run: bool = False,
     progress: ProgressFactory = _no_progress,
+    confine: bool = False,
 ) -> IngestReport:
     """Bring the collection in line with the folder: add new files, replace changed ones, delete removed ones."""
     settings = settings or get_settings()
@@ -177,7 +194,7 @@ def ingest_directory(
         raise NotADirectoryError(f"{directory} is not a folder")
     started = time.perf_counter()
     report = IngestReport(str(root), settings.milvus_collection_name, dry_run=dry_run)
-    candidates, problems = discover(root)
+    candidates, problems = discover(root, confine=confine)
     report.files.extend(problems)
 
     own_store = store is None

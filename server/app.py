@@ -232,6 +232,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     store=request.app.state.store,
                     reset=body.reset,
                     dry_run=body.dry_run,
+                    confine=True,
                 )
             except StoreError as exc:
                 raise HTTPException(503, str(exc)) from exc

@@ -108,3 +108,24 @@ def test_every_sample_course_file_parses():
         assert parse_file(path).sections, path
     slides = parse_file(COURSE / "week04" / "dicts_and_sets_slides.pptx")
     assert [s.slide for s in slides.sections] == list(range(1, len(slides.sections) + 1))
+
+
+def test_confined_discovery_never_leaves_the_folder(tmp_path):
+    from loaders.ingest import discover
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text("# secret\n")
+    root = tmp_path / "course"
+    root.mkdir()
+    (root / "notes.md").write_text("# notes\n")
+    (root / "linked_dir").symlink_to(outside, target_is_directory=True)
+    (root / "linked.md").symlink_to(outside / "secret.md")
+    found, problems = discover(root, confine=True)
+    assert [c.source for c in found] == ["notes.md"]
+    assert {p.source: p.reason for p in problems} == {
+        "linked_dir": "links outside the folder",
+        "linked.md": "links outside the folder",
+    }
+    followed, _ = discover(root)  # the CLI follows links: a course may link shared material
+    assert {c.source for c in followed} == {"notes.md", "linked.md", "linked_dir/secret.md"}
