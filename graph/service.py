@@ -20,6 +20,7 @@ from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from core.settings import get_settings
 from graph.graph import builder
 from graph.utils import location
 
@@ -72,13 +73,23 @@ class MentorOutput(BaseModel):
     conversation_id: str = ""
 
 
-MENTOR_CONFIG_SPECS = [
-    ConfigurableFieldSpec(id="k", annotation=int, default=None, description="Excerpts retrieved (1-20)."),
-    ConfigurableFieldSpec(id="temperature", annotation=float, default=None, description="Sampling temperature."),
-    ConfigurableFieldSpec(id="max_rewrites", annotation=int, default=None, description="Query rewrites (0-5)."),
-    ConfigurableFieldSpec(id="module", annotation=str, default=None, description="Only this course folder."),
-    ConfigurableFieldSpec(id="retrieval_mode", annotation=str, default=None, description="hybrid, dense or bm25."),
-]
+def mentor_config_specs() -> list[ConfigurableFieldSpec]:
+    """Per-request settings LangServe accepts in `config.configurable` (see graph/configuration.py).
+
+    Every field has a concrete default (the process settings; "" = all modules): a null default leaves the
+    playground's config form invalid, and its Start button disabled."""
+    settings = get_settings()
+    return [
+        ConfigurableFieldSpec(id="k", annotation=int, default=settings.top_k_retrieval, description="Excerpts (1-20)."),
+        ConfigurableFieldSpec(id="temperature", annotation=float, default=settings.llm_temperature),
+        ConfigurableFieldSpec(
+            id="max_rewrites", annotation=int, default=settings.max_rewrites, description="Query rewrites (0-5)."
+        ),
+        ConfigurableFieldSpec(id="module", annotation=str, default="", description="Only this course folder."),
+        ConfigurableFieldSpec(
+            id="retrieval_mode", annotation=str, default=settings.retrieval_mode, description="hybrid, dense or bm25."
+        ),
+    ]
 
 
 def _is_answer_token(message: object, meta: dict) -> bool:
@@ -114,7 +125,7 @@ class MentorRunnable(Runnable[dict, dict]):
     @property
     def config_specs(self) -> list[ConfigurableFieldSpec]:
         """Per-request settings LangServe accepts in `config.configurable` (graph/configuration.py)."""
-        return MENTOR_CONFIG_SPECS
+        return mentor_config_specs()
 
     def _prepare(self, value: Any, config: RunnableConfig | None) -> tuple[dict, RunnableConfig, str]:
         if self.graph is None:
