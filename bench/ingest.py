@@ -2,7 +2,8 @@
 
 For the same files, in one process, it measures:
   parse+chunk alone; embedding the same chunks alone; our full cold ingest (parse, embed, Milvus, records);
-  a warm re-run (nothing changed); a naive `Milvus.from_documents` ingest of the same chunks; peak memory.
+  a warm re-run (nothing changed); a re-run after one lesson was edited; a naive `Milvus.from_documents`
+  ingest of the same chunks (what a first version does on every run); peak memory.
 
     .venv/bin/python -m bench.ingest                    # ../shared/fixtures + course_materials
     .venv/bin/python -m bench.ingest --directory DIR --json
@@ -69,9 +70,34 @@ def run(directory: Path | None) -> dict:
         docs = parse_and_chunk(root, settings)
         parse_s = time.perf_counter() - t
 
-        t = time.perf_counter()
-        embeddings.embed_documents([d.page_content for d in docs])
-        embed_s = time.perf_counter() - t
+        texts = [d.page_content for d in docs]
+
+        def embed_only() -> float:
+            t = time.perf_counter()
+            embeddings.embed_documents(texts)
+            return time.perf_counter() - t
+
+        def naive() -> float:
+            # What a first version does: every chunk of every file embedded and inserted, on every run.
+            from langchain_milvus import Milvus
+
+            target = work / f"naive-{time.monotonic_ns()}"
+            target.mkdir()
+            t = time.perf_counter()
+            Milvus.from_documents(
+                docs,
+                embeddings,
+                collection_name="naive",
+                connection_args={"uri": str(target / "naive.db")},
+                index_params={"index_type": "FLAT", "metric_type": "COSINE"},
+                ids=[str(i) for i in range(len(docs))],
+            )
+            return time.perf_counter() - t
+
+        # The model runs faster once it has seen large batches (allocator, caches): each contender is
+        # measured after a full warm pass, and the embedding baseline is the best of two runs.
+        embed_runs = [embed_only()]
+        naive_s = naive()
 
         t = time.perf_counter()
         report = ingest_directory(root, settings=settings)
@@ -81,24 +107,23 @@ def run(directory: Path | None) -> dict:
         warm = ingest_directory(root, settings=settings)
         warm_s = time.perf_counter() - t
 
-        from langchain_milvus import Milvus
+        edit_s = None
+        if directory is None:  # our own copy: safe to edit one lesson, as an instructor would mid-term
+            lesson = sorted(root.rglob("*.md"))[0]
+            lesson.write_text(lesson.read_text() + "\n\n## Added this week\n\nA new worked example.\n")
+            t = time.perf_counter()
+            edited = ingest_directory(root, settings=settings)
+            edit_s = time.perf_counter() - t
+            assert edited.summary()["updated"] == 1, edited.summary()
 
-        (work / "naive").mkdir()
-        t = time.perf_counter()
-        Milvus.from_documents(
-            docs,
-            embeddings,
-            collection_name="naive",
-            connection_args={"uri": str(work / "naive" / "naive.db")},
-            index_params={"index_type": "FLAT", "metric_type": "COSINE"},
-            ids=[str(i) for i in range(len(docs))],
-        )
-        naive_s = time.perf_counter() - t
+        embed_runs.append(embed_only())
+        embed_s = min(embed_runs)
         return {
             "files": len([f for f in report.files if f.status == "added"]),
             "chunks": report.chunks_written,
             "parse_chunk_s": round(parse_s, 2),
             "embed_only_s": round(embed_s, 2),
+            "embed_only_runs_s": [round(x, 2) for x in embed_runs],
             "ours_cold_s": round(ours_s, 2),
             "ours_warm_s": round(warm_s, 2),
             "naive_from_documents_s": round(naive_s, 2),
@@ -106,6 +131,8 @@ def run(directory: Path | None) -> dict:
             "ratio_total_to_embedding": round(ours_s / embed_s, 3),
             "speedup_vs_naive_cold": round(naive_s / ours_s, 3),
             "speedup_vs_naive_rerun": round(naive_s / warm_s, 1),
+            "ours_one_file_edited_s": round(edit_s, 2) if edit_s is not None else None,
+            "speedup_vs_naive_after_edit": round(naive_s / edit_s, 1) if edit_s else None,
             "warm_chunks_written": warm.chunks_written,
             "peak_rss_mb": round(peak_rss_mb(), 0),
             "rss_after_model_load_mb": round(rss_model, 0),
@@ -129,7 +156,8 @@ def main() -> None:
     print(
         f"\ntargets: total/embedding <= 1.25 -> {result['ratio_total_to_embedding']:.2f}; "
         f"faster than naive >= 1.5x -> cold {result['speedup_vs_naive_cold']:.2f}x, "
-        f"re-run {result['speedup_vs_naive_rerun']:.0f}x"
+        f"re-run {result['speedup_vs_naive_rerun']:.0f}x, after editing one lesson "
+        f"{result['speedup_vs_naive_after_edit']}x"
     )
 
 

@@ -61,10 +61,14 @@ def _embeddings_for(path: str) -> Embeddings:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    return HuggingFaceEmbeddings(
-        model_name=path,
-        model_kwargs={"device": "cpu"},
-        encode_kwargs={"normalize_embeddings": True, "batch_size": 64},
+    from core.embeddings import PrimedEmbeddings
+
+    return PrimedEmbeddings(
+        HuggingFaceEmbeddings(
+            model_name=path,
+            model_kwargs={"device": "cpu"},
+            encode_kwargs={"normalize_embeddings": True, "batch_size": 64},
+        )
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from core.retrieval import FUSION_WEIGHTS, Hit, apply_floor, cosine, fuse_hits
+from core.retrieval import Hit, apply_floor, cosine, fuse_hits, fusion_weights, keyword_text
 from core.settings import Settings
 
 
@@ -36,10 +36,10 @@ _import_pymilvus()
 from langchain_milvus import BM25BuiltInFunction, Milvus  # noqa: E402
 
 log = logging.getLogger(__name__)
-# Candidates fetched per method before fusion: a chunk ranked ~30th by one method and high by the other
-# must still be seen by the fusion.
+# Candidates fetched per method before fusion: a chunk ranked ~40th by one method and high by the other
+# must still be seen by the fusion (50 measured best on bench/retrieval_eval.py; 20 lost 2-3 points).
 FETCH_FACTOR = 4
-MIN_FETCH = 20
+MIN_FETCH = 50
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="milvus-search")
 
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
@@ -109,7 +109,7 @@ def bm25_text(doc: Document) -> str:
     meta = doc.metadata
     anchor = re.sub(r"[^\w]+", " ", str(meta.get("anchor") or "")).strip()
     context = [str(meta.get("title") or ""), str(meta.get("headings") or ""), anchor]
-    return "\n".join([*(c for c in context if c), doc.page_content])
+    return keyword_text("\n".join([*(c for c in context if c), doc.page_content]))
 
 
 class UpsertMilvus(Milvus):
@@ -266,13 +266,13 @@ class CourseStore:
         if mode == "hybrid":
             # Both searches at once: the gRPC calls release the GIL and Milvus serves them in parallel.
             dense_f = _POOL.submit(self._search_field, DENSE_FIELD, query_vector, fetch_k, expr)
-            bm25_f = _POOL.submit(self._search_field, SPARSE_FIELD, query, fetch_k, expr, query_vector)
+            bm25_f = _POOL.submit(self._search_field, SPARSE_FIELD, keyword_text(query), fetch_k, expr, query_vector)
             lists = {"dense": dense_f.result(), "bm25": bm25_f.result()}
         elif mode == "dense":
             lists["dense"] = self._search_field(DENSE_FIELD, query_vector, fetch_k, expr)
         else:
-            lists["bm25"] = self._search_field(SPARSE_FIELD, query, fetch_k, expr, query_vector)
-        hits = fuse_hits(lists, weights=FUSION_WEIGHTS) if len(lists) > 1 else next(iter(lists.values()))
+            lists["bm25"] = self._search_field(SPARSE_FIELD, keyword_text(query), fetch_k, expr, query_vector)
+        hits = fuse_hits(lists, weights=fusion_weights(query)) if len(lists) > 1 else next(iter(lists.values()))
         return apply_floor(hits, floor)[:k]
 
     def _module_filter(self, module: str | None) -> str:

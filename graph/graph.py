@@ -99,6 +99,9 @@ def retrieve(state: MentorState, config: RunnableConfig) -> dict:
         state["query"], cfg.k, mode=cfg.retrieval_mode, module=cfg.module, floor=cfg.relevance_floor
     )
     candidates = [Candidate(id=h.id, text=h.text, metadata=h.metadata, score=h.cosine) for h in hits]
+    # Notes relevant on similarity alone come first, the grey zone last: when the grader drops a grey-zone
+    # note, the generator's prompt still shares everything before it with the grader's (llama.cpp reuses it).
+    candidates.sort(key=lambda c: c["score"] < cfg.grade_accept_score)
     return {"candidates": candidates}
 
 

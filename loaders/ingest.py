@@ -9,6 +9,7 @@ without parsing them and finds removed ones.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import time
@@ -17,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
+from langchain_core.documents import Document
 from langchain_core.indexing import index
 
 from core.settings import Settings, get_settings
@@ -28,7 +30,9 @@ from loaders.parsers import ParseError, parse_file, supported
 log = logging.getLogger(__name__)
 
 # Bump when parsing or chunking changes what a file turns into: every file is then re-indexed.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
+# New chunks are embedded together, this many at a time (≈ 3 MB of vectors), before their files are written.
+EMBED_WINDOW = 2048
 SKIP_DIRS = {".git", ".ipynb_checkpoints", "__pycache__", ".venv", "node_modules"}
 
 Status = Literal["added", "updated", "unchanged", "deleted", "failed", "skipped"]
@@ -211,11 +215,19 @@ def ingest_directory(
             _reset(store, records, manifest)
         known = manifest.entries(str(root))
         files_bar, chunks_bar = progress(len(candidates), "files"), progress(0, "chunks")
+        window: list[_Pending] = []
         for candidate in candidates:
-            report.files.append(
-                _ingest_one(candidate, known, root, settings, store, records, manifest, report, dry_run, chunks_bar)
-            )
-            files_bar.update()
+            prepared = _prepare(candidate, known, settings, dry_run)
+            if isinstance(prepared, FileResult):
+                report.files.append(prepared)
+                files_bar.update()
+                continue
+            chunks_bar.add_total(len(prepared.docs))
+            window.append(prepared)
+            if sum(len(p.docs) for p in window) >= EMBED_WINDOW:
+                _write_window(window, root, store, records, manifest, report, files_bar, chunks_bar)
+                window = []
+        _write_window(window, root, store, records, manifest, report, files_bar, chunks_bar)
         files_bar.close()
         chunks_bar.close()
         present = {str(c.path.resolve()) for c in candidates}
@@ -240,18 +252,28 @@ def _embeddings(settings: Settings):  # type: ignore[no-untyped-def]
     return factories.get_embeddings(settings)
 
 
-def _ingest_one(
-    candidate: Candidate,
-    known: dict[str, FileEntry],
-    root: Path,
-    settings: Settings,
-    store: CourseStore,
-    records,  # type: ignore[no-untyped-def]
-    manifest: Manifest,
-    report: IngestReport,
-    dry_run: bool,
-    chunks_bar: Progress,
-) -> FileResult:
+@dataclass
+class _Pending:
+    """A new or changed file, parsed and chunked, waiting for its window to be embedded and written."""
+
+    candidate: Candidate
+    status: Status
+    fingerprint: str
+    docs: list[Document]
+
+
+def chunk_key(doc: Document) -> str:
+    """The record key of a chunk: LangChain's sha256 key (content hash + metadata hash), computed here so
+    ingest can ask the record manager which chunks are new before embedding anything."""
+    content = hashlib.sha256(doc.page_content.encode("utf-8")).hexdigest()
+    metadata = hashlib.sha256(json.dumps(doc.metadata, sort_keys=True).encode("utf-8")).hexdigest()
+    return hashlib.sha256((content + metadata).encode("utf-8")).hexdigest()
+
+
+def _prepare(
+    candidate: Candidate, known: dict[str, FileEntry], settings: Settings, dry_run: bool
+) -> FileResult | _Pending:
+    """Fingerprint, parse and chunk one file; unchanged, failed and dry-run files end here."""
     file_id = str(candidate.path.resolve())
     try:
         fp = fingerprint(candidate.path, settings)
@@ -277,22 +299,65 @@ def _ingest_one(
     )
     if dry_run:
         return FileResult(candidate.source, status, chunks=len(docs))
-    chunks_bar.add_total(len(docs))
+    for doc in docs:
+        # Part of each chunk's record key: a new pipeline (e.g. what BM25 indexes) rewrites every chunk once.
+        doc.metadata["pipeline"] = PIPELINE_VERSION
+    return _Pending(candidate, status, fp, docs)
+
+
+def _write_window(
+    window: list[_Pending],
+    root: Path,
+    store: CourseStore,
+    records,  # type: ignore[no-untyped-def]
+    manifest: Manifest,
+    report: IngestReport,
+    files_bar: Progress,
+    chunks_bar: Progress,
+) -> None:
+    """Embed the window's new chunks in one pass, then index file by file (each file commits on its own)."""
+    if not window:
+        return
+    docs = [d for p in window for d in p.docs]
+    exists = records.exists([chunk_key(d) for d in docs])
+    new_texts = [d.page_content for d, known in zip(docs, exists, strict=True) if not known]
+    prime = getattr(store.embeddings, "prime", None)
+    embedded = prime(new_texts, chunks_bar.update) if prime else 0
+    try:
+        for pending in window:
+            report.files.append(_index_file(pending, root, store, records, manifest, report))
+            files_bar.update()
+    finally:
+        discard = getattr(store.embeddings, "discard", None)
+        if discard:
+            discard()
+    chunks_bar.update(len(docs) - embedded)
+
+
+def _index_file(
+    pending: _Pending,
+    root: Path,
+    store: CourseStore,
+    records,  # type: ignore[no-untyped-def]
+    manifest: Manifest,
+    report: IngestReport,
+) -> FileResult:
+    candidate, docs = pending.candidate, pending.docs
+    file_id = str(candidate.path.resolve())
     result = index(
         docs,
         records,
         store.vs,
         cleanup="scoped_full",
         source_id_key="file_id",
-        key_encoder="sha256",
+        key_encoder=chunk_key,
         batch_size=256,
     )
-    chunks_bar.update(len(docs))
     report.chunks_written += result["num_added"] + result["num_updated"]
     report.chunks_deleted += result["num_deleted"]
     store.delete_orphans(file_id, keep=set(records.list_keys(group_ids=[file_id])))
-    manifest.record(str(root), FileEntry(file_id, candidate.source, fp, len(docs)))
-    return FileResult(candidate.source, status, chunks=len(docs))
+    manifest.record(str(root), FileEntry(file_id, candidate.source, pending.fingerprint, len(docs)))
+    return FileResult(candidate.source, pending.status, chunks=len(docs))
 
 
 def _delete_file(file_id: str, store: CourseStore, records) -> int:  # type: ignore[no-untyped-def]

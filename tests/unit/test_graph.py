@@ -92,6 +92,18 @@ def test_grader_decides_the_grey_zone_and_generate_sees_only_relevant(wire):
     assert grade_prompt.split("Question:")[0].count("Note") == 2
 
 
+def test_grey_zone_notes_come_last_so_a_dropped_one_keeps_the_shared_prefix(wire):
+    replies = ['{"note_1": "yes", "note_2": "yes", "note_3": "no"}', "Because [1] and [2]."]
+    llm, _ = wire(replies, [[hit(1, 0.3, "grey"), hit(2, 0.7, "sure"), hit(3, 0.4, "maybe")]])
+    out = graph.invoke({"question": "why?"})
+    grade_notes = llm.prompts[0][-1].content.split("Question:")[0]
+    assert grade_notes.index("sure") < grade_notes.index("grey") < grade_notes.index("maybe")
+    # the dropped note was the last one: the generator's notes are a prefix of the grader's
+    generate_notes = llm.prompts[1][-1].content.split("Question:")[0]
+    assert grade_notes.startswith(generate_notes.rstrip())
+    assert [s["source"] for s in out["sources"]] == ["week02/notes.md", "week01/notes.md"]
+
+
 def test_uncited_answer_gets_its_sources_named(wire):
     wire(["It builds lists."], [[hit(1, 0.9)]])
     out = graph.invoke({"question": "What is a list comprehension?"})

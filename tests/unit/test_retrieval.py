@@ -200,3 +200,29 @@ def test_sphinx_api_entries_are_sections_named_in_the_heading_path(tmp_path):
     assert "list(iterable)" in by_anchor["func-list"].text and "A mutable sequence." in by_anchor["func-list"].text
     tail = [s for s in sections if "after the entries" in s.text]
     assert tail and tail[0].headings == ["os module"]  # the entry's name ends with its <dl>
+
+
+def test_keyword_text_adds_the_parts_of_dotted_and_snake_case_names():
+    from core.retrieval import keyword_text
+
+    text = keyword_text("Use os.getenv or pandas.read_csv here.")
+    assert text.startswith("Use os.getenv or pandas.read_csv here.")
+    assert text.split("\n")[-1].split() == ["os", "getenv", "pandas", "read", "csv"]
+    assert keyword_text("plain words only") == "plain words only"
+
+
+def test_bm25_counts_fully_only_when_the_question_names_an_identifier():
+    from core.retrieval import FUSION_WEIGHTS, IDENTIFIER_FUSION_WEIGHTS, fusion_weights, names_identifier
+
+    for named in (
+        "what does os.getenv return",
+        "why do I get a KeyError",
+        "how is read_csv used",
+        "what does len() do",
+    ):
+        assert names_identifier(named), named
+        assert fusion_weights(named) == IDENTIFIER_FUSION_WEIGHTS
+    for loose in ("how do I read an environment variable", "open the file 'data.csv' for reading", "List basics"):
+        assert not names_identifier(loose), loose
+        assert fusion_weights(loose) == FUSION_WEIGHTS
+    assert FUSION_WEIGHTS["bm25"] < FUSION_WEIGHTS["dense"]

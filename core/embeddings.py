@@ -1,0 +1,45 @@
+"""Embeddings that can be computed ahead of the writes that need them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from langchain_core.embeddings import Embeddings
+
+PRIME_SLICE = 256
+
+
+class PrimedEmbeddings(Embeddings):
+    """Wraps a model so a caller can embed many texts in one length-sorted pass, then hand the vectors out.
+
+    The indexing API embeds file by file; embedding every new chunk of many files together sorts them by
+    length across files and pads far less (bench/ingest.py measures the difference). Vectors not asked for
+    are dropped by `discard`; anything not primed is embedded on demand, so callers need not prime."""
+
+    def __init__(self, inner: Embeddings) -> None:
+        self.inner = inner
+        self._ready: dict[str, list[float]] = {}
+
+    def prime(self, texts: Sequence[str], on_progress: Callable[[int], None] | None = None) -> int:
+        """Embed the texts not yet ready, longest first, in slices; returns how many were embedded."""
+        todo = sorted((t for t in dict.fromkeys(texts) if t not in self._ready), key=len, reverse=True)
+        for start in range(0, len(todo), PRIME_SLICE):
+            chunk = todo[start : start + PRIME_SLICE]
+            self._ready.update(zip(chunk, self.inner.embed_documents(chunk), strict=True))
+            if on_progress:
+                on_progress(len(chunk))
+        return len(todo)
+
+    def discard(self) -> None:
+        self._ready.clear()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._ready]
+        fresh = dict(zip(missing, self.inner.embed_documents(missing), strict=True)) if missing else {}
+        vectors = [self._ready[t] if t in self._ready else fresh[t] for t in texts]
+        for text in texts:
+            self._ready.pop(text, None)
+        return vectors
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
