@@ -4,7 +4,8 @@ Runs the real graph in this process against a real llama.cpp server (started her
 given) over course_materials/ ingested into a temporary Milvus Lite file. For each question:
   - LLM calls, and seconds spent in each node;
   - end-to-end seconds divided by one bare llama.cpp completion of the same final prompt (cache flushed
-    first, same temperature 0 and token limit), the cost of everything around the one unavoidable call;
+    first, temperature 0, capped at the answer's own token count so both decode the same amount): the
+    cost of everything around the one unavoidable call;
   - grounded / correct-source (expected file among the sources) / refusal for off-course questions.
 
     .venv/bin/python -m bench.answer [--llm-url http://127.0.0.1:8080/v1] [--limit N] [--json]
@@ -47,6 +48,7 @@ class NodeTimer(BaseCallbackHandler):
         self.starts: dict[UUID, tuple[str, float]] = {}
         self.node_seconds: dict[str, float] = defaultdict(float)
         self.llm_calls: list[tuple[str, list]] = []
+        self.completion_tokens: list[int] = []
 
     def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: UUID, metadata: dict | None = None,
                        **kwargs: Any) -> None:  # fmt: skip
@@ -58,6 +60,10 @@ class NodeTimer(BaseCallbackHandler):
         if run_id in self.starts:
             node, started = self.starts.pop(run_id)
             self.node_seconds[node] += time.perf_counter() - started
+
+    def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        usage = (response.llm_output or {}).get("token_usage") or {}
+        self.completion_tokens.append(int(usage.get("completion_tokens") or 0))
 
     def on_chat_model_start(self, serialized: Any, messages: list, *, metadata: dict | None = None,
                             **kwargs: Any) -> None:  # fmt: skip
@@ -80,8 +86,11 @@ def start_llm() -> tuple[subprocess.Popen, str]:
     return proc, url
 
 
-def bare_completion(llm_url: str, messages: list, max_tokens: int) -> float:
-    """One completion of the same prompt, after an unrelated prompt has flushed llama.cpp's prefix cache."""
+def bare_completion(llm_url: str, messages: list, max_tokens: int) -> tuple[float, int]:
+    """One completion of the same prompt, after an unrelated prompt has flushed llama.cpp's prefix cache.
+
+    Capped at the number of tokens the service's answer had, so both sides decode the same amount; returns
+    (seconds, completion tokens)."""
     roles = {"human": "user", "ai": "assistant"}
     payload = [{"role": roles.get(m.type, m.type), "content": m.content} for m in messages]
     with httpx.Client(timeout=300) as client:
@@ -89,8 +98,9 @@ def bare_completion(llm_url: str, messages: list, max_tokens: int) -> float:
                                                          "max_tokens": 1})  # fmt: skip
         started = time.perf_counter()
         body = {"messages": payload, "max_tokens": max_tokens, "temperature": 0.0, "stop": STOP}
-        client.post(f"{llm_url}/chat/completions", json=body)
-        return time.perf_counter() - started
+        reply = client.post(f"{llm_url}/chat/completions", json=body)
+        elapsed = time.perf_counter() - started
+        return elapsed, int(reply.json().get("usage", {}).get("completion_tokens") or 0)
 
 
 def run(llm_url: str | None, limit: int | None) -> dict:
@@ -116,7 +126,10 @@ def run(llm_url: str | None, limit: int | None) -> dict:
             out = graph.invoke({"question": item["q"]}, {"configurable": {"temperature": 0.0}, "callbacks": [timer]})
             elapsed = time.perf_counter() - started
             final = [m for node, m in timer.llm_calls if node in ("generate", "respond")]
-            bare = bare_completion(llm_url, final[-1], settings.llm_max_tokens) if final else None
+            answer_tokens = timer.completion_tokens[-1] if timer.completion_tokens else 0
+            bare, bare_tokens = (
+                bare_completion(llm_url, final[-1], answer_tokens or settings.llm_max_tokens) if final else (None, 0)
+            )
             sources = [s["source"] for s in out["sources"]]
             rows.append({
                 "question": item["q"],
@@ -128,6 +141,8 @@ def run(llm_url: str | None, limit: int | None) -> dict:
                 "calls_by_node": dict(Counter(node for node, _ in timer.llm_calls)),
                 "seconds": round(elapsed, 2),
                 "bare_seconds": round(bare, 2) if bare else None,
+                "answer_tokens": answer_tokens,
+                "bare_tokens": bare_tokens,
                 "node_seconds": {k: round(v, 3) for k, v in timer.node_seconds.items()},
             })  # fmt: skip
         return summarize(rows)
@@ -158,6 +173,8 @@ def summarize(rows: list[dict]) -> dict:
         "refusal_rate_off_course": round(sum(bool(r["refused"]) for r in off) / len(off), 3) if off else None,
         "e2e_over_bare_completion": round(ratio, 3) if ratio else None,
         "overhead_pct": round((ratio - 1) * 100, 1) if ratio else None,
+        "answer_tokens_mean": round(statistics.mean(r["answer_tokens"] for r in answered), 1) if answered else None,
+        "bare_tokens_mean": round(statistics.mean(r["bare_tokens"] for r in answered), 1) if answered else None,
         "seconds_per_question_mean": round(statistics.mean(r["seconds"] for r in rows), 2),
         "mean_seconds_per_node": {k: round(statistics.mean(v), 3) for k, v in sorted(node_totals.items())},
         "rows": rows,

@@ -30,6 +30,7 @@ from graph.utils import (
     format_excerpts,
     format_history,
     grade_schema,
+    note_list,
     is_small_talk,
     parse_grade,
     says_not_covered,
@@ -106,7 +107,7 @@ def retrieve(state: MentorState, config: RunnableConfig) -> dict:
 
 
 def grade_documents(state: MentorState, config: RunnableConfig) -> dict:
-    """Judge every candidate in one grammar-constrained LLM call, guarded by retrieval evidence.
+    """Judge the grey-zone candidates in one grammar-constrained LLM call, guarded by retrieval evidence.
 
     Candidates at or above `grade_accept_score` are relevant on similarity alone (a 135M model's yes/no is
     close to chance); the LLM decides the grey zone between the relevance floor and that score. When
@@ -115,15 +116,16 @@ def grade_documents(state: MentorState, config: RunnableConfig) -> dict:
     cfg = Configuration.from_runnable_config(config)
     candidates = state.get("candidates", [])
     accepted = [n for n, c in enumerate(candidates, start=1) if c["score"] >= cfg.grade_accept_score]
-    if len(accepted) == len(candidates):
+    grey = [n for n in range(1, len(candidates) + 1) if n not in accepted]
+    if not grey:
         return {"relevant": accepted, "grade_error": ""}
-    user = _context(state["question"], candidates) + "\n" + prompts.GRADE_TASK
-    llm = _llm(config, max_tokens=16 * len(candidates) + 8, tags=["grader"]).bind(
-        response_format={"type": "json_object", "schema": grade_schema(len(candidates))}
+    task = prompts.GRADE_TASK.format(notes=note_list(grey))
+    llm = _llm(config, max_tokens=16 * len(grey) + 8, tags=["grader"]).bind(
+        response_format={"type": "json_object", "schema": grade_schema(grey)}
     )
-    reply = llm.invoke(_messages(user))
+    reply = llm.invoke(_messages(_context(state["question"], candidates) + "\n" + task))
     try:
-        voted = parse_grade(str(reply.content), len(candidates))
+        voted = parse_grade(str(reply.content), grey)
     except GradeParseError as exc:
         log.warning("grader reply rejected: %s", exc)
         return {"relevant": accepted, "grade_error": str(exc)}

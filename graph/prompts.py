@@ -15,7 +15,7 @@ CONTEXT_TEMPLATE = """Course notes:
 Question: {question}
 """
 
-GRADE_TASK = """For each note, answer yes if it helps answer the question, no if it is about something else.
+GRADE_TASK = """For {notes}, answer yes if the note helps answer the question, no if it is about something else.
 Reply with JSON."""
 
 GENERATE_TASK = "Answer in 2 sentences, using only the notes:"

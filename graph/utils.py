@@ -55,9 +55,11 @@ def format_excerpts(candidates: Sequence[Candidate]) -> str:
     return "\n\n".join(f"Note {n}:\n{c['text'].strip()}" for n, c in enumerate(candidates, start=1))
 
 
-def grade_schema(count: int) -> dict:
-    """Grammar-constrained reply: one yes/no per note, so the model must judge each one."""
-    keys = [f"note_{n}" for n in range(1, count + 1)]
+def grade_schema(notes: Sequence[int]) -> dict:
+    """Grammar-constrained reply: one yes/no per note asked about, so the model must judge each one.
+
+    Only the grey-zone notes are asked about: every key costs the grader about eight decoded tokens."""
+    keys = [f"note_{n}" for n in notes]
     return {
         "type": "object",
         "properties": {key: {"type": "string", "enum": ["yes", "no"]} for key in keys},
@@ -65,11 +67,19 @@ def grade_schema(count: int) -> dict:
     }
 
 
+def note_list(notes: Sequence[int]) -> str:
+    """`note 3`, `notes 2 and 3`, `notes 1, 2 and 3`."""
+    labels = [str(n) for n in notes]
+    if len(labels) == 1:
+        return f"note {labels[0]}"
+    return f"notes {', '.join(labels[:-1])} and {labels[-1]}"
+
+
 class GradeParseError(ValueError):
     """The grader's reply was not the JSON we asked for."""
 
 
-def parse_grade(content: str, count: int) -> list[int]:
+def parse_grade(content: str, notes: Sequence[int]) -> list[int]:
     """Strict: a malformed reply raises, so it can never count as 'relevant' by default."""
     match = re.search(r"\{.*\}", content or "", re.DOTALL)
     if not match:
@@ -81,7 +91,7 @@ def parse_grade(content: str, count: int) -> list[int]:
     if not isinstance(data, dict):
         raise GradeParseError(f"grader reply is not an object: {content[:80]!r}")
     relevant = []
-    for n in range(1, count + 1):
+    for n in notes:
         verdict = data.get(f"note_{n}")
         if verdict not in ("yes", "no"):
             raise GradeParseError(f"grader gave no yes/no for note_{n}: {content[:80]!r}")

@@ -29,7 +29,8 @@ def test_course_questions(text):
 
 
 def test_parse_grade_strict():
-    assert parse_grade('{"note_1": "yes", "note_2": "no"}', 2) == [1]
+    assert parse_grade('{"note_1": "yes", "note_2": "no"}', [1, 2]) == [1]
+    assert parse_grade('{"note_3": "yes"}', [3]) == [3]
     for bad in [
         "yes",
         '{"note_1": "yes"}',
@@ -38,7 +39,15 @@ def test_parse_grade_strict():
         '{"note_1": true, "note_2": 1}',
     ]:
         with pytest.raises(GradeParseError):
-            parse_grade(bad, 2)
+            parse_grade(bad, [1, 2])
+
+
+def test_note_list_names_the_notes_the_grader_judges():
+    from graph.utils import note_list
+
+    assert note_list([3]) == "note 3"
+    assert note_list([2, 3]) == "notes 2 and 3"
+    assert note_list([1, 2, 3]) == "notes 1, 2 and 3"
 
 
 def test_citations_outside_the_sources_are_dropped():
