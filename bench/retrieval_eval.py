@@ -305,7 +305,7 @@ class ModeResult:
     seconds: float
 
 
-def _recall_and_rr(retrieved: list[object], gold: set[object], ks: Sequence[int]) -> tuple[dict[int, float], float]:
+def _recall_and_rr(retrieved: Sequence[object], gold: set[object], ks: Sequence[int]) -> tuple[dict[int, float], float]:
     """Recall@k = share of the question's gold items among the top k; RR = 1 / rank of the first gold item."""
     recall = {k: len(gold & set(retrieved[:k])) / len(gold) for k in ks}
     rank = next((i for i, item in enumerate(retrieved, start=1) if item in gold), 0)

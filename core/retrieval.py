@@ -81,7 +81,7 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def fuse_hits(
-    hit_lists: dict[str, Sequence[Hit]], k: int = RRF_K, weights: Mapping[str, float] | None = None
+    hit_lists: Mapping[str, Sequence[Hit]], k: int = RRF_K, weights: Mapping[str, float] | None = None
 ) -> list[Hit]:
     """Merge per-method hit lists into one list ordered by RRF score (ties broken by cosine)."""
     merged: dict[str, Hit] = {}

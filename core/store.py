@@ -96,9 +96,9 @@ def server_supports_bm25(version: str) -> bool:
     """Milvus gained the built-in BM25 function in 2.5; every Milvus Lite 2.5+/3.x has it."""
     if version.startswith("milvus_lite"):
         match = re.search(r"(\d+)\.(\d+)", version)
-        return bool(match) and (int(match.group(1)), int(match.group(2))) >= (2, 5)
+        return match is not None and (int(match.group(1)), int(match.group(2))) >= (2, 5)
     match = re.search(r"(\d+)\.(\d+)", version)
-    return bool(match) and (int(match.group(1)), int(match.group(2))) >= (2, 5)
+    return match is not None and (int(match.group(1)), int(match.group(2))) >= (2, 5)
 
 
 def bm25_text(doc: Document) -> str:

@@ -9,7 +9,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
@@ -115,11 +115,11 @@ class MentorRunnable(Runnable[dict, dict]):
         self._gate: asyncio.Semaphore | None = None
 
     @property
-    def InputType(self) -> type[MentorInput]:  # noqa: N802 (LangChain's API name)
+    def InputType(self) -> Any:  # noqa: N802 (LangChain's API name); Any as in langchain-core's own subclasses
         return MentorInput
 
     @property
-    def OutputType(self) -> type[MentorOutput]:  # noqa: N802
+    def OutputType(self) -> Any:  # noqa: N802
         return MentorOutput
 
     @property
@@ -135,13 +135,13 @@ class MentorRunnable(Runnable[dict, dict]):
         if not question:
             raise ValueError("question must not be blank")
         conversation_id = request.conversation_id or uuid.uuid4().hex
-        config = dict(config or {})
-        configurable = dict(config.get("configurable") or {})
+        merged: dict[str, Any] = dict(config or {})
+        configurable = dict(merged.get("configurable") or {})
         configurable["thread_id"] = conversation_id
         if request.module:
             configurable["module"] = request.module
-        config["configurable"] = configurable
-        return {"question": question}, RunnableConfig(**config), conversation_id  # type: ignore[typeddict-item]
+        merged["configurable"] = configurable
+        return {"question": question}, RunnableConfig(**merged), conversation_id  # type: ignore[typeddict-item]
 
     @staticmethod
     def _output(state: dict, conversation_id: str) -> dict:
@@ -172,7 +172,11 @@ class MentorRunnable(Runnable[dict, dict]):
         graph_input, cfg, conversation_id = self._prepare(input, config)
         assert self.graph is not None
         final: dict = {}
-        for mode, chunk in self.graph.stream(graph_input, cfg, stream_mode=["messages", "values"]):
+        # with a list stream_mode, langgraph yields (mode, chunk) pairs; its stubs only say dict | Any
+        parts = cast(
+            "Iterator[tuple[str, Any]]", self.graph.stream(graph_input, cfg, stream_mode=["messages", "values"])
+        )
+        for mode, chunk in parts:
             if mode == "messages":
                 message, meta = chunk
                 if _is_answer_token(message, meta):
@@ -193,7 +197,11 @@ class MentorRunnable(Runnable[dict, dict]):
         assert self.graph is not None
         final: dict = {}
         async with self._gate_for_loop():
-            async for mode, chunk in self.graph.astream(graph_input, cfg, stream_mode=["messages", "values"]):
+            parts = cast(
+                "AsyncIterator[tuple[str, Any]]",
+                self.graph.astream(graph_input, cfg, stream_mode=["messages", "values"]),
+            )
+            async for mode, chunk in parts:
                 if mode == "messages":
                     message, meta = chunk
                     if _is_answer_token(message, meta):
@@ -283,7 +291,7 @@ class ChatMentorRunnable(Runnable[dict, str]):
         self.mentor = mentor
 
     @property
-    def InputType(self) -> type[ChatInput]:  # noqa: N802
+    def InputType(self) -> Any:  # noqa: N802
         return ChatInput
 
     @property
@@ -334,7 +342,7 @@ class ChatMentorRunnable(Runnable[dict, str]):
             output = await self.mentor.ainvoke(payload, child)
         finally:
             if graph.checkpointer is not None:
-                await graph.checkpointer.adelete_thread(payload["conversation_id"])
+                await cast(BaseCheckpointSaver, graph.checkpointer).adelete_thread(payload["conversation_id"])
         yield format_chat_answer(output)
 
     def _transform(
@@ -357,7 +365,7 @@ class ChatMentorRunnable(Runnable[dict, str]):
             output = self.mentor.invoke(payload, child)
         finally:
             if graph.checkpointer is not None:
-                graph.checkpointer.delete_thread(payload["conversation_id"])
+                cast(BaseCheckpointSaver, graph.checkpointer).delete_thread(payload["conversation_id"])
         yield format_chat_answer(output)
 
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[str]:

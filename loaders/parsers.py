@@ -164,7 +164,7 @@ def parse_html(path: Path) -> ParsedFile:
 
     soup = BeautifulSoup(read_text(path), "lxml")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    body = soup.find(attrs={"role": "main"}) or soup.body or soup
+    body = soup.find(None, attrs={"role": "main"}) or soup.body or soup
     sections: list[Section] = []
     headings: list[tuple[int, str]] = []
     anchor = ""

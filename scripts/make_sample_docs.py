@@ -32,12 +32,16 @@ import os
 import sys
 import zipfile
 from pathlib import Path
+from typing import cast
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COURSE_DIR = REPO_ROOT / "course_materials"
 
 AUTHOR = "AI Mentor sample course"
 FIXED_DATE = _dt.datetime(2024, 1, 1, 12, 0, 0)
+
+# A block is (kind, content): content is the text, or the list of items for "bullets".
+Block = tuple[str, str | list[str]]
 
 # ---------------------------------------------------------------------------
 # Week 2 PDF handout: loops
@@ -49,7 +53,7 @@ FIXED_DATE = _dt.datetime(2024, 1, 1, 12, 0, 0)
 PDF_TITLE = "Week 2 Handout: Loops in Python"
 PDF_SUBTITLE = "Python Foundations - quick reference for for-loops and while-loops"
 
-PDF_SECTIONS = [
+PDF_SECTIONS: list[tuple[str, list[Block]]] = [
     (
         "1. Why loops?",
         [
@@ -443,7 +447,7 @@ def make_pptx(path: Path) -> None:
 
 DOCX_TITLE = "Week 5: Errors and Exceptions"
 
-DOCX_BLOCKS = [
+DOCX_BLOCKS: list[Block] = [
     (
         "p",
         "Every programmer's code fails sometimes. A file is missing, a user types "
@@ -645,21 +649,22 @@ def make_docx(path: Path) -> None:
 
     for kind, content in DOCX_BLOCKS:
         if kind == "h1":
-            doc.add_heading(content, level=1)
+            doc.add_heading(cast(str, content), level=1)
         elif kind == "h2":
-            doc.add_heading(content, level=2)
+            doc.add_heading(cast(str, content), level=2)
         elif kind == "p":
-            doc.add_paragraph(content)
+            doc.add_paragraph(cast(str, content))
         elif kind == "bullets":
             for item in content:
                 doc.add_paragraph(item, style="List Bullet")
         elif kind == "code":
             para = doc.add_paragraph()
-            for i, line in enumerate(content.split("\n")):
+            text = cast(str, content)
+            for i, line in enumerate(text.split("\n")):
                 run = para.add_run(line)
                 run.font.name = "Courier New"
                 run.font.size = Pt(9.5)
-                if i < content.count("\n"):
+                if i < text.count("\n"):
                     run.add_break()
         else:  # pragma: no cover
             raise ValueError(f"unknown block kind {kind!r}")

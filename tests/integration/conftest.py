@@ -33,7 +33,7 @@ def wait_http(url: str, proc: subprocess.Popen, seconds: float, headers: dict | 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
         try:
             if httpx.get(url, timeout=2, headers=headers).status_code < 500:
                 return

@@ -13,10 +13,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.conftest import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from selenium.webdriver import Chrome
 
 pytestmark = pytest.mark.integration
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -45,7 +49,7 @@ FLAGS = [
 
 
 @pytest.fixture
-def browser() -> Iterator[webdriver.Chrome]:
+def browser() -> Iterator[Chrome]:
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         pytest.skip("needs Debian's chromium and chromium-driver packages")
     profile = tempfile.mkdtemp(prefix="mentor-chromium-")
@@ -63,21 +67,21 @@ def browser() -> Iterator[webdriver.Chrome]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def _screenshot(driver: webdriver.Chrome, name: str) -> Path:
+def _screenshot(driver: Chrome, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
     driver.save_screenshot(str(path))
     return path
 
 
-def _console_errors(driver: webdriver.Chrome) -> list[str]:
+def _console_errors(driver: Chrome) -> list[str]:
     try:
         return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
     except WebDriverException:
         return []
 
 
-def _type_into(driver: webdriver.Chrome, element, text: str) -> None:  # type: ignore[no-untyped-def]
+def _type_into(driver: Chrome, element, text: str) -> None:  # type: ignore[no-untyped-def]
     element.click()
     element.send_keys(text)
 
@@ -92,7 +96,7 @@ def test_playground_answers_a_question_in_a_real_browser(api, browser):
 
     # The output panel shows the streamed chunks: {"token": ...} while the answer is written, then the final
     # output ({"answer": ..., "sources": ...}); "Loading..." disappears when the stream ends.
-    def finished(driver: webdriver.Chrome) -> str | bool:
+    def finished(driver: Chrome) -> str | bool:
         body = driver.find_element(By.TAG_NAME, "body").text
         return body if '"answer"' in body and "Loading..." not in body else False
 
@@ -118,7 +122,7 @@ def test_chat_playground_conversation_in_a_real_browser(api, browser):
     _type_into(browser, box, "What is a list comprehension?")
     box.send_keys("\n")  # Enter sends, as for a person
 
-    def sources_shown(driver: webdriver.Chrome) -> str | bool:
+    def sources_shown(driver: Chrome) -> str | bool:
         body = driver.find_element(By.TAG_NAME, "body").text
         return body if "Sources:" in body and "lists_and_comprehensions.md" in body else False
 
