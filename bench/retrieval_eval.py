@@ -284,6 +284,7 @@ def build_index(
             print(f"\r  indexed {number}/{len(pages)} pages, {total} chunks", end="", file=sys.stderr, flush=True)
     if batch:
         write()
+    store.flush()  # as the loader does after an ingest: sealed data is searched an order of magnitude faster
     if progress:
         print(file=sys.stderr)
     manifest_path.write_text(json.dumps({"index": wanted, "chunks": total}))

@@ -133,6 +133,7 @@ def fill(db: Path, n: int, pool: list[list[float]], vocabulary: list[str]) -> fl
             store.vs.add_documents(batch, ids=[f"syn-{start + i}" for i in range(len(batch))])
             print(f"\r  filled {start + len(batch)}/{n}", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
+        store.flush()
         assert store.count() == n, store.count()
         return time.perf_counter() - started
     finally:

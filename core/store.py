@@ -355,6 +355,12 @@ class CourseStore:
     def delete_file(self, file_id: str) -> int:
         return self.delete_orphans(file_id, keep=set())
 
+    def flush(self) -> None:
+        """Seal what was just written. Milvus Lite searches unsealed (growing) data far more slowly: measured
+        on 3.5k fresh chunks, 750 ms per hybrid query before a flush and 60 ms after."""
+        if self.exists():
+            self.client.flush(self.collection)
+
     def drop(self) -> None:
         if self.client.has_collection(self.collection):
             self.client.drop_collection(self.collection)

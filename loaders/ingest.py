@@ -239,6 +239,8 @@ def ingest_directory(
                 manifest.forget(file_id)
             report.chunks_deleted += deleted
             report.files.append(FileResult(entry.source, "deleted", chunks=deleted or entry.chunks))
+        if not dry_run and (report.chunks_written or report.chunks_deleted):
+            store.flush()
     finally:
         if own_store:
             store.close()
