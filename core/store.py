@@ -14,7 +14,7 @@ from typing import Any, Literal
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from core.retrieval import Hit, apply_floor, cosine, fuse_hits, fusion_weights, keyword_text
+from core.retrieval import Hit, apply_floor, cosines, fuse_hits, fusion_weights, keyword_text
 from core.settings import Settings
 
 
@@ -301,18 +301,22 @@ class CourseStore:
             search_params={"metric_type": metric, "params": {}},
             output_fields=fields,
         )
-        hits = []
+        hits, vectors = [], []
         for row in results[0] if results else []:
             entity = dict(row.get("entity", {}))
             text = entity.pop("text", "")
-            vector = entity.pop(DENSE_FIELD, None)
+            vectors.append(entity.pop(DENSE_FIELD, None))
             hit = Hit(id=str(row.get("id", row.get("pk"))), text=text, metadata=entity)
             if field == DENSE_FIELD:
                 hit.cosine = float(row["distance"])
             else:
                 hit.bm25 = abs(float(row["distance"]))
-                hit.cosine = cosine(vector, query_vector) if vector is not None and query_vector else 0.0
             hits.append(hit)
+        if field != DENSE_FIELD and query_vector:
+            known = [(hit, vector) for hit, vector in zip(hits, vectors, strict=True) if vector is not None]
+            scores = cosines([vector for _, vector in known], query_vector)
+            for (hit, _), score in zip(known, scores, strict=True):
+                hit.cosine = score
         return hits
 
     def count(self) -> int:
