@@ -61,6 +61,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = await _open_store(settings)
         await asyncio.to_thread(factories.get_embeddings, settings)
+        try:
+            await asyncio.to_thread(store.warm_up)
+        except Exception as exc:  # a cold first query is slower, never fatal
+            log.warning("search warm-up failed: %s", exc)
         settings.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
         async with AsyncSqliteSaver.from_conn_string(str(settings.checkpoint_path)) as saver:
             mentor.graph = compile_graph(saver)
