@@ -322,6 +322,16 @@ class ChatMentorRunnable(Runnable[dict, str]):
     def _seed_values(self, history: list[BaseMessage]) -> dict:
         return {"messages": history, "turns": sum(isinstance(m, HumanMessage) for m in history)}
 
+    def _one_off_thread(self, payload: dict) -> tuple[Any, RunnableConfig, BaseCheckpointSaver | None]:
+        """A throwaway thread for a chat that brings its own history: seeded, used once, then deleted."""
+        graph = self.mentor.graph
+        if graph is None:
+            raise RuntimeError("The tutor graph is not ready yet.")
+        payload["conversation_id"] = "chat-" + uuid.uuid4().hex
+        thread = RunnableConfig(configurable={"thread_id": payload["conversation_id"]})
+        saver = cast(BaseCheckpointSaver, graph.checkpointer) if graph.checkpointer is not None else None
+        return graph, thread, saver
+
     async def _atransform(
         self, inputs: AsyncIterator[Any], run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig
     ) -> AsyncIterator[str]:
@@ -331,18 +341,14 @@ class ChatMentorRunnable(Runnable[dict, str]):
         if conversation_id:
             yield format_chat_answer(await self.mentor.ainvoke(payload, child))
             return
-        graph = self.mentor.graph
-        if graph is None:
-            raise RuntimeError("The tutor graph is not ready yet.")
-        payload["conversation_id"] = "chat-" + uuid.uuid4().hex
-        thread = RunnableConfig(configurable={"thread_id": payload["conversation_id"]})
+        graph, thread, saver = self._one_off_thread(payload)
         try:
             if history:
                 await graph.aupdate_state(thread, self._seed_values(history), as_node="generate")
             output = await self.mentor.ainvoke(payload, child)
         finally:
-            if graph.checkpointer is not None:
-                await cast(BaseCheckpointSaver, graph.checkpointer).adelete_thread(payload["conversation_id"])
+            if saver is not None:
+                await saver.adelete_thread(payload["conversation_id"])
         yield format_chat_answer(output)
 
     def _transform(
@@ -354,18 +360,14 @@ class ChatMentorRunnable(Runnable[dict, str]):
         if conversation_id:
             yield format_chat_answer(self.mentor.invoke(payload, child))
             return
-        graph = self.mentor.graph
-        if graph is None:
-            raise RuntimeError("The tutor graph is not ready yet.")
-        payload["conversation_id"] = "chat-" + uuid.uuid4().hex
-        thread = RunnableConfig(configurable={"thread_id": payload["conversation_id"]})
+        graph, thread, saver = self._one_off_thread(payload)
         try:
             if history:
                 graph.update_state(thread, self._seed_values(history), as_node="generate")
             output = self.mentor.invoke(payload, child)
         finally:
-            if graph.checkpointer is not None:
-                cast(BaseCheckpointSaver, graph.checkpointer).delete_thread(payload["conversation_id"])
+            if saver is not None:
+                saver.delete_thread(payload["conversation_id"])
         yield format_chat_answer(output)
 
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[str]:
