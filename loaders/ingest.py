@@ -216,6 +216,7 @@ def ingest_directory(
         known = manifest.entries(str(root))
         files_bar, chunks_bar = progress(len(candidates), "files"), progress(0, "chunks")
         window: list[_Pending] = []
+        window_chunks = 0
         for candidate in candidates:
             prepared = _prepare(candidate, known, settings, dry_run)
             if isinstance(prepared, FileResult):
@@ -224,9 +225,10 @@ def ingest_directory(
                 continue
             chunks_bar.add_total(len(prepared.docs))
             window.append(prepared)
-            if sum(len(p.docs) for p in window) >= EMBED_WINDOW:
+            window_chunks += len(prepared.docs)
+            if window_chunks >= EMBED_WINDOW:
                 _write_window(window, root, store, records, manifest, report, files_bar, chunks_bar)
-                window = []
+                window, window_chunks = [], 0
         _write_window(window, root, store, records, manifest, report, files_bar, chunks_bar)
         files_bar.close()
         chunks_bar.close()
