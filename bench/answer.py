@@ -6,7 +6,9 @@ given) over course_materials/ ingested into a temporary Milvus Lite file. For ea
   - end-to-end seconds divided by one bare llama.cpp completion of the same final prompt (cache flushed
     first, temperature 0, capped at the answer's own token count so both decode the same amount): the
     cost of everything around the one unavoidable call;
-  - grounded / correct-source (expected file among the sources) / refusal for off-course questions.
+  - grounded / correct-source (expected file among the sources) / refusal for off-course questions;
+  - the grader's verdicts on grey-zone notes against a proxy label (the note comes from the file the
+    question is about; every note counts as off-topic for an off-course question).
 
     .venv/bin/python -m bench.answer [--llm-url http://127.0.0.1:8080/v1] [--limit N] [--json]
 """
@@ -49,6 +51,8 @@ class NodeTimer(BaseCallbackHandler):
         self.node_seconds: dict[str, float] = defaultdict(float)
         self.llm_calls: list[tuple[str, list]] = []
         self.completion_tokens: list[int] = []
+        self.candidates: list[dict] = []
+        self.gradings: list[tuple[list[dict], list[int]]] = []  # (candidates, relevant) per grader pass
 
     def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: UUID, metadata: dict | None = None,
                        **kwargs: Any) -> None:  # fmt: skip
@@ -60,6 +64,10 @@ class NodeTimer(BaseCallbackHandler):
         if run_id in self.starts:
             node, started = self.starts.pop(run_id)
             self.node_seconds[node] += time.perf_counter() - started
+            if node == "retrieve":
+                self.candidates = outputs.get("candidates", [])
+            elif node == "grade_documents":
+                self.gradings.append((self.candidates, outputs.get("relevant", [])))
 
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
         usage = (response.llm_output or {}).get("token_usage") or {}
@@ -131,6 +139,13 @@ def run(llm_url: str | None, limit: int | None) -> dict:
                 bare_completion(llm_url, final[-1], answer_tokens or settings.llm_max_tokens) if final else (None, 0)
             )
             sources = [s["source"] for s in out["sources"]]
+            # The grader's grey-zone verdicts against a proxy label: is the note from the expected file?
+            verdicts = [
+                (c["metadata"].get("source") == item["source"], n in relevant)
+                for candidates, relevant in timer.gradings
+                for n, c in enumerate(candidates, start=1)
+                if c["score"] < settings.grade_accept_score
+            ]
             rows.append({
                 "question": item["q"],
                 "expected": item["source"],
@@ -144,6 +159,7 @@ def run(llm_url: str | None, limit: int | None) -> dict:
                 "answer_tokens": answer_tokens,
                 "bare_tokens": bare_tokens,
                 "node_seconds": {k: round(v, 3) for k, v in timer.node_seconds.items()},
+                "grey_verdicts": verdicts,
             })  # fmt: skip
         return summarize(rows)
     finally:
@@ -160,6 +176,9 @@ def summarize(rows: list[dict]) -> dict:
     for r in rows:
         for node, seconds in r["node_seconds"].items():
             node_totals[node].append(seconds)
+    graded = [v for r in rows for v in r["grey_verdicts"]]
+    two_call = [r for r in answered if r["calls_by_node"].get("grade_documents")]
+    one_call = [r for r in answered if not r["calls_by_node"].get("grade_documents")]
     ratio = sum(r["seconds"] for r in answered) / sum(r["bare_seconds"] for r in answered) if answered else None
     return {
         "questions": len(rows),
@@ -173,12 +192,26 @@ def summarize(rows: list[dict]) -> dict:
         "refusal_rate_off_course": round(sum(bool(r["refused"]) for r in off) / len(off), 3) if off else None,
         "e2e_over_bare_completion": round(ratio, 3) if ratio else None,
         "overhead_pct": round((ratio - 1) * 100, 1) if ratio else None,
+        "e2e_over_bare_when_graded": _ratio(two_call),
+        "e2e_over_bare_grader_skipped": _ratio(one_call),
+        "grey_notes_graded": len(graded),
+        "grey_notes_from_expected_file_pct": _pct(sum(label for label, _ in graded), len(graded)),
+        "grader_yes_pct": _pct(sum(yes for _, yes in graded), len(graded)),
+        "grader_agrees_with_file_label_pct": _pct(sum(label == yes for label, yes in graded), len(graded)),
         "answer_tokens_mean": round(statistics.mean(r["answer_tokens"] for r in answered), 1) if answered else None,
         "bare_tokens_mean": round(statistics.mean(r["bare_tokens"] for r in answered), 1) if answered else None,
         "seconds_per_question_mean": round(statistics.mean(r["seconds"] for r in rows), 2),
         "mean_seconds_per_node": {k: round(statistics.mean(v), 3) for k, v in sorted(node_totals.items())},
         "rows": rows,
     }
+
+
+def _ratio(rows: list[dict]) -> float | None:
+    return round(sum(r["seconds"] for r in rows) / sum(r["bare_seconds"] for r in rows), 3) if rows else None
+
+
+def _pct(part: float, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
 
 
 def main() -> None:

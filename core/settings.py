@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         description="Chunks at or above this cosine similarity are relevant on retrieval evidence alone; "
         "the LLM grader decides the ones between the floor and this. 1.0 = the LLM decides everything.",
     )
+    grade_note_chars: int = Field(
+        200,
+        ge=0,
+        description="The grader reads only the opening of each grey-zone chunk, this many characters "
+        "(0 = the whole chunk). Every character it reads of a chunk it then drops is time the answer waits.",
+    )
 
     # Chunking (characters).
     chunk_size: int = 512

@@ -19,6 +19,7 @@ class Configuration:
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     relevance_floor: float = 0.25
     grade_accept_score: float = 0.5
+    grade_note_chars: int = 200
     max_tokens: int = 384
 
     @classmethod
@@ -31,6 +32,7 @@ class Configuration:
             "retrieval_mode": settings.retrieval_mode,
             "relevance_floor": settings.relevance_floor,
             "grade_accept_score": settings.grade_accept_score,
+            "grade_note_chars": settings.grade_note_chars,
             "max_tokens": settings.llm_max_tokens,
         }
         configurable = (config or {}).get("configurable", {}) or {}

@@ -33,6 +33,7 @@ from graph.utils import (
     is_small_talk,
     note_list,
     parse_grade,
+    preview,
     says_not_covered,
     strip_echo,
     to_source,
@@ -119,11 +120,16 @@ def grade_documents(state: MentorState, config: RunnableConfig) -> dict:
     grey = [n for n in range(1, len(candidates) + 1) if n not in accepted]
     if not grey:
         return {"relevant": accepted, "grade_error": ""}
+    # Grey-zone notes are shown only up to `grade_note_chars`: the grader reads less of the notes it drops.
+    shown = [
+        Candidate(**{**c, "text": preview(c["text"], cfg.grade_note_chars)}) if n in grey else c
+        for n, c in enumerate(candidates, start=1)
+    ]
     task = prompts.GRADE_TASK.format(notes=note_list(grey))
     llm = _llm(config, max_tokens=16 * len(grey) + 8, tags=["grader"]).bind(
         response_format={"type": "json_object", "schema": grade_schema(grey)}
     )
-    reply = llm.invoke(_messages(_context(state["question"], candidates) + "\n" + task))
+    reply = llm.invoke(_messages(_context(state["question"], shown) + "\n" + task))
     try:
         voted = parse_grade(str(reply.content), grey)
     except GradeParseError as exc:

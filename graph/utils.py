@@ -55,6 +55,21 @@ def format_excerpts(candidates: Sequence[Candidate]) -> str:
     return "\n\n".join(f"Note {n}:\n{c['text'].strip()}" for n, c in enumerate(candidates, start=1))
 
 
+def preview(text: str, chars: int) -> str:
+    """The opening of a note, cut at a word; 0 = all of it.
+
+    It is a prefix of the full text, so when the grader keeps the note the generator's prompt still shares
+    everything up to the cut with the grader's, and llama.cpp reads only the rest."""
+    text = text.strip()
+    if chars <= 0 or len(text) <= chars:
+        return text
+    head = text[:chars]
+    if not (text[chars].isspace() or head[-1].isspace()):  # the cut fell inside a word: drop it
+        words = head.rsplit(maxsplit=1)
+        head = words[0] if len(words) > 1 else head
+    return head.rstrip()
+
+
 def grade_schema(notes: Sequence[int]) -> dict:
     """Grammar-constrained reply: one yes/no per note asked about, so the model must judge each one.
 

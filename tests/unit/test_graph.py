@@ -104,6 +104,18 @@ def test_grey_zone_notes_come_last_so_a_dropped_one_keeps_the_shared_prefix(wire
     assert [s["source"] for s in out["sources"]] == ["week02/notes.md", "week01/notes.md"]
 
 
+def test_grader_reads_only_the_opening_of_grey_notes_and_generate_reads_them_whole(wire):
+    long_note = "Generators yield values lazily. " * 20
+    llm, _ = wire(['{"note_2": "yes"}', "They yield [2]."], [[hit(1, 0.8, "sure"), hit(2, 0.4, long_note)]])
+    out = graph.invoke({"question": "What is a generator?"}, {"configurable": {"grade_note_chars": 64}})
+    grade_prompt, generate_prompt = llm.prompts[0][-1].content, llm.prompts[1][-1].content
+    assert long_note.strip() not in grade_prompt and long_note.strip() in generate_prompt
+    # the grader's view of the kept note is where the generator's prompt first differs: llama.cpp reuses the rest
+    shared = grade_prompt.split("\n\nQuestion:")[0]
+    assert generate_prompt.startswith(shared) and len(shared) >= len("Note 1:\nsure\n\nNote 2:\n") + 50
+    assert out["grounded"] and len(out["sources"]) == 2
+
+
 def test_uncited_answer_gets_its_sources_named(wire):
     wire(["It builds lists."], [[hit(1, 0.9)]])
     out = graph.invoke({"question": "What is a list comprehension?"})

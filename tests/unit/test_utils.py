@@ -5,6 +5,7 @@ from graph.utils import (
     finalize_citations,
     is_small_talk,
     parse_grade,
+    preview,
     says_not_covered,
     strip_echo,
 )
@@ -59,3 +60,12 @@ def test_strip_echo_and_declines():
     assert strip_echo("Question: what?\nNote 1:\nReal answer.") == "Real answer."
     assert says_not_covered("The course materials don't cover this.")
     assert not says_not_covered("A dict raises KeyError when it does not contain the key.")
+
+
+def test_preview_cuts_at_a_word_and_is_a_prefix_of_the_note():
+    text = "  alpha beta gamma delta\n"
+    assert preview(text, 0) == preview(text, 99) == "alpha beta gamma delta"
+    assert preview(text, 13) == "alpha beta"  # "gam" would be half a word
+    assert preview(text, 11) == "alpha beta"
+    assert preview("abcdefghij", 4) == "abcd"  # one long word is cut rather than emptied
+    assert all(text.strip().startswith(preview(text, n)) for n in range(30))
