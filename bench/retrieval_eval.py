@@ -201,7 +201,7 @@ class IndexInfo:
 def pipeline_signature() -> str:
     """Parsing, chunking or store code changes what an index holds: a reused index must match it."""
     digest = hashlib.sha256()
-    for rel in ("loaders/parsers.py", "loaders/chunking.py", "core/store.py"):
+    for rel in ("loaders/parsers.py", "loaders/chunking.py", "core/store.py", "core/retrieval.py"):
         digest.update((PROJECT_ROOT / rel).read_bytes())
     return digest.hexdigest()[:16]
 

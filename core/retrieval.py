@@ -18,7 +18,9 @@ IDENTIFIER_FUSION_WEIGHTS: dict[str, float] = {"dense": 1.0, "bm25": 1.0}
 _WORD = re.compile(r"\w+(?:[.']\w+)*")
 # Dotted names (os.getenv), snake_case (read_csv), CamelCase (KeyError), calls (len()).
 _IDENTIFIER = re.compile(r"\b[A-Za-z]\w*\.[A-Za-z_]\w*\b|\b[a-z]+_[a-z_]+\b|\b[A-Z][a-z]+[A-Z]\w*\b|\b\w+\(\)")
-_QUOTED_VALUE = re.compile(r"'[^']*'|\"[^\"]*\"")
+# A quoted value ('X', "echo Hello World"). The opening quote must not follow a letter, so the apostrophes
+# of "what's" and "tuple's" never pair up into one long "value".
+_QUOTED_VALUE = re.compile(r"(?<!\w)'[^'\n]*'(?!\w)|\"[^\"\n]*\"")
 
 
 def keyword_text(text: str) -> str:
@@ -36,14 +38,54 @@ def keyword_text(text: str) -> str:
     return f"{text}\n{' '.join(parts)}" if parts else text
 
 
+def bm25_query(query: str) -> str:
+    """BM25's text for a question: keyword_text without quoted data ("print('Hello')", 'a b c').
+
+    Quoted data is what the student works with, not words the notes use: as query terms its words match
+    chunks by accident. A quoted name ('yield', 'os.getenv') stays, unquoted; so does a question that is
+    nothing but a quoted value."""
+    unquoted = _QUOTED_VALUE.sub(_quoted_name_or_space, query)
+    return keyword_text(unquoted if _WORD.search(unquoted) else query)
+
+
+_NAME = re.compile(r"[A-Za-z_][\w.]*(?:\(\))?")
+
+
+def _quoted_name_or_space(match: re.Match[str]) -> str:
+    """'yield' or 'os.getenv' is a term the student asks about; "print('Hello')" or 'a b' is data."""
+    inner = match.group(0)[1:-1].strip()
+    return f" {inner} " if _NAME.fullmatch(inner) else " "
+
+
+def identifier_names(query: str) -> list[str]:
+    """The API names a question mentions (os.getenv, KeyError, read_csv, len()), lower-cased, without "()".
+    Quoted values don't count."""
+    return [m.group(0).lower().removesuffix("()") for m in _IDENTIFIER.finditer(_QUOTED_VALUE.sub(" ", query))]
+
+
 def names_identifier(query: str) -> bool:
     """Does the question name an API (os.getenv, KeyError, read_csv, len())? Quoted values don't count."""
-    return bool(_IDENTIFIER.search(_QUOTED_VALUE.sub(" ", query)))
+    return bool(identifier_names(query))
 
 
-def fusion_weights(query: str) -> dict[str, float]:
-    """Exact names are what dense embeddings blur and BM25 finds: let BM25 count fully for them."""
-    return IDENTIFIER_FUSION_WEIGHTS if names_identifier(query) else FUSION_WEIGHTS
+def _words(text: str) -> set[str]:
+    words = {w.lower() for w in _WORD.findall(text)}
+    return words | {piece for w in words if "." in w or "_" in w for piece in re.split(r"[._]+", w) if piece}
+
+
+def fusion_weights(query: str, bm25_texts: Iterable[str] | None = None) -> dict[str, float]:
+    """Exact names are what dense embeddings blur and BM25 finds: let BM25 count fully for them.
+
+    With `bm25_texts` (BM25's hits) the name must also occur in one of them. A name the notes never use
+    is the student's own (`output_filename`, `MyModel`): BM25 cannot match it, so its list is no better
+    than for any loose question."""
+    names = identifier_names(query)
+    if not names:
+        return FUSION_WEIGHTS
+    if bm25_texts is None:
+        return IDENTIFIER_FUSION_WEIGHTS
+    wanted = set(names)
+    return IDENTIFIER_FUSION_WEIGHTS if any(wanted & _words(text) for text in bm25_texts) else FUSION_WEIGHTS
 
 
 @dataclass

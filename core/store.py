@@ -14,7 +14,7 @@ from typing import Any, Literal
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from core.retrieval import Hit, apply_floor, cosines, fuse_hits, fusion_weights, keyword_text
+from core.retrieval import Hit, apply_floor, bm25_query, cosines, fuse_hits, fusion_weights, keyword_text
 from core.settings import Settings
 
 
@@ -110,6 +110,12 @@ def bm25_text(doc: Document) -> str:
     anchor = re.sub(r"[^\w]+", " ", str(meta.get("anchor") or "")).strip()
     context = [str(meta.get("title") or ""), str(meta.get("headings") or ""), anchor]
     return keyword_text("\n".join([*(c for c in context if c), doc.page_content]))
+
+
+def _hit_context(hit: Hit) -> str:
+    """A hit's text with where it sits (what BM25 indexed, less the split names)."""
+    meta = hit.metadata
+    return "\n".join(str(meta.get(key) or "") for key in ("title", "headings", "anchor")) + "\n" + hit.text
 
 
 class UpsertMilvus(Milvus):
@@ -266,13 +272,17 @@ class CourseStore:
         if mode == "hybrid":
             # Both searches at once: the gRPC calls release the GIL and Milvus serves them in parallel.
             dense_f = _POOL.submit(self._search_field, DENSE_FIELD, query_vector, fetch_k, expr)
-            bm25_f = _POOL.submit(self._search_field, SPARSE_FIELD, keyword_text(query), fetch_k, expr, query_vector)
+            bm25_f = _POOL.submit(self._search_field, SPARSE_FIELD, bm25_query(query), fetch_k, expr, query_vector)
             lists = {"dense": dense_f.result(), "bm25": bm25_f.result()}
         elif mode == "dense":
             lists["dense"] = self._search_field(DENSE_FIELD, query_vector, fetch_k, expr)
         else:
-            lists["bm25"] = self._search_field(SPARSE_FIELD, keyword_text(query), fetch_k, expr, query_vector)
-        hits = fuse_hits(lists, weights=fusion_weights(query)) if len(lists) > 1 else next(iter(lists.values()))
+            lists["bm25"] = self._search_field(SPARSE_FIELD, bm25_query(query), fetch_k, expr, query_vector)
+        if len(lists) > 1:
+            weights = fusion_weights(query, (_hit_context(hit) for hit in lists["bm25"]))
+            hits = fuse_hits(lists, weights=weights)
+        else:
+            hits = next(iter(lists.values()))
         return apply_floor(hits, floor)[:k]
 
     def _module_filter(self, module: str | None) -> str:

@@ -226,3 +226,28 @@ def test_bm25_counts_fully_only_when_the_question_names_an_identifier():
         assert not names_identifier(loose), loose
         assert fusion_weights(loose) == FUSION_WEIGHTS
     assert FUSION_WEIGHTS["bm25"] < FUSION_WEIGHTS["dense"]
+
+
+def test_bm25_counts_fully_only_for_a_name_its_hits_contain():
+    from core.retrieval import FUSION_WEIGHTS, IDENTIFIER_FUSION_WEIGHTS, fusion_weights
+
+    hits = ["os.getenv(key, default=None)\nReturn the value of the environment variable key.", "Lists are mutable."]
+    assert fusion_weights("what does os.getenv return", hits) == IDENTIFIER_FUSION_WEIGHTS
+    assert fusion_weights("what does getenv() return", hits) == IDENTIFIER_FUSION_WEIGHTS  # a part of os.getenv
+    # The student's own name (no hit has it): BM25 is no better than for a loose question.
+    assert fusion_weights("write `output_filename` to disk", hits) == FUSION_WEIGHTS
+    assert fusion_weights("how do I read an environment variable", hits) == FUSION_WEIGHTS
+
+
+def test_bm25_query_leaves_out_quoted_data_but_keeps_quoted_names_and_apostrophes():
+    from core.retrieval import bm25_query, names_identifier
+
+    # data the student works with: its words would match chunks by accident
+    assert bm25_query("run the code in string \"print('Hello')\"").split() == ["run", "the", "code", "in", "string"]
+    assert bm25_query("print 'hello world' twice").split() == ["print", "twice"]
+    # a quoted name is the term the student asks about
+    assert bm25_query("what does 'yield' do?").split() == ["what", "does", "yield", "do?"]
+    assert bm25_query("dictionary from 'foo' and 'bar'").split() == ["dictionary", "from", "foo", "and", "bar"]
+    assert bm25_query("'hello world'").split() == ["'hello", "world'"]  # nothing but a quoted value: keep it
+    assert bm25_query("what's a tuple's length?") == "what's a tuple's length?"
+    assert names_identifier("what's a KeyError's cause")  # apostrophes no longer hide the name
