@@ -169,6 +169,7 @@ def run(llm_url: str | None, limit: int | None, repeat: int = 3) -> dict:
                 "expected": item["source"],
                 "grounded": out["grounded"],
                 "correct_source": item["source"] in sources if item["source"] else None,
+                "sources": sources,
                 "refused": not out["grounded"] if item["source"] is None else None,
                 "llm_calls": len(timer.llm_calls),
                 "calls_by_node": dict(Counter(node for node, _ in timer.llm_calls)),
@@ -207,6 +208,10 @@ def summarize(rows: list[dict]) -> dict:
         "llm_calls_reference_adaptive_rag": REFERENCE_CALLS,
         "grounded_rate_in_course": round(sum(r["grounded"] for r in course) / len(course), 3),
         "correct_source_rate": round(sum(bool(r["correct_source"]) for r in course) / len(course), 3),
+        # how much of what the answer stands on comes from the file the question is about
+        "sources_from_expected_file_pct": _pct(
+            sum(s == r["expected"] for r in course for s in r["sources"]), sum(len(r["sources"]) for r in course)
+        ),
         "refusal_rate_off_course": round(sum(bool(r["refused"]) for r in off) / len(off), 3) if off else None,
         "e2e_over_bare_completion": round(ratio, 3) if ratio else None,
         "overhead_pct": round((ratio - 1) * 100, 1) if ratio else None,

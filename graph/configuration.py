@@ -18,7 +18,7 @@ class Configuration:
     module: str | None = None
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     relevance_floor: float = 0.25
-    grade_accept_score: float = 0.5
+    grade_accept_score: float = 0.35
     grade_note_chars: int = 200
     max_tokens: int = 384
 

@@ -81,7 +81,7 @@ def test_confident_retrieval_skips_the_grader_and_cites(wire):
 
 
 def test_grader_decides_the_grey_zone_and_generate_sees_only_relevant(wire):
-    llm, _ = wire(['{"note_1": "no", "note_2": "yes"}', "Because [1]."], [[hit(1, 0.3), hit(2, 0.35, "the answer")]])
+    llm, _ = wire(['{"note_1": "no", "note_2": "yes"}', "Because [1]."], [[hit(1, 0.3), hit(2, 0.32, "the answer")]])
     out = graph.invoke({"question": "why?"})
     assert out["grounded"]
     assert [s["source"] for s in out["sources"]] == ["week02/notes.md"]
@@ -94,7 +94,7 @@ def test_grader_decides_the_grey_zone_and_generate_sees_only_relevant(wire):
 
 def test_grey_zone_notes_come_last_so_a_dropped_one_keeps_the_shared_prefix(wire):
     replies = ['{"note_1": "yes", "note_2": "yes", "note_3": "no"}', "Because [1] and [2]."]
-    llm, _ = wire(replies, [[hit(1, 0.3, "grey"), hit(2, 0.7, "sure"), hit(3, 0.4, "maybe")]])
+    llm, _ = wire(replies, [[hit(1, 0.3, "grey"), hit(2, 0.7, "sure"), hit(3, 0.28, "maybe")]])
     out = graph.invoke({"question": "why?"})
     grade_notes = llm.prompts[0][-1].content.split("Question:")[0]
     assert grade_notes.index("sure") < grade_notes.index("grey") < grade_notes.index("maybe")
@@ -106,7 +106,7 @@ def test_grey_zone_notes_come_last_so_a_dropped_one_keeps_the_shared_prefix(wire
 
 def test_grader_reads_only_the_opening_of_grey_notes_and_generate_reads_them_whole(wire):
     long_note = "Generators yield values lazily. " * 20
-    llm, _ = wire(['{"note_2": "yes"}', "They yield [2]."], [[hit(1, 0.8, "sure"), hit(2, 0.4, long_note)]])
+    llm, _ = wire(['{"note_2": "yes"}', "They yield [2]."], [[hit(1, 0.8, "sure"), hit(2, 0.3, long_note)]])
     out = graph.invoke({"question": "What is a generator?"}, {"configurable": {"grade_note_chars": 64}})
     grade_prompt, generate_prompt = llm.prompts[0][-1].content, llm.prompts[1][-1].content
     assert long_note.strip() not in grade_prompt and long_note.strip() in generate_prompt
