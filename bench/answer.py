@@ -198,7 +198,7 @@ def summarize(rows: list[dict]) -> dict:
     graded = [v for r in rows for v in r["grey_verdicts"]]
     two_call = [r for r in answered if r["calls_by_node"].get("grade_documents")]
     one_call = [r for r in answered if not r["calls_by_node"].get("grade_documents")]
-    ratio = sum(r["seconds"] for r in answered) / sum(r["bare_seconds"] for r in answered) if answered else None
+    ratio = _ratio(answered)
     return {
         "questions": len(rows),
         "in_course": len(course),
@@ -213,7 +213,7 @@ def summarize(rows: list[dict]) -> dict:
             sum(s == r["expected"] for r in course for s in r["sources"]), sum(len(r["sources"]) for r in course)
         ),
         "refusal_rate_off_course": round(sum(bool(r["refused"]) for r in off) / len(off), 3) if off else None,
-        "e2e_over_bare_completion": round(ratio, 3) if ratio else None,
+        "e2e_over_bare_completion": ratio,
         "overhead_pct": round((ratio - 1) * 100, 1) if ratio else None,
         "e2e_over_bare_when_graded": _ratio(two_call),
         "e2e_over_bare_grader_skipped": _ratio(one_call),

@@ -69,8 +69,7 @@ def names_identifier(query: str) -> bool:
 
 
 def _words(text: str) -> set[str]:
-    words = {w.lower() for w in _WORD.findall(text)}
-    return words | {piece for w in words if "." in w or "_" in w for piece in re.split(r"[._]+", w) if piece}
+    return {w.lower() for w in _WORD.findall(keyword_text(text))}
 
 
 def fusion_weights(query: str, bm25_texts: Iterable[str] | None = None) -> dict[str, float]:

@@ -94,9 +94,6 @@ def lite_db_locked(db_path: Path) -> bool:
 
 def server_supports_bm25(version: str) -> bool:
     """Milvus gained the built-in BM25 function in 2.5; every Milvus Lite 2.5+/3.x has it."""
-    if version.startswith("milvus_lite"):
-        match = re.search(r"(\d+)\.(\d+)", version)
-        return match is not None and (int(match.group(1)), int(match.group(2))) >= (2, 5)
     match = re.search(r"(\d+)\.(\d+)", version)
     return match is not None and (int(match.group(1)), int(match.group(2))) >= (2, 5)
 
@@ -110,12 +107,6 @@ def bm25_text(doc: Document) -> str:
     anchor = re.sub(r"[^\w]+", " ", str(meta.get("anchor") or "")).strip()
     context = [str(meta.get("title") or ""), str(meta.get("headings") or ""), anchor]
     return keyword_text("\n".join([*(c for c in context if c), doc.page_content]))
-
-
-def _hit_context(hit: Hit) -> str:
-    """A hit's text with where it sits (what BM25 indexed, less the split names)."""
-    meta = hit.metadata
-    return "\n".join(str(meta.get(key) or "") for key in ("title", "headings", "anchor")) + "\n" + hit.text
 
 
 class UpsertMilvus(Milvus):
@@ -279,7 +270,8 @@ class CourseStore:
         else:
             lists["bm25"] = self._search_field(SPARSE_FIELD, bm25_query(query), fetch_k, expr, query_vector)
         if len(lists) > 1:
-            weights = fusion_weights(query, (_hit_context(hit) for hit in lists["bm25"]))
+            bm25_texts = (bm25_text(Document(page_content=h.text, metadata=h.metadata)) for h in lists["bm25"])
+            weights = fusion_weights(query, bm25_texts)
             hits = fuse_hits(lists, weights=weights)
         else:
             hits = next(iter(lists.values()))
