@@ -16,7 +16,9 @@ from typing import Literal
 from langchain_core.messages import AIMessage, HumanMessage, trim_messages
 from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 
 from core import factories
 from core.settings import get_settings
@@ -42,6 +44,8 @@ from graph.utils import (
 log = logging.getLogger(__name__)
 
 
+# LLM calls whose tokens are the answer a student reads: servers stream exactly the calls with this tag.
+ANSWER_TAG = "answer"
 # Small models drift into reciting the prompt; cut them off where that starts.
 STOP = ["\nQuestion:", "\nNote ", "\nCourse notes:"]
 
@@ -151,7 +155,7 @@ def generate(state: MentorState, config: RunnableConfig) -> dict:
     candidates = state["candidates"]
     used = [candidates[i - 1] for i in state["relevant"]]
     # Same notes as the grader saw → same prompt prefix → llama.cpp skips re-reading it.
-    reply = _llm(config, tags=["answer"]).invoke(
+    reply = _llm(config, tags=[ANSWER_TAG]).invoke(
         _messages(_context(state["question"], used) + "\n" + prompts.GENERATE_TASK)
     )
     answer, cited = finalize_citations(strip_echo(str(reply.content)), len(used))
@@ -182,7 +186,7 @@ def _not_covered(state: MentorState) -> dict:
 
 def respond(state: MentorState, config: RunnableConfig) -> dict:
     """Small talk and questions about the tutor: a short reply, no retrieval."""
-    reply = _llm(config, max_tokens=96, tags=["answer"]).invoke(
+    reply = _llm(config, max_tokens=96, tags=[ANSWER_TAG]).invoke(
         _messages(state["question"], system=prompts.CHAT_SYSTEM_PROMPT)
     )
     answer = strip_echo(str(reply.content)) or "Hello! Ask me anything about your course materials."
@@ -225,5 +229,12 @@ builder.add_edge("generate", END)
 builder.add_edge("refuse", END)
 builder.add_edge("respond", END)
 
-graph = builder.compile()
-graph.name = "AI Mentor"
+
+
+def create_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
+    """The compiled tutor graph; the server passes its conversation checkpointer, Studio and tests none."""
+    return builder.compile(checkpointer=checkpointer, name=GRAPH_NAME)
+
+
+GRAPH_NAME = "AI Mentor"
+graph = create_graph()

@@ -23,7 +23,8 @@ from sse_starlette.sse import EventSourceResponse
 from core import factories
 from core.settings import Settings, get_settings
 from core.store import DatabaseLockedError, StoreError
-from graph.service import ChatMentorRunnable, MentorRunnable, compile_graph
+from graph.graph import create_graph
+from server.runnables import ChatMentorRunnable, MentorRunnable
 from server.schemas import ChatRequest, ChatResponse, IngestRequest, SourceItem
 from server.security import ApiKeyMiddleware
 
@@ -67,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("search warm-up failed: %s", exc)
         settings.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
         async with AsyncSqliteSaver.from_conn_string(str(settings.checkpoint_path)) as saver:
-            mentor.graph = compile_graph(saver)
+            mentor.graph = create_graph(saver)
             app.state.store = store
             app.state.ingest_lock = asyncio.Lock()
             log.info("AI Mentor ready: %s chunks in %s", store.count(), settings.milvus_collection_name)

@@ -11,8 +11,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from core import factories
 from core.retrieval import Hit
-from graph.graph import graph
-from graph.service import MentorRunnable, compile_graph
+from graph.graph import create_graph, graph
+from server.runnables import MentorRunnable
 
 
 class ScriptedChat(GenericFakeChatModel):
@@ -166,7 +166,7 @@ def test_follow_up_is_condensed_with_history(wire):
         ],
         [[hit(1, 0.9)]],
     )
-    mentor = MentorRunnable(compile_graph(InMemorySaver()))
+    mentor = MentorRunnable(create_graph(InMemorySaver()))
     first = mentor.invoke({"question": "What is a list comprehension?", "conversation_id": "c1"})
     second = mentor.invoke(
         {"question": "and how is that different from a generator expression?", "conversation_id": "c1"}
@@ -179,7 +179,7 @@ def test_follow_up_is_condensed_with_history(wire):
 
 def test_stream_yields_tokens_then_the_final_output(wire):
     wire(["Lists are ordered [1]."], [[hit(1, 0.9)]])
-    chunks = list(MentorRunnable(compile_graph(InMemorySaver())).stream({"question": "What is a list?"}))
+    chunks = list(MentorRunnable(create_graph(InMemorySaver())).stream({"question": "What is a list?"}))
     tokens = "".join(c["token"] for c in chunks if "token" in c)
     assert tokens == "Lists are ordered [1]."
     assert chunks[-1]["grounded"] and chunks[-1]["answer"].startswith("Lists are ordered")
@@ -188,7 +188,7 @@ def test_stream_yields_tokens_then_the_final_output(wire):
 def test_blank_question_is_rejected(wire):
     wire([], [[]])
     with pytest.raises(ValueError):
-        MentorRunnable(compile_graph(None)).invoke({"question": "   "})
+        MentorRunnable(create_graph(None)).invoke({"question": "   "})
 
 
 def test_long_history_is_trimmed_to_the_budget(wire):

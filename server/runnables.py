@@ -1,4 +1,4 @@
-"""The graph as a service: conversation ids → checkpointer threads, token streaming, fair queueing.
+"""The graph as a served runnable: conversation ids → checkpointer threads, token streaming, fair queueing.
 
 LangServe serves `MentorRunnable`; the original app's /api/chat and /api/chat/stream call it too.
 """
@@ -21,10 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from core.settings import get_settings
-from graph.graph import builder
+from graph.graph import ANSWER_TAG
 from graph.utils import location
-
-ANSWER_NODES = {"generate", "respond"}
 
 
 def _playground_schema(schema: dict[str, Any]) -> None:
@@ -93,12 +91,8 @@ def mentor_config_specs() -> list[ConfigurableFieldSpec]:
 
 
 def _is_answer_token(message: object, meta: dict) -> bool:
-    """Streamed chunks of the answering nodes; the full message a node returns is not re-sent."""
-    return isinstance(message, AIMessageChunk) and meta.get("langgraph_node") in ANSWER_NODES and bool(message.content)
-
-
-def compile_graph(checkpointer: BaseCheckpointSaver | None) -> CompiledStateGraph:
-    return builder.compile(checkpointer=checkpointer, name="AI Mentor")
+    """Streamed chunks of the LLM calls tagged as the answer; the full message a node returns is not re-sent."""
+    return isinstance(message, AIMessageChunk) and ANSWER_TAG in (meta.get("tags") or []) and bool(message.content)
 
 
 class MentorRunnable(Runnable[dict, dict]):
