@@ -97,10 +97,10 @@ def own_servers() -> Iterator[tuple[str, str]]:
 def final_prompt(question: str, sources: list[dict]) -> list[dict]:
     """The messages the graph's `generate` node sends for this question and these excerpts."""
     from graph import prompts
-    from graph.graph import _context, _messages
+    from graph.graph import build_context, build_messages
 
     candidates = [{"id": "", "text": s["text"], "metadata": s["metadata"], "score": s["score"]} for s in sources]
-    messages = _messages(_context(question, candidates) + "\n" + prompts.GENERATE_TASK)  # type: ignore[arg-type]
+    messages = build_messages(build_context(question, candidates) + "\n" + prompts.GENERATE_TASK)  # type: ignore[arg-type]
     roles = {"system": "system", "human": "user", "ai": "assistant"}
     return [{"role": roles[m.type], "content": str(m.content)} for m in messages]
 

@@ -73,6 +73,49 @@ class Settings(BaseSettings):
         "(0 = the whole chunk). Every character it reads of a chunk it then drops is time the answer waits.",
     )
 
+    # The course. Every prompt names it; nothing else in the tutor assumes a subject.
+    course_name: str = Field("Introduction to Python", description="Shown to the model in every prompt.")
+    course_description: str = Field(
+        "a beginner's programming course: variables, control flow, lists, functions, dictionaries, errors and files",
+        description="One line on what the course covers, for the prompts.",
+    )
+    course_language: str = Field(
+        "english", description="Language of the materials (Snowball stemmer / stop-word list name)."
+    )
+
+    # Grounding: retrieval evidence and checks in code decide, never the model's yes/no alone.
+    answer_style: Literal["generative", "extractive", "auto"] = Field(
+        "auto",
+        description="generative: the model's answer, every sentence checked against the notes and unsupported ones "
+        "removed; extractive: the notes' own sentences quoted (no LLM call); auto: generative, but the quotes "
+        "replace an answer of which less than half survives the check.",
+    )
+    min_coverage: float = Field(
+        0.4,
+        description="A note can answer a question when it holds this share of the question's salient terms, "
+        "weighted by how rare each is in the collection (bench/honesty.py calibrates it).",
+    )
+    strong_similarity: float = Field(
+        0.45,
+        description="...or when its cosine similarity to the student's own question is at least this (a paraphrase) "
+        "and it holds at least `strong_coverage` of the terms (any share when the question has no salient term).",
+    )
+    strong_coverage: float = Field(0.3, description="See strong_similarity.")
+    refuse_unknown_terms: bool = Field(
+        True,
+        description='A question naming a term no chunk of the collection uses ("France", "Kubernetes"), even '
+        "misspelt, cannot be answered from it: refuse without searching further.",
+    )
+    support_similarity: float = Field(
+        0.5, description="An answer sentence is supported when a note sentence is this close (cosine)..."
+    )
+    support_overlap: float = Field(0.6, description="...and the note holds this share of its content terms.")
+    llm_grader: bool = Field(
+        False,
+        description="Let the LLM veto notes the evidence accepted (one extra call). It can only drop notes, never "
+        "add one: worth it with a 7B model; SmolLM2-135M's verdicts are at chance.",
+    )
+
     # Chunking (characters).
     chunk_size: int = 512
     chunk_overlap: int = 50

@@ -7,6 +7,9 @@ import json
 import logging
 import os
 import re
+import threading
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -14,6 +17,7 @@ from typing import Any, Literal
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
+from core.evidence import TermStats
 from core.retrieval import Hit, apply_floor, bm25_query, cosines, fuse_hits, fusion_weights, keyword_text
 from core.settings import Settings
 
@@ -58,6 +62,10 @@ METADATA_FIELDS = [
     "anchor",
     "content_hash",
 ]
+# Term statistics read at most this many chunks (a sample is enough to tell rare terms from common ones) and
+# are re-read when the collection's size changes, checked at most once a minute (other replicas may ingest).
+STATS_MAX_CHUNKS = 50_000
+STATS_RECHECK_SECONDS = 60.0
 _MODULE_RE = re.compile(r"^[\w.\- ]{1,100}$")
 # Milvus Lite databases this process has opened: its embedded server keeps the lock until exit, and a
 # second client in the same process is fine, so only other processes' locks matter.
@@ -176,6 +184,10 @@ class CourseStore:
         self.bm25_input = SEARCH_FIELD if SEARCH_FIELD in fields or not exists else TEXT_FIELD
         self._connection = connection
         self.vs = self._open(connection, hybrid=self.bm25_available)
+        self._stats: TermStats | None = None
+        self._stats_rows = -1
+        self._stats_checked = 0.0
+        self._stats_lock = threading.Lock()
 
     def _warn_dense_fallback(self, mode: str, *, has_sparse: bool, exists: bool) -> None:
         """One warning per database and process (the API, the loader and the graph each open a store), and
@@ -342,6 +354,41 @@ class CourseStore:
                 return dict(sorted(counts.items()))
             offset += page
 
+    def term_stats(self) -> TermStats:
+        """How rare each term is in the collection (document frequencies over its chunks, with their titles and
+        headings), for the answerability check in core/evidence.py. Built once (1,413 chunks: ~0.5 s), rebuilt
+        when the collection's size has changed."""
+        with self._stats_lock:
+            now = time.monotonic()
+            if self._stats is not None and now - self._stats_checked < STATS_RECHECK_SECONDS:
+                return self._stats
+            rows = self.count()
+            self._stats_checked = now
+            if self._stats is None or rows != self._stats_rows:
+                stats = TermStats(language=self.settings.course_language)
+                for text in self._texts(STATS_MAX_CHUNKS):
+                    stats.add(text)
+                self._stats, self._stats_rows = stats, rows
+            return self._stats
+
+    def _texts(self, limit: int) -> Iterator[str]:
+        """Chunk texts with their title and headings, in pages (a query's offset + limit is capped at 16,384)."""
+        if not self.exists():
+            return
+        iterator = self.client.query_iterator(
+            self.collection,
+            batch_size=1000,
+            limit=limit,
+            filter='pk != ""',
+            output_fields=["text", "title", "headings"],
+        )
+        try:
+            while rows := iterator.next():
+                for row in rows:
+                    yield "\n".join(str(row.get(k) or "") for k in ("title", "headings", "text"))
+        finally:
+            iterator.close()
+
     # ---- writes ------------------------------------------------------------------------------
     def _pks_of_file(self, file_id: str) -> list[str]:
         if not self.exists():
@@ -371,6 +418,8 @@ class CourseStore:
         on 3.5k fresh chunks, 750 ms per hybrid query before a flush and 60 ms after."""
         if self.exists():
             self.client.flush(self.collection)
+        with self._stats_lock:
+            self._stats_checked = 0.0  # written: re-read the term statistics on next use
 
     def drop(self) -> None:
         if self.client.has_collection(self.collection):

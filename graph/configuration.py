@@ -20,7 +20,13 @@ class Configuration:
     relevance_floor: float = 0.25
     grade_accept_score: float = 0.35
     grade_note_chars: int = 200
-    max_tokens: int = 384
+    max_tokens: int = 256
+    answer_style: Literal["generative", "extractive", "auto"] = "auto"
+    min_coverage: float = 0.4
+    strong_similarity: float = 0.45
+    strong_coverage: float = 0.3
+    refuse_unknown_terms: bool = True
+    llm_grader: bool = False
 
     @classmethod
     def from_runnable_config(cls, config: RunnableConfig | None = None) -> Configuration:
@@ -34,6 +40,12 @@ class Configuration:
             "grade_accept_score": settings.grade_accept_score,
             "grade_note_chars": settings.grade_note_chars,
             "max_tokens": settings.llm_max_tokens,
+            "answer_style": settings.answer_style,
+            "min_coverage": settings.min_coverage,
+            "strong_similarity": settings.strong_similarity,
+            "strong_coverage": settings.strong_coverage,
+            "refuse_unknown_terms": settings.refuse_unknown_terms,
+            "llm_grader": settings.llm_grader,
         }
         configurable = (config or {}).get("configurable", {}) or {}
         names = {f.name for f in fields(cls)}

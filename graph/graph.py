@@ -1,11 +1,14 @@
 """The tutor graph: nodes (verbs), routers (pure functions) and wiring.
 
 START → route ─┬─ chat ─────────────────────────────→ respond → END
-               └─ course → [condense_question] → retrieve → grade_documents ─┬→ generate → END
-                                                    ↑                        ├→ rewrite_query ─┘(≤ max_rewrites)
+               └─ course → [condense_question] → retrieve → grade_documents ─┬→ generate → END   (checked)
+                                                    ↑                        ├→ quote → END      (extractive)
+                                                    │                        ├→ rewrite_query ─┘(≤ max_rewrites)
                                                     └────────────────────────┴→ refuse → END
 
-Common path: 2 LLM calls (grade + generate), sharing the excerpts as a prompt prefix.
+Whether the notes can answer is decided by evidence checked in code (core/evidence.py): similarity, and how
+much of the question's rare terms a note holds. Every sentence the model writes is checked against the
+notes before the student sees it. Common path: one LLM call (generate), none with ANSWER_STYLE=extractive.
 """
 
 from __future__ import annotations
@@ -17,18 +20,20 @@ from langchain_core.messages import AIMessage, HumanMessage, trim_messages
 from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from core import factories
+from core.evidence import NoteIndex, Thresholds, coverage, terms
 from core.settings import get_settings
 from graph import prompts
+from graph.answer import Answer, DraftChecker, extractive
 from graph.configuration import Configuration
 from graph.state import Candidate, InputState, MentorState, OutputState
 from graph.utils import (
     GradeParseError,
     as_messages,
-    finalize_citations,
     format_excerpts,
     format_history,
     grade_schema,
@@ -36,15 +41,14 @@ from graph.utils import (
     note_list,
     parse_grade,
     preview,
-    says_not_covered,
     strip_echo,
     to_source,
 )
 
 log = logging.getLogger(__name__)
 
-
 # LLM calls whose tokens are the answer a student reads: servers stream exactly the calls with this tag.
+# The generator's raw tokens are not tagged: only sentences that passed the check are streamed (custom events).
 ANSWER_TAG = "answer"
 # Small models drift into reciting the prompt; cut them off where that starts.
 STOP = ["\nQuestion:", "\nNote ", "\nCourse notes:"]
@@ -57,12 +61,55 @@ def _llm(config: RunnableConfig, *, max_tokens: int | None = None, tags: list[st
     return llm.with_config(tags=tags or [])
 
 
-def _messages(user: str, system: str = prompts.SYSTEM_PROMPT) -> list:  # type: ignore[type-arg]
-    return as_messages(system, user, get_settings().merge_system_prompt)
+def build_messages(user: str, system: str | None = None) -> list:  # type: ignore[type-arg]
+    """System + user turn for the configured chat format (the system text names the course)."""
+    settings = get_settings()
+    system = system if system is not None else prompts.SYSTEM_PROMPT.format(course=prompts.course(settings))
+    return as_messages(system, user, settings.merge_system_prompt)
 
 
-def _context(question: str, candidates: list[Candidate]) -> str:
+def build_context(question: str, candidates: list[Candidate]) -> str:
+    """The shared prompt opening: the notes, then the question."""
     return prompts.CONTEXT_TEMPLATE.format(excerpts=format_excerpts(candidates), question=question)
+
+
+def _note_context(candidate: Candidate) -> str:
+    """A note as evidence reads it: its title and heading path say what it is about too."""
+    meta = candidate["metadata"]
+    return "\n".join(str(x) for x in (meta.get("title"), meta.get("headings"), candidate["text"]) if x)
+
+
+def _evidence_question(state: MentorState) -> str:
+    """The student's own words decide, not a rewrite: a rewritten query may borrow the notes' terms. Only a
+    follow-up with no terms of its own ("why?") is judged by its standalone form."""
+    question = state["question"]
+    standalone = state.get("standalone") or question
+    return question if terms(question, get_settings().course_language) else standalone
+
+
+def _thresholds() -> Thresholds:
+    settings = get_settings()
+    return Thresholds(similarity=settings.support_similarity, overlap=settings.support_overlap)
+
+
+def _note_index(used: list[Candidate]) -> NoteIndex:
+    embeddings = factories.get_embeddings()
+    return NoteIndex([c["text"] for c in used], embeddings.embed_documents, factories.shared_store().term_stats())
+
+
+def _finish(state: MentorState, used: list[Candidate], answer: Answer) -> dict:
+    """The turn's output from a checked answer; nothing supported at all is an honest refusal."""
+    if not answer.grounded:
+        return {**_not_covered(state), "support": [s.as_dict() for s in answer.support], "verified": answer.verified()}
+    sources = [to_source(n, c) for n, c in enumerate(used, start=1)]
+    return {
+        "answer": answer.text,
+        "sources": sources,
+        "grounded": True,
+        "support": [s.as_dict() for s in answer.support],
+        "verified": answer.verified(),
+        "messages": [AIMessage(answer.text)],
+    }
 
 
 # ---- nodes ----------------------------------------------------------------------------------------
@@ -74,12 +121,17 @@ def route(state: MentorState) -> dict:
         "turns": state.get("turns", 0) + 1,
         "route": "chat" if is_small_talk(question) else "course",
         "query": question,
+        "standalone": question,
         "rewrites": 0,
         "candidates": [],
         "relevant": [],
+        "evidence": [],
+        "unknown_terms": [],
         "sources": [],
         "answer": "",
         "grounded": False,
+        "support": [],
+        "verified": {},
         "grade_error": "",
     }
 
@@ -96,54 +148,80 @@ def condense_question(state: MentorState, config: RunnableConfig) -> dict:
     prompt = prompts.CONDENSE_PROMPT.format(history=format_history(history), question=state["question"])
     reply = _llm(config, max_tokens=64).invoke([HumanMessage(prompt)])
     query = str(reply.content).strip().splitlines()[0].strip() if str(reply.content).strip() else ""
-    return {"query": query or state["question"]}
+    return {"query": query or state["question"], "standalone": query or state["question"]}
 
 
 def retrieve(state: MentorState, config: RunnableConfig) -> dict:
+    """Hybrid search for the current query; junk below the relevance floor never comes back."""
     cfg = Configuration.from_runnable_config(config)
     hits = factories.shared_store().search(
         state["query"], cfg.k, mode=cfg.retrieval_mode, module=cfg.module, floor=cfg.relevance_floor
     )
-    candidates = [Candidate(id=h.id, text=h.text, metadata=h.metadata, score=h.cosine) for h in hits]
-    # Notes relevant on similarity alone come first, the grey zone last: when the grader drops a grey-zone
-    # note, the generator's prompt still shares everything before it with the grader's (llama.cpp reuses it).
-    candidates.sort(key=lambda c: c["score"] < cfg.grade_accept_score)
-    return {"candidates": candidates}
+    return {"candidates": [Candidate(id=h.id, text=h.text, metadata=h.metadata, score=h.cosine) for h in hits]}
 
 
 def grade_documents(state: MentorState, config: RunnableConfig) -> dict:
-    """Judge the grey-zone candidates in one grammar-constrained LLM call, guarded by retrieval evidence.
+    """Keep the notes whose evidence shows they can answer the question; no model opinion needed.
 
-    Candidates at or above `grade_accept_score` are relevant on similarity alone (a 135M model's yes/no is
-    close to chance); the LLM decides the grey zone between the relevance floor and that score. When
-    nothing is in the grey zone the call is skipped. A malformed reply makes no grey-zone chunk relevant.
+    A note counts when it holds `min_coverage` of the question's salient terms weighted by their rarity in the
+    collection, or when it is a close paraphrase (cosine ≥ `strong_similarity`). "What is the capital of
+    France?" against a `capitalize()` cell: cosine 0.27 and no "France" → not relevant. With `llm_grader` on, one
+    grammar-constrained LLM call may then veto some of those notes (never add one): for strong models only.
     """
     cfg = Configuration.from_runnable_config(config)
     candidates = state.get("candidates", [])
-    accepted = [n for n, c in enumerate(candidates, start=1) if c["score"] >= cfg.grade_accept_score]
-    grey = [n for n in range(1, len(candidates) + 1) if n not in accepted]
-    if not grey:
-        return {"relevant": accepted, "grade_error": ""}
-    # Grey-zone notes are shown only up to `grade_note_chars`: the grader reads less of the notes it drops.
+    stats = factories.shared_store().term_stats()
+    question = _evidence_question(state)
+    wanted = list(dict.fromkeys(terms(question, stats.language)))
+    unknown = stats.unknown(wanted) if cfg.refuse_unknown_terms else []
+    # Cosine is to the search query: only for the student's own words does it say "paraphrase".
+    own_words = state.get("query", question) in (question, state["question"])
+    evidence, relevant = [], []
+    for n, c in enumerate(candidates, start=1):
+        cov = coverage(question, _note_context(c), stats)
+        paraphrase = (
+            own_words and c["score"] >= cfg.strong_similarity and (cov.score >= cfg.strong_coverage or not wanted)
+        )
+        ok = not unknown and c["score"] >= cfg.relevance_floor and (cov.score >= cfg.min_coverage or paraphrase)
+        evidence.append({"coverage": round(cov.score, 3), "missing": cov.missing[:5], "relevant": ok})
+        if ok:
+            relevant.append(n)
+    update: dict = {"relevant": relevant, "evidence": evidence, "unknown_terms": unknown, "grade_error": ""}
+    if cfg.llm_grader and relevant:
+        update.update(llm_veto(state, config, relevant))
+    return update
+
+
+def llm_veto(state: MentorState, config: RunnableConfig, relevant: list[int]) -> dict:
+    """Ask the model about the evidence-accepted notes below `grade_accept_score`; a "no" drops a note, a
+    malformed reply drops none. The generator then sees the kept notes in the same order (a shared prefix)."""
+    cfg = Configuration.from_runnable_config(config)
+    used = [state["candidates"][n - 1] for n in relevant]
+    asked = [i for i, c in enumerate(used, start=1) if c["score"] < cfg.grade_accept_score]
+    if not asked:
+        return {}
     shown = [
-        Candidate(**{**c, "text": preview(c["text"], cfg.grade_note_chars)}) if n in grey else c
-        for n, c in enumerate(candidates, start=1)
+        Candidate(**{**c, "text": preview(c["text"], cfg.grade_note_chars)}) if i in asked else c
+        for i, c in enumerate(used, start=1)
     ]
-    task = prompts.GRADE_TASK.format(notes=note_list(grey))
-    llm = _llm(config, max_tokens=16 * len(grey) + 8, tags=["grader"]).bind(
-        response_format={"type": "json_object", "schema": grade_schema(grey)}
+    task = prompts.GRADE_TASK.format(notes=note_list(asked))
+    llm = _llm(config, max_tokens=16 * len(asked) + 8, tags=["grader"]).bind(
+        response_format={"type": "json_object", "schema": grade_schema(asked)}
     )
-    reply = llm.invoke(_messages(_context(state["question"], shown) + "\n" + task))
+    reply = llm.invoke(build_messages(build_context(state["question"], shown) + "\n" + task))
     try:
-        voted = parse_grade(str(reply.content), grey)
+        kept = parse_grade(str(reply.content), asked)
     except GradeParseError as exc:
         log.warning("grader reply rejected: %s", exc)
-        return {"relevant": accepted, "grade_error": str(exc)}
-    return {"relevant": sorted(set(accepted) | set(voted)), "grade_error": ""}
+        return {"grade_error": str(exc)}
+    return {"relevant": [n for i, n in enumerate(relevant, start=1) if i not in asked or i in kept]}
 
 
 def rewrite_query(state: MentorState, config: RunnableConfig) -> dict:
-    prompt = prompts.REWRITE_PROMPT.format(question=state["question"], query=state["query"])
+    """Ask the model for other search words; the evidence check still judges against the student's question."""
+    prompt = prompts.REWRITE_PROMPT.format(
+        course=prompts.course(get_settings()), question=state["question"], query=state["query"]
+    )
     reply = _llm(config, max_tokens=48).invoke([HumanMessage(prompt)])
     lines = str(reply.content).strip().splitlines()
     new_query = lines[0].strip().strip('"') if lines else ""
@@ -151,18 +229,45 @@ def rewrite_query(state: MentorState, config: RunnableConfig) -> dict:
 
 
 def generate(state: MentorState, config: RunnableConfig) -> dict:
-    """Answer from the graded-relevant excerpts only, citing them as [n] ↔ sources[n-1]."""
-    candidates = state["candidates"]
-    used = [candidates[i - 1] for i in state["relevant"]]
-    # Same notes as the grader saw → same prompt prefix → llama.cpp skips re-reading it.
-    reply = _llm(config, tags=[ANSWER_TAG]).invoke(
-        _messages(_context(state["question"], used) + "\n" + prompts.GENERATE_TASK)
-    )
-    answer, cited = finalize_citations(strip_echo(str(reply.content)), len(used))
-    if says_not_covered(answer) and not any(f"[{n}]" in answer.split("Sources:")[0] for n in cited):
-        return _not_covered(state)
-    sources = [to_source(n, used[n - 1]) for n in range(1, len(used) + 1)]
-    return {"answer": answer, "sources": sources, "grounded": True, "messages": [AIMessage(answer)]}
+    """Answer from the relevant notes, checking each sentence as it is written; only supported ones are shown.
+
+    Streams checked text as custom `{"token": …}` events. When none of the reply survives (or, with
+    answer_style auto, less than half of it), the notes' own sentences are quoted instead."""
+    cfg = Configuration.from_runnable_config(config)
+    used = [state["candidates"][i - 1] for i in state["relevant"]]
+    write = get_stream_writer()
+    index = _note_index(used)
+    checker = DraftChecker(index, _thresholds())
+    # Same notes as a grader would see → same prompt prefix → llama.cpp skips re-reading it.
+    messages = build_messages(build_context(state["question"], used) + "\n" + prompts.GENERATE_TASK)
+    for chunk in _llm(config, tags=["draft"]).stream(messages):
+        for piece in checker.feed(str(chunk.content)):
+            write({"token": piece})
+    for piece in checker.close():
+        write({"token": piece})
+    answer = checker.answer()
+    verified = answer.verified()
+    if answer.grounded and not (cfg.answer_style == "auto" and verified["supported"] * 2 < verified["sentences"]):
+        return _finish(state, used, answer)
+    # Too little survived: the notes' own sentences, after whatever did (so the stream and the answer agree).
+    quoted = extractive(_evidence_question(state), index, index.stats, prompts.EXTRACTIVE_INTRO)
+    if answer.grounded:
+        write({"token": "\n\n" + quoted.text})
+        quoted.text = answer.text + "\n\n" + quoted.text
+        quoted.style = "generative"
+    else:
+        write({"token": quoted.text})
+    quoted.support = answer.support + quoted.support
+    return _finish(state, used, quoted)
+
+
+def quote(state: MentorState) -> dict:
+    """The extractive answer: the notes' most relevant sentences, verbatim and cited, with no LLM call."""
+    used = [state["candidates"][i - 1] for i in state["relevant"]]
+    index = _note_index(used)
+    answer = extractive(_evidence_question(state), index, index.stats, prompts.EXTRACTIVE_INTRO)
+    get_stream_writer()({"token": answer.text})
+    return _finish(state, used, answer)
 
 
 def refuse(state: MentorState) -> dict:
@@ -186,9 +291,8 @@ def _not_covered(state: MentorState) -> dict:
 
 def respond(state: MentorState, config: RunnableConfig) -> dict:
     """Small talk and questions about the tutor: a short reply, no retrieval."""
-    reply = _llm(config, max_tokens=96, tags=[ANSWER_TAG]).invoke(
-        _messages(state["question"], system=prompts.CHAT_SYSTEM_PROMPT)
-    )
+    system = prompts.CHAT_SYSTEM_PROMPT.format(course=prompts.course(get_settings()))
+    reply = _llm(config, max_tokens=96, tags=[ANSWER_TAG]).invoke(build_messages(state["question"], system=system))
     answer = strip_echo(str(reply.content)) or "Hello! Ask me anything about your course materials."
     return {"answer": answer, "sources": [], "grounded": False, "messages": [AIMessage(answer)]}
 
@@ -201,10 +305,15 @@ def route_question(state: MentorState) -> Literal["respond", "condense_question"
     return "condense_question" if earlier_turns else "retrieve"
 
 
-def decide_after_grading(state: MentorState, config: RunnableConfig) -> Literal["generate", "rewrite_query", "refuse"]:
+def decide_after_grading(
+    state: MentorState, config: RunnableConfig
+) -> Literal["generate", "quote", "rewrite_query", "refuse"]:
+    cfg = Configuration.from_runnable_config(config)
     if state.get("relevant"):
-        return "generate"
-    if state.get("rewrites", 0) < Configuration.from_runnable_config(config).max_rewrites:
+        return "quote" if cfg.answer_style == "extractive" else "generate"
+    if state.get("unknown_terms"):
+        return "refuse"  # other search words cannot make the materials name what they never name
+    if state.get("rewrites", 0) < cfg.max_rewrites:
         return "rewrite_query"
     return "refuse"
 
@@ -217,6 +326,7 @@ builder.add_node(retrieve)
 builder.add_node(grade_documents)
 builder.add_node(rewrite_query)
 builder.add_node(generate)
+builder.add_node(quote)
 builder.add_node(refuse)
 builder.add_node(respond)
 builder.add_edge(START, "route")
@@ -226,9 +336,9 @@ builder.add_edge("retrieve", "grade_documents")
 builder.add_conditional_edges("grade_documents", decide_after_grading)
 builder.add_edge("rewrite_query", "retrieve")
 builder.add_edge("generate", END)
+builder.add_edge("quote", END)
 builder.add_edge("refuse", END)
 builder.add_edge("respond", END)
-
 
 
 def create_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:

@@ -1,11 +1,16 @@
 """Prompt text only. Written for a 135M-parameter model first: short, explicit, one task per prompt.
 
-The grader and the generator share the same opening (system text + notes + question) and differ only in
-the task that follows, so llama.cpp reuses that prefix instead of re-reading the notes.
+No prompt names a subject: `{course}` is filled from the COURSE_NAME / COURSE_DESCRIPTION settings, so a biology
+course gets a biology tutor. The grader and the generator share the same opening (system text + notes +
+question) and differ only in the task that follows, so llama.cpp reuses that prefix instead of re-reading it.
 """
 
+from __future__ import annotations
+
+from core.settings import Settings
+
 SYSTEM_PROMPT = (
-    "You are AI Mentor, a helpful Python tutor. "
+    "You are AI Mentor, a helpful tutor for the course {course}. "
     "Answer using only the course notes you are given. Keep it short and correct."
 )
 
@@ -20,7 +25,7 @@ Reply with JSON."""
 
 GENERATE_TASK = "Answer in 2 sentences, using only the notes:"
 
-REWRITE_PROMPT = """Rewrite this search query so it finds the right passage in Python course notes.
+REWRITE_PROMPT = """Rewrite this search query so it finds the right passage in the notes of the course {course}.
 Use other, more specific words. Reply with the new query only, on one line.
 
 Question: {question}
@@ -37,8 +42,8 @@ Last message: {question}
 Standalone question:"""
 
 CHAT_SYSTEM_PROMPT = (
-    "You are AI Mentor, a friendly tutor. You answer questions about the student's course materials, "
-    "with citations. Reply to the student in one or two short sentences."
+    "You are AI Mentor, a friendly tutor for the course {course}. You answer questions about the student's "
+    "course materials, with citations. Reply to the student in one or two short sentences."
 )
 
 NOT_COVERED = (
@@ -46,3 +51,10 @@ NOT_COVERED = (
     "Try rephrasing, or ask about a topic the course covers."
 )
 CLOSEST_SOURCES = "The closest material I found:"
+EXTRACTIVE_INTRO = "Here is what the course materials say:"
+
+
+def course(settings: Settings) -> str:
+    """`Introduction to Python (a beginner's programming course: …)`."""
+    name = settings.course_name.strip() or "this course"
+    return f"{name} ({settings.course_description.strip()})" if settings.course_description.strip() else name

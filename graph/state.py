@@ -38,10 +38,29 @@ class InputState(TypedDict, total=False):
     question: str
 
 
+class SentenceSupport(TypedDict):
+    """How one sentence of the model's reply stands on the notes (unsupported ones are not in `answer`)."""
+
+    text: str
+    supported: bool
+    n: int  # the [n] note that supports it best; 0 = none
+    similarity: float
+    overlap: float
+
+
+class Verified(TypedDict, total=False):
+    style: str  # "generative" or "extractive"
+    sentences: int
+    supported: int
+    dropped: int
+
+
 class OutputState(TypedDict, total=False):
     answer: str
     sources: list[Source]
-    grounded: bool
+    grounded: bool  # true only when every sentence kept in `answer` is supported by a note
+    support: list[SentenceSupport]
+    verified: Verified
     route: Route
     rewrites: int
     query: str
@@ -51,5 +70,8 @@ class OutputState(TypedDict, total=False):
 class MentorState(InputState, OutputState, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
     candidates: list[Candidate]
-    relevant: list[int]  # 1-based positions in candidates judged relevant by the grader
+    relevant: list[int]  # 1-based positions in candidates the evidence shows can answer the question
+    evidence: list[dict]  # per candidate: coverage of the question's terms, the heaviest ones missing
+    unknown_terms: list[str]  # question terms no chunk of the collection uses (then: refuse, no rewrite)
+    standalone: str  # the question as the evidence judges it (a follow-up condensed to stand alone)
     grade_error: str

@@ -172,6 +172,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             conversation_id=out["conversation_id"],
             grounded=out["grounded"],
             route=out["route"],
+            support=out.get("support", []),
+            verified=out.get("verified"),
         )
 
     @app.post("/api/chat/stream", tags=["chat"])

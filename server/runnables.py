@@ -60,10 +60,29 @@ class SourceOut(BaseModel):
     text: str = ""
 
 
+class SupportOut(BaseModel):
+    """How one sentence of the model's reply stands on the notes; unsupported ones are not in the answer."""
+
+    text: str
+    supported: bool
+    n: int = Field(0, description="The [n] source that supports it best; 0 = none.")
+    similarity: float = 0.0
+    overlap: float = 0.0
+
+
+class VerifiedOut(BaseModel):
+    style: str = Field("", description="generative (the model's checked reply) or extractive (quoted notes).")
+    sentences: int = 0
+    supported: int = 0
+    dropped: int = 0
+
+
 class MentorOutput(BaseModel):
     answer: str
     sources: list[SourceOut] = []
-    grounded: bool = False
+    grounded: bool = Field(False, description="True only when every sentence of the answer is supported by a source.")
+    support: list[SupportOut] = []
+    verified: VerifiedOut | None = None
     route: str = ""
     rewrites: int = 0
     query: str = Field("", description="The standalone search query the question became.")
@@ -144,6 +163,8 @@ class MentorRunnable(Runnable[dict, dict]):
             "answer": state.get("answer", ""),
             "sources": sources,
             "grounded": bool(state.get("grounded")),
+            "support": list(state.get("support") or []),
+            "verified": state.get("verified") or None,
             "route": state.get("route", ""),
             "rewrites": int(state.get("rewrites", 0)),
             "query": state.get("query", ""),
@@ -168,13 +189,17 @@ class MentorRunnable(Runnable[dict, dict]):
         final: dict = {}
         # with a list stream_mode, langgraph yields (mode, chunk) pairs; its stubs only say dict | Any
         parts = cast(
-            "Iterator[tuple[str, Any]]", self.graph.stream(graph_input, cfg, stream_mode=["messages", "values"])
+            "Iterator[tuple[str, Any]]",
+            self.graph.stream(graph_input, cfg, stream_mode=["messages", "custom", "values"]),
         )
         for mode, chunk in parts:
             if mode == "messages":
                 message, meta = chunk
                 if _is_answer_token(message, meta):
                     yield {"token": message.content}
+            elif mode == "custom":
+                if isinstance(chunk, dict) and chunk.get("token"):
+                    yield {"token": chunk["token"]}  # checked answer text (graph/graph.py generate)
             else:
                 final = chunk
         yield self._output(final, conversation_id)
@@ -193,13 +218,16 @@ class MentorRunnable(Runnable[dict, dict]):
         async with self._gate_for_loop():
             parts = cast(
                 "AsyncIterator[tuple[str, Any]]",
-                self.graph.astream(graph_input, cfg, stream_mode=["messages", "values"]),
+                self.graph.astream(graph_input, cfg, stream_mode=["messages", "custom", "values"]),
             )
             async for mode, chunk in parts:
                 if mode == "messages":
                     message, meta = chunk
                     if _is_answer_token(message, meta):
                         yield {"token": message.content}
+                elif mode == "custom":
+                    if isinstance(chunk, dict) and chunk.get("token"):
+                        yield {"token": chunk["token"]}  # checked answer text (graph/graph.py generate)
                 else:
                     final = chunk
         yield self._output(final, conversation_id)

@@ -30,6 +30,8 @@ class ChatResponse(BaseModel):
     conversation_id: str
     grounded: bool = False
     route: str = ""
+    support: list[dict] = Field(default_factory=list, description="Per-sentence check of the model's reply.")
+    verified: dict | None = None
 
 
 class IngestRequest(BaseModel):

@@ -14,7 +14,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables import RunnableLambda
 
 from core.settings import PROJECT_ROOT, get_settings
-from graph.graph import grade_documents
+from graph.graph import llm_veto
 from graph.state import Candidate
 from loaders.parsers import parse_file
 
@@ -36,7 +36,7 @@ def course_passage(relative: str, containing: str) -> Candidate:
 
 
 @pytest.mark.parametrize("note_chars", [0, 200])
-def test_one_grammar_constrained_call_judges_every_grey_note(llm_server, monkeypatch, note_chars):
+def test_one_grammar_constrained_call_judges_every_note_it_may_veto(llm_server, monkeypatch, note_chars):
     monkeypatch.setenv("LLM_BASE_URL", llm_server.url)
     get_settings.cache_clear()
     candidates = [
@@ -50,9 +50,9 @@ def test_one_grammar_constrained_call_judges_every_grey_note(llm_server, monkeyp
     try:
         # As a runnable, like inside the graph: the node's LLM call inherits the config's callbacks.
         state = {"question": "What is a list comprehension?", "candidates": candidates}
-        update = RunnableLambda(grade_documents).invoke(state, config)
+        update = RunnableLambda(lambda s, config: llm_veto(s, config, [1, 2, 3])).invoke(state, config)
     finally:
         get_settings.cache_clear()
     assert counter.calls == 1  # one call for all three notes, not one per note
-    assert update["grade_error"] == "", update["grade_error"]  # the reply parsed: a yes/no for every note
+    assert "grade_error" not in update, update["grade_error"]  # the reply parsed: a yes/no for every note
     assert set(update["relevant"]) <= {1, 2, 3}

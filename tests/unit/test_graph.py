@@ -10,6 +10,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
 from core import factories
+from core.evidence import TermStats, words
 from core.retrieval import Hit
 from graph.graph import create_graph, graph
 from server.runnables import MentorRunnable
@@ -29,6 +30,7 @@ class FakeStore:
     def __init__(self, results: list[list[Hit]]) -> None:
         self.results = results
         self.calls: list[dict] = []
+        self.extra: list[str] = []  # more of the collection than the hits
 
     def search(self, query: str, k: int | None = None, **kwargs: Any) -> list[Hit]:
         self.calls.append({"query": query, "k": k, **kwargs})
@@ -36,6 +38,23 @@ class FakeStore:
 
     def count(self) -> int:
         return 1
+
+    def term_stats(self) -> TermStats:
+        texts = [h.text for hits in self.results for h in hits] + self.extra + ["filler text about something else"] * 8
+        return TermStats.from_texts(texts)
+
+
+class BagOfWords:
+    """Embeddings at the factory seam: a hashed bag of words, so cosine follows shared words."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.embed_query(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        vector = [0.0] * 64
+        for word in words(text):
+            vector[sum(map(ord, word.rstrip("s"))) % 64] += 1.0
+        return vector
 
 
 def hit(n: int, score: float, text: str | None = None) -> Hit:
@@ -59,6 +78,7 @@ def wire(monkeypatch):
         store = FakeStore(results)
         monkeypatch.setattr(factories, "get_llm", lambda *a, **k: llm)
         monkeypatch.setattr(factories, "shared_store", lambda: store)
+        monkeypatch.setattr(factories, "get_embeddings", lambda *a, **k: BagOfWords())
         return llm, store
 
     return _wire
@@ -71,88 +91,100 @@ def test_small_talk_is_answered_without_retrieval(wire):
     assert store.calls == [] and len(llm.prompts) == 1 and out["sources"] == []
 
 
-def test_confident_retrieval_skips_the_grader_and_cites(wire):
-    llm, store = wire(["A list comprehension builds a list [1]."], [[hit(1, 0.8), hit(2, 0.6)]])
+COMPREHENSION = "A list comprehension builds a new list from an iterable in one expression."
+
+
+def test_supported_sentences_are_kept_and_cited_unsupported_ones_removed(wire):
+    reply = "A list comprehension builds a new list from an iterable [2]. It was invented in 1980 by Guido."
+    llm, _ = wire([reply], [[hit(1, 0.8, COMPREHENSION), hit(2, 0.6, "Loops repeat a block of code.")]])
     out = graph.invoke({"question": "What is a list comprehension?"})
     assert out["grounded"] and out["route"] == "course" and out["rewrites"] == 0
-    assert len(llm.prompts) == 1  # generate only
-    assert [s["source"] for s in out["sources"]] == ["week01/notes.md", "week02/notes.md"]
-    assert "[1]" in out["answer"]
+    assert len(llm.prompts) == 1  # generate only: no grader call
+    assert out["answer"] == "A list comprehension builds a new list from an iterable [1]."  # cited to its real note
+    assert "1980" not in out["answer"]
+    assert [s["supported"] for s in out["support"]] == [True, False]
+    assert out["verified"] == {"style": "generative", "sentences": 2, "supported": 1, "dropped": 1}
 
 
-def test_grader_decides_the_grey_zone_and_generate_sees_only_relevant(wire):
-    llm, _ = wire(['{"note_1": "no", "note_2": "yes"}', "Because [1]."], [[hit(1, 0.3), hit(2, 0.32, "the answer")]])
-    out = graph.invoke({"question": "why?"})
-    assert out["grounded"]
-    assert [s["source"] for s in out["sources"]] == ["week02/notes.md"]
-    generate_prompt = llm.prompts[1][-1].content
-    assert "the answer" in generate_prompt and "text 1" not in generate_prompt
-    # grader and generator share everything up to the task: llama.cpp reuses that prefix
-    grade_prompt = llm.prompts[0][-1].content
-    assert grade_prompt.split("Question:")[0].count("Note") == 2
-
-
-def test_grey_zone_notes_come_last_so_a_dropped_one_keeps_the_shared_prefix(wire):
-    replies = ['{"note_1": "yes", "note_2": "yes", "note_3": "no"}', "Because [1] and [2]."]
-    llm, _ = wire(replies, [[hit(1, 0.3, "grey"), hit(2, 0.7, "sure"), hit(3, 0.28, "maybe")]])
-    out = graph.invoke({"question": "why?"})
-    grade_notes = llm.prompts[0][-1].content.split("Question:")[0]
-    assert grade_notes.index("sure") < grade_notes.index("grey") < grade_notes.index("maybe")
-    # the dropped note was the last one: the generator's notes are a prefix of the grader's
-    generate_notes = llm.prompts[1][-1].content.split("Question:")[0]
-    assert grade_notes.startswith(generate_notes.rstrip())
-    assert [s["source"] for s in out["sources"]] == ["week02/notes.md", "week01/notes.md"]
-
-
-def test_grader_reads_only_the_opening_of_grey_notes_and_generate_reads_them_whole(wire):
-    long_note = "Generators yield values lazily. " * 20
-    llm, _ = wire(['{"note_2": "yes"}', "They yield [2]."], [[hit(1, 0.8, "sure"), hit(2, 0.3, long_note)]])
-    out = graph.invoke({"question": "What is a generator?"}, {"configurable": {"grade_note_chars": 64}})
-    grade_prompt, generate_prompt = llm.prompts[0][-1].content, llm.prompts[1][-1].content
-    assert long_note.strip() not in grade_prompt and long_note.strip() in generate_prompt
-    # the grader's view of the kept note is where the generator's prompt first differs: llama.cpp reuses the rest
-    shared = grade_prompt.split("\n\nQuestion:")[0]
-    assert generate_prompt.startswith(shared) and len(shared) >= len("Note 1:\nsure\n\nNote 2:\n") + 50
-    assert out["grounded"] and len(out["sources"]) == 2
-
-
-def test_uncited_answer_gets_its_sources_named(wire):
-    wire(["It builds lists."], [[hit(1, 0.9)]])
-    out = graph.invoke({"question": "What is a list comprehension?"})
-    assert out["answer"].endswith("Sources: [1]")
-
-
-def test_malformed_grade_is_never_relevant_and_rewrites_are_capped(wire):
-    replies = ["yes they are all relevant", "better query", "not json either", "another query", "{}"]
-    llm, store = wire(replies, [[hit(1, 0.3)]])
-    out = graph.invoke({"question": "obscure question"})
-    assert not out["grounded"] and out["rewrites"] == 2
-    assert "couldn't find" in out["answer"] and out["sources"][0]["source"] == "week01/notes.md"
-    assert [c["query"] for c in store.calls] == ["obscure question", "better query", "another query"]
-    assert len(llm.prompts) == 5
-
-
-def test_nothing_above_the_floor_refuses_without_grading(wire):
-    llm, store = wire(["capital city France", "France capital"], [[]])
+def test_trap_whose_rare_term_the_collection_never_uses_is_refused_without_any_llm_call(wire):
+    cell = "The capitalize method of str returns a copy with the first letter upper-cased."
+    llm, store = wire(["The capital of France is Paris [1]."], [[hit(1, 0.27, cell)]])
     out = graph.invoke({"question": "What is the capital of France?"})
-    assert not out["grounded"] and out["sources"] == [] and out["rewrites"] == 2
-    assert len(llm.prompts) == 2  # two rewrites, no grading, no generation
+    assert not out["grounded"] and "couldn't find" in out["answer"] and "Paris" not in out["answer"]
+    assert llm.prompts == [] and out["rewrites"] == 0 and len(store.calls) == 1
+    assert out["sources"][0]["source"] == "week01/notes.md"  # the closest material is still shown
 
 
-def test_max_rewrites_zero_refuses_at_once(wire):
-    llm, _ = wire([], [[]])
-    out = graph.invoke({"question": "anything"}, {"configurable": {"max_rewrites": 0}})
-    assert out["rewrites"] == 0 and not out["grounded"] and llm.prompts == []
+def test_low_coverage_rewrites_then_refuses(wire):
+    notes = [hit(1, 0.3, "Dictionaries map keys to values."), hit(2, 0.3, "A stock of apples.")]
+    llm, store = wire(["stock market buy", "stock investing"], [notes])
+    # The collection uses every word of the question somewhere ("stock" often), none of the notes holds "dividends".
+    store.extra = ["Buy tickets this year.", "Dividends are paid yearly.", "stock", "Keep stock.", "A stock list."]
+    out = graph.invoke({"question": "Which stock should I buy this year for dividends?"})
+    assert not out["grounded"] and out["rewrites"] == 2
+    assert [c["query"] for c in store.calls] == [
+        "Which stock should I buy this year for dividends?",
+        "stock market buy",
+        "stock investing",
+    ]
+    assert len(llm.prompts) == 2  # rewrites only
 
 
-def test_model_that_declines_is_not_grounded(wire):
-    wire(["The notes don't cover this topic."], [[hit(1, 0.9)]])
-    out = graph.invoke({"question": "What is a metaclass?"})
-    assert not out["grounded"] and "couldn't find" in out["answer"]
+def test_a_paraphrase_passes_on_similarity_only_for_the_students_own_words(wire):
+    note = "Use break to leave a loop before it ends."
+    _, store = wire(["Use break to leave a loop before it ends [1]."], [[hit(1, 0.7, note)]])
+    store.extra = ["Call exit() to stop the program.", "An early return ends a function."]
+    out = graph.invoke({"question": "How can I exit a loop early?"})
+    assert out["grounded"] and "break" in out["answer"]
+
+
+def test_unsupported_reply_falls_back_to_quoting_the_notes(wire):
+    wire(["Python was created in 1991 in the Netherlands."], [[hit(1, 0.8, COMPREHENSION)]])
+    out = graph.invoke({"question": "What is a list comprehension?"})
+    assert out["grounded"] and out["verified"]["style"] == "extractive"
+    assert f"> {COMPREHENSION[:-1]} [1]." in out["answer"] and "1991" not in out["answer"]
+
+
+@pytest.mark.parametrize("reply", ["\n", "[7] [9]", "Note 1:", "Answer:"])
+def test_empty_or_contentless_reply_ends_in_quotes_never_an_error(wire, reply):
+    wire([reply], [[hit(1, 0.8, COMPREHENSION)]])
+    out = graph.invoke({"question": "What is a list comprehension?"})
+    assert out["grounded"] and COMPREHENSION[:-1] in out["answer"]
+
+
+def test_extractive_style_needs_no_llm_call(wire):
+    llm, _ = wire([], [[hit(1, 0.8, COMPREHENSION + " For example:\n\n```python\n[x * x for x in range(3)]\n```")]])
+    out = graph.invoke({"question": "What is a list comprehension?"}, {"configurable": {"answer_style": "extractive"}})
+    assert llm.prompts == [] and out["grounded"] and out["verified"]["style"] == "extractive"
+    assert out["answer"].count("[1]") >= 1
+
+
+def test_a_reply_cut_off_mid_sentence_ends_at_its_last_whole_sentence(wire):
+    reply = "A list comprehension builds a new list from an iterable. In this case, using `"
+    wire([reply], [[hit(1, 0.8, COMPREHENSION)]])
+    out = graph.invoke({"question": "What is a list comprehension?"})
+    assert out["answer"] == "A list comprehension builds a new list from an iterable [1]."
+    assert out["support"][-1]["supported"] is False
+
+
+def test_llm_grader_can_only_veto_notes_the_evidence_accepted(wire):
+    notes = [hit(1, 0.8, COMPREHENSION), hit(2, 0.75, "A list comprehension can filter with if.")]
+    llm, _ = wire(['{"note_1": "yes", "note_2": "no"}', "A list comprehension builds a new list [1]."], [notes])
+    config = {"configurable": {"llm_grader": True, "grade_accept_score": 1.0}}
+    out = graph.invoke({"question": "What is a list comprehension?"}, config)
+    assert [s["source"] for s in out["sources"]] == ["week01/notes.md"]
+    assert "Note 2" not in llm.prompts[1][-1].content
+
+
+def test_llm_grader_cannot_make_a_trap_relevant(wire):
+    cell = "The capitalize method of str returns a copy with the first letter upper-cased."
+    llm, _ = wire(['{"note_1": "yes"}', "Paris [1]."], [[hit(1, 0.27, cell)]])
+    out = graph.invoke({"question": "What is the capital of France?"}, {"configurable": {"llm_grader": True}})
+    assert not out["grounded"] and llm.prompts == []
 
 
 def test_per_request_configuration_reaches_retrieval(wire):
-    _, store = wire(["Answer [1]."], [[hit(3, 0.9)]])
+    _, store = wire(["Generators yield values."], [[hit(3, 0.9, "Generators yield values lazily.")]])
     graph.invoke({"question": "generators?"}, {"configurable": {"k": 5, "module": "week03", "retrieval_mode": "bm25"}})
     assert store.calls[0]["k"] == 5 and store.calls[0]["module"] == "week03" and store.calls[0]["mode"] == "bm25"
 
@@ -164,7 +196,7 @@ def test_follow_up_is_condensed_with_history(wire):
             "How is a generator expression different from a list comprehension?",
             "It is lazy [1].",
         ],
-        [[hit(1, 0.9)]],
+        [[hit(1, 0.9, "A list comprehension builds lists. A generator expression is lazy.")]],
     )
     mentor = MentorRunnable(create_graph(InMemorySaver()))
     first = mentor.invoke({"question": "What is a list comprehension?", "conversation_id": "c1"})
@@ -177,12 +209,13 @@ def test_follow_up_is_condensed_with_history(wire):
     assert "What is a list comprehension?" in condense_prompt and "builds lists" in condense_prompt
 
 
-def test_stream_yields_tokens_then_the_final_output(wire):
-    wire(["Lists are ordered [1]."], [[hit(1, 0.9)]])
+def test_stream_yields_only_checked_text_which_adds_up_to_the_answer(wire):
+    reply = "Lists are ordered collections. Lists were invented on the moon. Lists can hold items of any type."
+    wire([reply], [[hit(1, 0.9, "Lists are ordered collections. Lists can hold items of any type.")]])
     chunks = list(MentorRunnable(create_graph(InMemorySaver())).stream({"question": "What is a list?"}))
     tokens = "".join(c["token"] for c in chunks if "token" in c)
-    assert tokens == "Lists are ordered [1]."
-    assert chunks[-1]["grounded"] and chunks[-1]["answer"].startswith("Lists are ordered")
+    assert "moon" not in tokens and len([c for c in chunks if "token" in c]) == 2
+    assert chunks[-1]["grounded"] and tokens == chunks[-1]["answer"]
 
 
 def test_blank_question_is_rejected(wire):

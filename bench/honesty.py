@@ -1,0 +1,257 @@
+"""Honesty benchmark: does the tutor answer only what the materials support, on a folder bigger than the sample?
+
+Ingests course_materials/ and ../shared/fixtures (1,400+ chunks of notebooks, lessons and a glossary PDF) into
+one temporary Milvus Lite collection and asks bench/honesty_questions.json: in-course questions with gold
+files, off-course questions, and traps whose words occur in the materials but whose answer does not ("the
+capital of France" beside `str.capitalize`, "the best stock to buy" beside `stock = {"apples": 3}`).
+
+Each side runs in its own process (bench/honesty_runner.py) against the same collection and the same llama.cpp
+server: `before` is the code at --baseline (default: the last commit before evidence-based grounding), then
+this checkout with each --styles answer style. Reported per side, on the chosen split:
+  - trap / off-course questions answered as grounded (%): lower is better;
+  - in-course questions answered grounded with a gold file cited (%);
+  - in grounded answers: sentences supported by the cited notes (%), content words found in them (%), and
+    answers holding one of the question's expected terms (%);
+  - LLM calls and seconds per question.
+`--calibrate` also prints, from the dev split, how the answerability thresholds trade traps against in-course
+answers (features of the first retrieval; no LLM needed).
+
+    .venv/bin/python -m bench.honesty [--split test] [--styles auto,extractive] [--baseline REV|none]
+                                      [--ci] [--limit N] [--calibrate] [--llm-url URL] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+from core.settings import PROJECT_ROOT  # noqa: E402
+
+QUESTIONS = Path(__file__).with_name("honesty_questions.json")
+RUNNER = Path(__file__).with_name("honesty_runner.py")
+FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures"
+BASELINE = "115af38"  # main before evidence-based answerability and sentence checks (issue 11)
+
+
+def questions(split: str, ci: bool, limit: int | None, path: Path = QUESTIONS) -> list[dict]:
+    items = json.loads(path.read_text())["questions"]
+    chosen = [q for q in items if (split == "all" or q["split"] == split) and (q.get("ci") or not ci)]
+    if limit:  # the first N of each kind, so a short run keeps the mix
+        chosen = [
+            q for kind in ("in_course", "off_course", "trap") for q in [x for x in chosen if x["kind"] == kind][:limit]
+        ]
+    return chosen
+
+
+def ingest(env: dict[str, str], folders: list[Path]) -> None:
+    for folder in folders:
+        result = subprocess.run([sys.executable, "-m", "loaders", "--directory", str(folder), "--quiet"],
+                                env=env, cwd=PROJECT_ROOT, capture_output=True, text=True)  # fmt: skip
+        if result.returncode not in (0, 1):  # 1 = some file failed (reported), the rest is ingested
+            raise SystemExit(f"ingest of {folder} failed:\n{result.stderr[-2000:]}")
+
+
+def start_llm() -> tuple[subprocess.Popen, str]:
+    from bench.answer import start_llm as start
+
+    return start()
+
+
+def run_side(
+    code_dir: Path, items: list[dict], configurable: dict, env: dict[str, str], work: Path, label: str
+) -> list:
+    """One process per side, so an older checkout's graph can be imported under the same runner."""
+    qfile, out = work / f"{label}-questions.json", work / f"{label}-rows.json"
+    qfile.write_text(json.dumps(items))
+    side_env = {**env, "PYTHONPATH": str(code_dir)}
+    print(f"--- {label}: {len(items)} questions", file=sys.stderr, flush=True)
+    command = [sys.executable, str(RUNNER), str(qfile), str(out), json.dumps({"configurable": configurable})]
+    result = subprocess.run(command, env=side_env, cwd=code_dir, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
+    if result.returncode:
+        raise SystemExit(f"{label} failed:\n{result.stderr[-3000:]}")
+    return json.loads(out.read_text())
+
+
+def _pct(part: float, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def score(rows: list[dict], items: list[dict], index_for) -> dict:  # type: ignore[no-untyped-def]
+    """The figures of one side. Sentences are checked with this checkout's checker for every side alike."""
+    from core.evidence import Segment, strip_citations, terms
+
+    by_id = {q["id"]: q for q in items}
+    kinds: dict[str, list[dict]] = {"in_course": [], "off_course": [], "trap": []}
+    sentences = supported = words = found = term_hits = 0
+    grounded_course = 0
+    for row in rows:
+        q = by_id[row["id"]]
+        kinds[q["kind"]].append(row)
+        if not row["grounded"]:
+            continue
+        cited = [s for s in row["sources"] if s["n"] in row["cited"]] or row["sources"]
+        if q["kind"] == "in_course":
+            grounded_course += 1
+            text = row["answer"].lower()
+            term_hits += any(t.lower() in text for t in q.get("answer_terms", []))
+        index, thresholds = index_for([s["text"] for s in cited])
+        body = [line for line in row["answer"].splitlines() if not line.strip().startswith("Sources:")]
+        for seg in _segments("\n".join(body)):
+            check = index.check(Segment(seg.text.lstrip("> ").strip(), seg.code, seg.block), thresholds)
+            if check.claim:
+                sentences += 1
+                supported += check.supported
+        have = set().union(*(set(terms(s["text"])) for s in cited)) if cited else set()
+        own = terms(strip_citations(row["answer"]))
+        words += len(own)
+        found += sum(t in have for t in own)
+    course, off, trap = kinds["in_course"], kinds["off_course"], kinds["trap"]
+    gold_cited = 0
+    for row in course:
+        gold = set(by_id[row["id"]]["gold_sources"])
+        cited = [s["source"] for s in row["sources"] if s["n"] in row["cited"]] or [s["source"] for s in row["sources"]]
+        gold_cited += row["grounded"] and bool(gold & set(cited))
+    seconds = [r["seconds"] for r in course]
+    return {
+        "questions": len(rows),
+        "trap_grounded_pct": _pct(sum(r["grounded"] for r in trap), len(trap)),
+        "off_course_grounded_pct": _pct(sum(r["grounded"] for r in off), len(off)),
+        "trap_and_off_course_grounded_pct": _pct(sum(r["grounded"] for r in trap + off), len(trap + off)),
+        "in_course_grounded_pct": _pct(grounded_course, len(course)),
+        "in_course_grounded_with_gold_cited_pct": _pct(gold_cited, len(course)),
+        "grounded_sentences_supported_pct": _pct(supported, sentences),
+        "grounded_content_words_in_cited_notes_pct": _pct(found, words),
+        "in_course_grounded_with_expected_term_pct": _pct(term_hits, grounded_course),
+        "llm_calls_per_question": round(statistics.mean(r["llm_calls"] for r in rows), 2) if rows else None,
+        "seconds_per_question": round(statistics.mean(r["seconds"] for r in rows), 2) if rows else None,
+        "seconds_per_in_course_question": round(statistics.mean(seconds), 2) if seconds else None,
+    }
+
+
+def _segments(text: str) -> list:  # type: ignore[type-arg]
+    from core.evidence import segments
+
+    return segments(text)
+
+
+def calibrate(rows: list[dict], items: list[dict]) -> list[dict]:
+    """Answerability on the first retrieval, per threshold pair: what share of traps / off-course questions
+    would pass, and of in-course questions with a gold note among those passing."""
+    by_id = {q["id"]: q for q in items}
+    table = []
+    for min_cov, strong in itertools.product([0.3, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8], [0.5, 0.55, 0.6, 0.65, 0.7, 1.1]):
+        passed = {"in_course": 0, "gold": 0, "off": 0, "n_course": 0, "n_off": 0}
+        for row in rows:
+            q = by_id[row["id"]]
+            ok = [
+                c for c, e in zip(row["candidates"], row["evidence"], strict=False)
+                if e["coverage"] >= min_cov or c["score"] >= strong
+            ]  # fmt: skip
+            if q["kind"] == "in_course":
+                passed["n_course"] += 1
+                passed["in_course"] += bool(ok)
+                passed["gold"] += any(c["source"] in q["gold_sources"] for c in ok)
+            else:
+                passed["n_off"] += 1
+                passed["off"] += bool(ok)
+        table.append({
+            "min_coverage": min_cov,
+            "strong_similarity": strong,
+            "trap_off_pass_pct": _pct(passed["off"], passed["n_off"]),
+            "in_course_pass_pct": _pct(passed["in_course"], passed["n_course"]),
+            "in_course_gold_pass_pct": _pct(passed["gold"], passed["n_course"]),
+        })  # fmt: skip
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", default="test", choices=["dev", "test", "all"])
+    parser.add_argument("--styles", default="auto,generative,extractive", help="answer styles of this checkout")
+    parser.add_argument("--baseline", default=BASELINE, help="git revision for the 'before' side, or 'none'")
+    parser.add_argument("--ci", action="store_true", help="only the questions marked for CI")
+    parser.add_argument("--limit", type=int, help="the first N questions of each kind")
+    parser.add_argument("--calibrate", action="store_true", help="threshold table from the dev split (no LLM)")
+    parser.add_argument("--llm-url", help="an already running llama.cpp server (…/v1); default: start one")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if not FIXTURES.is_dir():
+        raise SystemExit(f"the shared fixtures are not at {FIXTURES}: this benchmark needs them")
+
+    work = Path(tempfile.mkdtemp(prefix="bench-honesty-"))
+    llm_proc = None
+    try:
+        llm_url = args.llm_url
+        if not llm_url and not args.calibrate:
+            llm_proc, llm_url = start_llm()
+        env = {**os.environ, "MILVUS_URI": str(work / "db" / "mentor.db"), "LLM_BASE_URL": llm_url or "http://127.0.0.1:9/v1",
+               "CHECKPOINT_DB": str(work / "conversations.sqlite")}  # fmt: skip
+        env.pop("PYTHONPATH", None)
+        ingest(env, [PROJECT_ROOT / "course_materials", FIXTURES])
+        results: dict[str, dict] = {}
+        if args.calibrate:
+            dev = questions("dev", args.ci, args.limit)
+            rows = run_side(PROJECT_ROOT, dev, {"answer_style": "extractive", "max_rewrites": 0, "temperature": 0.0},
+                            env, work, "calibrate")  # fmt: skip
+            table = calibrate(rows, dev)
+            print(json.dumps(table, indent=1) if args.json else "\n".join(json.dumps(r) for r in table))
+            return
+        items = questions(args.split, args.ci, args.limit)
+        sides: list[tuple[str, Path, dict]] = []
+        base_dir = None
+        if args.baseline != "none":
+            base_dir = work / "baseline"
+            subprocess.run(["git", "worktree", "add", "--detach", str(base_dir), args.baseline], cwd=PROJECT_ROOT,
+                           check=True, capture_output=True)  # fmt: skip
+            sides.append(("before", base_dir, {"temperature": 0.0}))
+        for style in [s for s in args.styles.split(",") if s]:
+            sides.append((style, PROJECT_ROOT, {"temperature": 0.0, "answer_style": style}))
+        all_rows = {label: run_side(code, items, conf, env, work, label) for label, code, conf in sides}
+        if base_dir:
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(base_dir)], cwd=PROJECT_ROOT, capture_output=True
+            )
+        index_for = _index_factory(env)
+        for label, rows in all_rows.items():
+            results[label] = score(rows, items, index_for)
+        if args.json:
+            print(json.dumps({"split": args.split, "results": results, "rows": all_rows}, indent=1))
+            return
+        keys = list(next(iter(results.values())).keys())
+        print(f"split={args.split} questions={len(items)} collection={work / 'db'}")
+        print(f"{'':44}" + "".join(f"{label:>12}" for label in results))
+        for key in keys:
+            print(f"{key:44}" + "".join(f"{str(results[label][key]):>12}" for label in results))
+    finally:
+        if llm_proc:
+            llm_proc.terminate()
+            llm_proc.wait(20)
+
+
+def _index_factory(env: dict[str, str]):  # type: ignore[no-untyped-def]
+    """This checkout's sentence checker over given notes, with the collection's term statistics."""
+    os.environ["MILVUS_URI"] = env["MILVUS_URI"]
+    from core import factories
+    from core.evidence import NoteIndex, Thresholds
+    from core.settings import get_settings
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    stats = factories.shared_store().term_stats()
+    embed = factories.get_embeddings().embed_documents
+    thresholds = Thresholds(similarity=settings.support_similarity, overlap=settings.support_overlap)
+    return lambda notes: (NoteIndex(notes, embed, stats), thresholds)
+
+
+if __name__ == "__main__":
+    main()

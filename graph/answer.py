@@ -1,0 +1,170 @@
+"""What the student finally reads: the model's draft cut down to the sentences the notes support, or the notes'
+own sentences quoted when too little of the draft survives (or no model is asked at all)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from core.evidence import (
+    NoteIndex,
+    Segment,
+    Support,
+    TermStats,
+    Thresholds,
+    coverage,
+    finished,
+    segments,
+    strip_citations,
+)
+
+# Extractive answers quote at most this many note sentences; a sentence must be nearly as relevant as the best
+# one to join it (its score ≥ QUOTE_RELATIVE × the best one's).
+MAX_QUOTES = 3
+QUOTE_RELATIVE = 0.85
+MIN_QUOTE_CHARS = 25
+_LIST_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s")
+
+
+@dataclass
+class Answer:
+    """The answer text with the check of every sentence the model wrote (kept or removed)."""
+
+    text: str
+    style: str  # "generative" or "extractive"
+    support: list[Support] = field(default_factory=list)
+
+    @property
+    def claims(self) -> list[Support]:
+        return [s for s in self.support if s.claim]
+
+    def verified(self) -> dict:
+        """Counts over the model's sentences (quoted note sentences are supported by construction)."""
+        drafted = [s for s in self.claims if not s.quoted]
+        claims = drafted or self.claims
+        supported = sum(s.supported for s in claims)
+        return {
+            "style": self.style,
+            "sentences": len(claims),
+            "supported": supported,
+            "dropped": len(claims) - supported,
+        }
+
+    @property
+    def grounded(self) -> bool:
+        """Something was said, and every claim kept in the text is supported by a note."""
+        return bool(self.text.strip()) and any(s.supported for s in self.claims)
+
+
+def _separator(previous: str, segment: Segment) -> str:
+    if not previous:
+        return ""
+    if segment.code or (segment.block and not _LIST_ITEM.match(segment.text)):
+        return "\n\n"
+    return "\n" if segment.block else " "
+
+
+class DraftChecker:
+    """Checks the model's reply sentence by sentence as its tokens arrive; hands back only supported text.
+
+    A sentence is judged once the next one has begun (or the reply has ended), so the student never sees
+    a sentence the notes don't support. Citations are rewritten to the note that supports the sentence best:
+    the small model's own [n] are often wrong."""
+
+    def __init__(self, index: NoteIndex, thresholds: Thresholds) -> None:
+        self.index = index
+        self.thresholds = thresholds
+        self.buffer = ""
+        self.judged = 0
+        self.text = ""
+        self.support: list[Support] = []
+
+    def feed(self, token: str) -> list[str]:
+        """Add streamed text; returns the pieces of checked text that are now ready to show."""
+        self.buffer += token
+        if not re.search(r"[.!?:;\n]", token):
+            return []
+        parts = segments(self.buffer, self.index.stats.language)
+        return self._judge(parts[self.judged : max(len(parts) - 1, self.judged)])
+
+    def close(self) -> list[str]:
+        """The reply ended: judge what is left, dropping a last sentence the token limit cut off."""
+        parts = segments(self.buffer, self.index.stats.language)[self.judged :]
+        cut = parts.pop() if parts and not finished(parts[-1]) else None
+        out = self._judge(parts)
+        if cut is not None:
+            self.support.append(Support(strip_citations(cut.text), False, 0, 0.0, 0.0, ["(unfinished)"]))
+        return out
+
+    def _judge(self, parts: Iterable[Segment]) -> list[str]:
+        out = []
+        for part in parts:
+            self.judged += 1
+            check = self.index.check(part, self.thresholds)
+            self.support.append(check)
+            if not check.supported or not check.claim and not self.text:
+                continue  # nothing unsupported is shown; neither is a lead-in with nothing after it yet
+            body = check.text if part.code else strip_citations(part.text)
+            if check.claim and check.n and not part.code:
+                body = _cite(body, check.n)
+            piece = _separator(self.text, part) + body
+            self.text += piece
+            out.append(piece)
+        return out
+
+    def answer(self) -> Answer:
+        return Answer(_drop_dangling_lead_in(self.text), "generative", self.support)
+
+
+def _cite(sentence: str, n: int) -> str:
+    """`… a list.` → `… a list [n].`: the citation inside the sentence, before its closing punctuation."""
+    match = re.search(r"([.!?:;]+)([*_`\"')\]]*)$", sentence)
+    if not match:
+        return f"{sentence} [{n}]"
+    return f"{sentence[: match.start()]} [{n}]{match.group(0)}"
+
+
+def _drop_dangling_lead_in(text: str) -> str:
+    """A reply whose last kept line introduces something removed ("Here is an example:") ends there instead."""
+    lines = text.rstrip().splitlines()
+    while lines and lines[-1].rstrip().endswith(":") and not re.search(r"\[\d+\]", lines[-1]):
+        lines.pop()
+    return "\n".join(lines).rstrip()
+
+
+def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) -> Answer:
+    """The notes' own most relevant sentences, verbatim, each with its citation: no model, nothing invented.
+
+    A sentence's relevance is its cosine to the question plus half the share of the question's terms it holds;
+    a sentence that introduces code ("For example:") brings the code block that follows it."""
+    units = index.units
+    if not units:
+        return Answer("", "extractive")
+    similarity = index.similarities([question])[0]
+    scored = []
+    for i, (_, seg) in enumerate(units):
+        if seg.code or len(strip_citations(seg.text)) < MIN_QUOTE_CHARS or seg.text.lstrip().startswith("#"):
+            continue
+        scored.append((float(similarity[i]) + 0.5 * coverage(question, seg.text, stats).score, i))
+    if not scored:
+        scored = [(float(similarity[i]), i) for i in range(len(units))]
+    scored.sort(reverse=True)
+    best = scored[0][0]
+    chosen = sorted(i for score, i in scored[:MAX_QUOTES] if score >= QUOTE_RELATIVE * best)
+    picked: list[int] = []
+    for i in chosen:
+        picked.append(i)
+        n, seg = units[i]
+        nxt = i + 1
+        if strip_citations(seg.text).endswith(":") and nxt < len(units) and units[nxt][0] == n and units[nxt][1].code:
+            picked.append(nxt)
+    blocks, support = [], []
+    for i in dict.fromkeys(picked):
+        n, seg = units[i]
+        if seg.code:
+            blocks.append(seg.text)
+        else:
+            blocks.append("> " + _cite(strip_citations(seg.text).replace("\n", " "), n))
+        support.append(Support(seg.text, True, n, 1.0, 1.0, claim=not seg.code, quoted=True))
+    return Answer(intro + "\n\n" + "\n\n".join(blocks), "extractive", support)
