@@ -28,6 +28,7 @@ class Recorder(BaseCallbackHandler):
         self.candidates: list[dict] = []
         self.evidence: list[dict] = []
         self.relevant: list[int] | None = None
+        self.unknown: list[str] = []
 
     def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
         self.llm_calls += 1
@@ -48,6 +49,7 @@ class Recorder(BaseCallbackHandler):
         elif node == "grade_documents" and self.relevant is None and isinstance(outputs, dict):
             self.relevant = list(outputs.get("relevant", []))
             self.evidence = list(outputs.get("evidence", []))
+            self.unknown = list(outputs.get("unknown_terms", []))
 
 
 def main() -> None:
@@ -80,6 +82,7 @@ def main() -> None:
             "candidates": recorder.candidates,
             "evidence": recorder.evidence,
             "relevant": recorder.relevant or [],
+            "unknown_terms": recorder.unknown,
         })  # fmt: skip
         print(
             f"{i}/{len(questions)} {seconds:5.1f}s grounded={rows[-1]['grounded']!s:5} {item['question']}", flush=True

@@ -96,11 +96,9 @@ class Settings(BaseSettings):
         "weighted by how rare each is in the collection (bench/honesty.py calibrates it).",
     )
     strong_similarity: float = Field(
-        0.45,
-        description="...or when its cosine similarity to the student's own question is at least this (a paraphrase) "
-        "and it holds at least `strong_coverage` of the terms (any share when the question has no salient term).",
+        0.55,
+        description="...or when its cosine similarity to the student's own question is at least this (a paraphrase).",
     )
-    strong_coverage: float = Field(0.3, description="See strong_similarity.")
     refuse_unknown_terms: bool = Field(
         True,
         description='A question naming a term no chunk of the collection uses ("France", "Kubernetes"), even '

@@ -23,8 +23,7 @@ class Configuration:
     max_tokens: int = 256
     answer_style: Literal["generative", "extractive", "auto"] = "auto"
     min_coverage: float = 0.4
-    strong_similarity: float = 0.45
-    strong_coverage: float = 0.3
+    strong_similarity: float = 0.55
     refuse_unknown_terms: bool = True
     llm_grader: bool = False
 
@@ -43,7 +42,6 @@ class Configuration:
             "answer_style": settings.answer_style,
             "min_coverage": settings.min_coverage,
             "strong_similarity": settings.strong_similarity,
-            "strong_coverage": settings.strong_coverage,
             "refuse_unknown_terms": settings.refuse_unknown_terms,
             "llm_grader": settings.llm_grader,
         }

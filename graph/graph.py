@@ -179,9 +179,7 @@ def grade_documents(state: MentorState, config: RunnableConfig) -> dict:
     evidence, relevant = [], []
     for n, c in enumerate(candidates, start=1):
         cov = coverage(question, _note_context(c), stats)
-        paraphrase = (
-            own_words and c["score"] >= cfg.strong_similarity and (cov.score >= cfg.strong_coverage or not wanted)
-        )
+        paraphrase = own_words and c["score"] >= cfg.strong_similarity
         ok = not unknown and c["score"] >= cfg.relevance_floor and (cov.score >= cfg.min_coverage or paraphrase)
         evidence.append({"coverage": round(cov.score, 3), "missing": cov.missing[:5], "relevant": ok})
         if ok:

@@ -239,3 +239,18 @@ def test_long_history_is_trimmed_to_the_budget(wire):
     prompt = llm.prompts[0][-1].content
     assert "answer 59" in prompt and "question 0 " not in prompt, "the most recent turns are kept"
     assert len(prompt) < get_settings().history_max_tokens * 4 + 1000
+
+
+def test_prompts_name_the_configured_course_and_never_assume_python(wire, monkeypatch):
+    from core.settings import get_settings
+    from graph import prompts
+
+    monkeypatch.setenv("COURSE_NAME", "Introduction to Biology")
+    monkeypatch.setenv("COURSE_DESCRIPTION", "cells, photosynthesis, genetics and evolution")
+    get_settings.cache_clear()
+    llm, _ = wire(["Cells are the basic unit of life [1]."], [[hit(1, 0.8, "Cells are the basic unit of life.")]])
+    out = graph.invoke({"question": "What are cells?"})
+    system = llm.prompts[0][0].content
+    assert "Introduction to Biology" in system and "Python" not in system and out["grounded"]
+    templates = [getattr(prompts, name) for name in dir(prompts) if name.isupper()]
+    assert not [t for t in templates if isinstance(t, str) and "python" in t.lower()]

@@ -1,0 +1,118 @@
+"""core/evidence.py: the checks that decide answerability and sentence support (pure functions, no model)."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.evidence import (
+    NoteIndex,
+    Segment,
+    TermStats,
+    Thresholds,
+    close_markup,
+    coverage,
+    finished,
+    segments,
+    terms,
+    words,
+)
+
+COLLECTION = [
+    "The capitalize method of str returns a copy with the first letter upper-cased.",
+    'stock = {"apples": 3} raises KeyError for stock["pears"].',
+    "A list comprehension builds a new list from an iterable in one expression.",
+    "Lists are ordered and mutable. You can append items to a list.",
+    "A for loop repeats a block for each item; break leaves the loop early.",
+    "Python is a programming language. Python code runs in the interpreter.",
+] * 3
+
+
+@pytest.fixture(scope="module")
+def stats() -> TermStats:
+    return TermStats.from_texts(COLLECTION)
+
+
+def bag(texts: list[str]) -> list[list[float]]:
+    """Embeddings for the checks: a hashed bag of words (cosine follows shared words)."""
+    out = []
+    for text in texts:
+        vector = [0.0] * 64
+        for word in words(text):
+            vector[sum(map(ord, word.rstrip("s"))) % 64] += 1.0
+        out.append(vector)
+    return out
+
+
+def test_terms_drop_question_scaffolding_whatever_the_subject():
+    assert terms("What is the difference between mitosis and meiosis?") == ["mitosis", "meiosis"]
+    assert terms("How do I use list comprehensions?") == ["list", "comprehension"]
+    assert terms("Explain os.getenv and read_csv") == ["os", "getenv", "read", "csv"]
+    assert "value" in terms("What value does it return?")  # a content word in many courses
+
+
+def test_coverage_weighs_rare_terms_and_sees_through_collisions(stats):
+    cell = COLLECTION[0]
+    france = coverage("What is the capital of France?", cell, stats)
+    assert france.score < 0.4 and "france" in france.missing  # "capital" ≈ "capitalize" only as a stem
+    stock = coverage("What is the best stock to buy for dividends?", COLLECTION[1], stats)
+    assert stock.score < 0.4 and "dividend" in stock.missing
+    assert coverage("What is a list comprehension?", COLLECTION[2], stats).score == 1.0
+    # "python" is everywhere in this collection: it weighs little next to "snake"
+    assert coverage("Is a python snake venomous?", COLLECTION[5], stats).score < 0.3
+
+
+def test_unknown_terms_forgive_typos_but_not_new_subjects(stats):
+    assert stats.unknown(terms("What is the capital of France?")) == ["france"]
+    assert stats.unknown(terms("How do I make a list comprehenson?")) == []  # misspelt, still known
+    assert stats.unknown(terms("How do I loop over lists?")) == []
+    assert stats.unknown(terms("How do I configure a Kubernetes pod?")) == ["configure", "kubernete", "pod"]
+
+
+def test_segments_keep_code_blocks_whole_and_citations_with_their_sentence():
+    text = "A list is mutable. [1] It can grow, e.g. with append(). For example:\n\n```python\nx = [1]\nx.append(2)\n```\n- one\n- two"
+    parts = segments(text)
+    assert [p.text for p in parts] == [
+        "A list is mutable. [1]",
+        "It can grow, e.g. with append().",
+        "For example:",
+        "```python\nx = [1]\nx.append(2)\n```",
+        "- one",
+        "- two",
+    ]
+    assert parts[3].code and parts[3].block and parts[4].block and not parts[1].block
+
+
+def test_unfinished_sentences_and_open_markup():
+    assert finished(Segment("A list is mutable [1].")) and finished(Segment("```\nx\n```", code=True))
+    assert not finished(Segment("In this case, using `")) and not finished(Segment("It is **functional"))
+    assert close_markup("Use this:\n```python\nx = 1") == "Use this:\n```python\nx = 1\n```"
+    assert close_markup("in the **functional** style**.") == "in the **functional** style."
+    assert close_markup("call `len") == "call len"
+
+
+def test_sentence_check_needs_the_notes_words_numbers_and_names(stats):
+    index = NoteIndex([COLLECTION[2], COLLECTION[3]], bag, stats)
+    th = Thresholds()
+    supported = index.check(Segment("A list comprehension builds a new list from an iterable [2]."), th)
+    assert supported.supported and supported.n == 1 and supported.overlap == 1.0
+    invented = index.check(Segment("This limitation has been known since 1980 and was removed in Python 3.6."), th)
+    assert not invented.supported and invented.n == 0
+    wrong_name = index.check(Segment("You can `extend` items to a list."), th)  # `extend` is not in the notes
+    assert not wrong_name.supported and "extend" in wrong_name.missing
+    right_name = index.check(Segment("You can `append` items to a list."), th)
+    assert right_name.supported and right_name.n == 2
+    lead_in = index.check(Segment("Here is how:"), th)
+    assert lead_in.supported and not lead_in.claim
+
+
+def test_code_blocks_are_supported_only_by_code_the_notes_hold(stats):
+    index = NoteIndex(["Example:\n\n```python\nsquares = [x * x for x in range(10)]\n```"], bag, stats)
+    th = Thresholds()
+    assert index.check(Segment("```python\nsquares = [x * x for x in range(10)]\n```", code=True), th).supported
+    assert not index.check(Segment("```python\nimport numpy as np\nnp.arange(10) ** 2\n```", code=True), th).supported
+
+
+def test_empty_notes_support_nothing(stats):
+    index = NoteIndex([], bag, stats)
+    check = index.check(Segment("Lists are ordered."), Thresholds())
+    assert not check.supported and check.n == 0
