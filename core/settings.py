@@ -10,6 +10,8 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RetrievalMode = Literal["hybrid", "dense", "bm25"]
+AnswerStyle = Literal["generative", "extractive", "auto"]
 
 
 def resolve_path(value: str | Path) -> Path:
@@ -54,7 +56,7 @@ class Settings(BaseSettings):
     milvus_uri: str = "./milvus_data/ai_mentor.db"
     milvus_token: str = ""
     milvus_collection_name: str = "course_materials"
-    retrieval_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    retrieval_mode: RetrievalMode = "hybrid"
     top_k_retrieval: int = 3
     relevance_floor: float = Field(
         0.25, description="Minimum cosine similarity for a chunk to reach the grader or the generator."
@@ -84,7 +86,7 @@ class Settings(BaseSettings):
     )
 
     # Grounding: retrieval evidence and checks in code decide, never the model's yes/no alone.
-    answer_style: Literal["generative", "extractive", "auto"] = Field(
+    answer_style: AnswerStyle = Field(
         "auto",
         description="generative: the model's answer, every sentence checked against the notes and unsupported ones "
         "removed; extractive: the notes' own sentences quoted (no LLM call); auto: generative, but the quotes "

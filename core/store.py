@@ -12,14 +12,14 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from core.evidence import TermStats
 from core.retrieval import Hit, apply_floor, bm25_query, cosines, fuse_hits, fusion_weights, keyword_text
-from core.settings import Settings
+from core.settings import RetrievalMode, Settings
 
 
 def _import_pymilvus() -> None:
@@ -46,7 +46,6 @@ FETCH_FACTOR = 4
 MIN_FETCH = 50
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="milvus-search")
 
-RetrievalMode = Literal["hybrid", "dense", "bm25"]
 DENSE_FIELD = "dense"
 SPARSE_FIELD = "sparse"
 TEXT_FIELD = "text"

@@ -1,54 +1,110 @@
-"""Per-request settings, read from RunnableConfig["configurable"], defaulting to the process Settings."""
+"""Per-request knobs, defined once: read from RunnableConfig["configurable"], defaulting to the process Settings.
+
+Each field names the Setting it defaults to, its limits and its description; LangServe's config specs are
+generated from these fields (`config_specs`), so the API, the playground and the graph cannot disagree.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any, Literal
+from dataclasses import dataclass, field, fields
+from typing import Any, get_args, get_type_hints
 
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import ConfigurableFieldSpec, RunnableConfig
 
-from core.settings import get_settings
+from core.settings import AnswerStyle, RetrievalMode, Settings, get_settings
+
+
+def knob(setting: str | None, description: str, low: float | None = None, high: float | None = None) -> Any:
+    """A per-request field: the Setting that gives its default, its inclusive limits, its description."""
+    return field(metadata={"setting": setting, "description": description, "low": low, "high": high})
 
 
 @dataclass(kw_only=True)
 class Configuration:
-    k: int
-    temperature: float
-    max_rewrites: int
-    module: str | None = None
-    retrieval_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
-    relevance_floor: float = 0.25
-    grade_accept_score: float = 0.35
-    grade_note_chars: int = 200
-    max_tokens: int = 256
-    answer_style: Literal["generative", "extractive", "auto"] = "auto"
-    min_coverage: float = 0.4
-    strong_similarity: float = 0.55
-    refuse_unknown_terms: bool = True
-    llm_grader: bool = False
+    """Every knob a request may set; a value out of its limits is clamped, one of the wrong kind rejected."""
+
+    k: int = knob("top_k_retrieval", "Excerpts retrieved (1-20).", 1, 20)
+    temperature: float = knob("llm_temperature", "Sampling temperature (0-2).", 0.0, 2.0)
+    max_rewrites: int = knob("max_rewrites", "Query rewrites before an honest refusal (0-5).", 0, 5)
+    module: str = knob(None, "Answer only from this course folder, e.g. week03 (empty: all folders).")
+    retrieval_mode: RetrievalMode = knob("retrieval_mode", "hybrid, dense or bm25.")
+    relevance_floor: float = knob("relevance_floor", "Minimum cosine similarity of an excerpt (-1 to 1).", -1.0, 1.0)
+    answer_style: AnswerStyle = knob(
+        "answer_style", "generative (checked sentence by sentence), extractive (quotes, no LLM) or auto."
+    )
+    min_coverage: float = knob("min_coverage", "Share of the question's weighted terms an excerpt must hold.", 0, 1)
+    strong_similarity: float = knob(
+        "strong_similarity", "Cosine at which an excerpt counts as a paraphrase of the question.", 0, 1.01
+    )
+    refuse_unknown_terms: bool = knob("refuse_unknown_terms", "Refuse questions naming terms the materials never use.")
+    llm_grader: bool = knob("llm_grader", "Let the LLM veto excerpts the evidence accepted (for strong models).")
+    grade_accept_score: float = knob(
+        "grade_accept_score", "With llm_grader: excerpts at or above this cosine are kept without asking.", -1, 1.01
+    )
+    grade_note_chars: int = knob("grade_note_chars", "With llm_grader: characters of each excerpt it reads.", 0, 20000)
+    max_tokens: int = knob("llm_max_tokens", "Most tokens the answer may take (1-2048).", 1, 2048)
 
     @classmethod
     def from_runnable_config(cls, config: RunnableConfig | None = None) -> Configuration:
+        """Defaults from Settings; request values coerced to the field's type and clamped to its limits."""
         settings = get_settings()
-        defaults: dict[str, Any] = {
-            "k": settings.top_k_retrieval,
-            "temperature": settings.llm_temperature,
-            "max_rewrites": settings.max_rewrites,
-            "retrieval_mode": settings.retrieval_mode,
-            "relevance_floor": settings.relevance_floor,
-            "grade_accept_score": settings.grade_accept_score,
-            "grade_note_chars": settings.grade_note_chars,
-            "max_tokens": settings.llm_max_tokens,
-            "answer_style": settings.answer_style,
-            "min_coverage": settings.min_coverage,
-            "strong_similarity": settings.strong_similarity,
-            "refuse_unknown_terms": settings.refuse_unknown_terms,
-            "llm_grader": settings.llm_grader,
-        }
         configurable = (config or {}).get("configurable", {}) or {}
-        names = {f.name for f in fields(cls)}
-        values = {**defaults, **{k: v for k, v in configurable.items() if k in names and v is not None}}
-        values["k"] = max(1, min(int(values["k"]), 20))
-        values["max_rewrites"] = max(0, min(int(values["max_rewrites"]), 5))
-        values["temperature"] = max(0.0, min(float(values["temperature"]), 2.0))
+        hints = get_type_hints(cls)
+        values = {}
+        for f in fields(cls):
+            raw = configurable.get(f.name)
+            value = _default(f.name, f.metadata, settings) if raw is None else _coerce(f.name, hints[f.name], raw)
+            low, high = f.metadata["low"], f.metadata["high"]
+            if low is not None and high is not None:
+                value = type(value)(max(low, min(value, high)))
+            values[f.name] = value
         return cls(**values)
+
+
+def _default(name: str, metadata: Any, settings: Settings) -> Any:
+    return getattr(settings, metadata["setting"]) if metadata["setting"] else ""
+
+
+def _coerce(name: str, annotation: Any, raw: Any) -> Any:
+    """A request's value as the field's type; a value that can't be one is the client's mistake (ValueError)."""
+    choices = get_args(annotation)
+    if choices:  # a Literal
+        if raw not in choices:
+            raise ValueError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+        return raw
+    if annotation is bool:
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).lower() in ("true", "1", "yes", "false", "0", "no"):
+            return str(raw).lower() in ("true", "1", "yes")
+        raise ValueError(f"{name} must be true or false, not {raw!r}")
+    if annotation is str:
+        if not isinstance(raw, str):
+            raise ValueError(f"{name} must be a string")
+        return raw
+    try:
+        number = annotation(raw)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from exc
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"{name} must be a finite number")
+    return number
+
+
+def config_specs() -> list[ConfigurableFieldSpec]:
+    """LangServe's per-request config specs, one per Configuration field, each with a concrete default (a null
+    default leaves the playground's config form invalid). Choices are sent as strings the graph validates."""
+    settings = get_settings()
+    hints = get_type_hints(Configuration)
+    specs = []
+    for f in fields(Configuration):
+        annotation = hints[f.name]
+        specs.append(
+            ConfigurableFieldSpec(
+                id=f.name,
+                annotation=str if get_args(annotation) else annotation,
+                default=_default(f.name, f.metadata, settings),
+                description=f.metadata["description"],
+            )
+        )
+    return specs

@@ -20,7 +20,7 @@ from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from core.settings import get_settings
+from graph.configuration import config_specs
 from graph.graph import ANSWER_TAG
 from graph.utils import location
 
@@ -90,25 +90,6 @@ class MentorOutput(BaseModel):
     conversation_id: str = ""
 
 
-def mentor_config_specs() -> list[ConfigurableFieldSpec]:
-    """Per-request settings LangServe accepts in `config.configurable` (see graph/configuration.py).
-
-    Every field has a concrete default (the process settings; "" = all modules): a null default leaves the
-    playground's config form invalid, and its Start button disabled."""
-    settings = get_settings()
-    return [
-        ConfigurableFieldSpec(id="k", annotation=int, default=settings.top_k_retrieval, description="Excerpts (1-20)."),
-        ConfigurableFieldSpec(id="temperature", annotation=float, default=settings.llm_temperature),
-        ConfigurableFieldSpec(
-            id="max_rewrites", annotation=int, default=settings.max_rewrites, description="Query rewrites (0-5)."
-        ),
-        ConfigurableFieldSpec(id="module", annotation=str, default="", description="Only this course folder."),
-        ConfigurableFieldSpec(
-            id="retrieval_mode", annotation=str, default=settings.retrieval_mode, description="hybrid, dense or bm25."
-        ),
-    ]
-
-
 def _is_answer_token(message: object, meta: dict) -> bool:
     """Streamed chunks of the LLM calls tagged as the answer; the full message a node returns is not re-sent."""
     return isinstance(message, AIMessageChunk) and ANSWER_TAG in (meta.get("tags") or []) and bool(message.content)
@@ -138,7 +119,7 @@ class MentorRunnable(Runnable[dict, dict]):
     @property
     def config_specs(self) -> list[ConfigurableFieldSpec]:
         """Per-request settings LangServe accepts in `config.configurable` (graph/configuration.py)."""
-        return mentor_config_specs()
+        return config_specs()
 
     def _prepare(self, value: Any, config: RunnableConfig | None) -> tuple[dict, RunnableConfig, str]:
         if self.graph is None:
@@ -282,21 +263,14 @@ def _strip_sources(text: str) -> str:
     return head if sep else text
 
 
-CHAT_CONFIG_SPECS = [
-    ConfigurableFieldSpec(
-        id="conversation_id",
-        annotation=str,  # default None; a plain type keeps the schema renderable by the playgrounds
-        name="Conversation id",
-        description="Continue this server-side conversation; the messages' history is then ignored. "
-        "Without it the history sent in `messages` is the conversation.",
-        default=None,
-    ),
-    ConfigurableFieldSpec(
-        id="module", annotation=str, default=None, description="Answer only from this course folder, e.g. week03."
-    ),
-    ConfigurableFieldSpec(id="k", annotation=int, default=None, description="Excerpts retrieved (1-20)."),
-    ConfigurableFieldSpec(id="temperature", annotation=float, default=None),
-]
+CONVERSATION_SPEC = ConfigurableFieldSpec(
+    id="conversation_id",
+    annotation=str,  # default None; a plain type keeps the schema renderable by the playgrounds
+    name="Conversation id",
+    description="Continue this server-side conversation; the messages' history is then ignored. "
+    "Without it the history sent in `messages` is the conversation.",
+    default=None,
+)
 
 
 class ChatMentorRunnable(Runnable[dict, str]):
@@ -322,7 +296,7 @@ class ChatMentorRunnable(Runnable[dict, str]):
 
     @property
     def config_specs(self) -> list[ConfigurableFieldSpec]:
-        return CHAT_CONFIG_SPECS
+        return [CONVERSATION_SPEC, *config_specs()]
 
     @staticmethod
     def _parse(value: Any) -> tuple[str, list[BaseMessage]]:

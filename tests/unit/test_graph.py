@@ -254,3 +254,21 @@ def test_prompts_name_the_configured_course_and_never_assume_python(wire, monkey
     assert "Introduction to Biology" in system and "Python" not in system and out["grounded"]
     templates = [getattr(prompts, name) for name in dir(prompts) if name.isupper()]
     assert not [t for t in templates if isinstance(t, str) and "python" in t.lower()]
+
+
+def test_configuration_is_the_one_definition_of_request_knobs(monkeypatch):
+    from dataclasses import fields
+
+    from core.settings import get_settings
+    from graph.configuration import Configuration, config_specs
+
+    monkeypatch.setenv("TOP_K_RETRIEVAL", "4")
+    get_settings.cache_clear()
+    specs = {s.id: s for s in config_specs()}
+    assert set(specs) == {f.name for f in fields(Configuration)}
+    assert specs["k"].default == 4 and specs["module"].default == "" and all(s.description for s in specs.values())
+    cfg = Configuration.from_runnable_config({"configurable": {"k": "50", "temperature": -3, "llm_grader": "true"}})
+    assert (cfg.k, cfg.temperature, cfg.llm_grader, cfg.max_rewrites) == (20, 0.0, True, get_settings().max_rewrites)
+    for bad in ({"retrieval_mode": "magic"}, {"k": "many"}, {"temperature": float("nan")}, {"module": 3}):
+        with pytest.raises(ValueError):
+            Configuration.from_runnable_config({"configurable": bad})
