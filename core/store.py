@@ -20,6 +20,7 @@ from langchain_core.embeddings import Embeddings
 from core.evidence import TermStats
 from core.retrieval import Hit, apply_floor, bm25_query, cosines, fuse_hits, fusion_weights, keyword_text
 from core.settings import RetrievalMode, Settings
+from core.sources import SOURCE_KEYS
 
 
 def _import_pymilvus() -> None:
@@ -50,17 +51,7 @@ DENSE_FIELD = "dense"
 SPARSE_FIELD = "sparse"
 TEXT_FIELD = "text"
 SEARCH_FIELD = "search_text"  # BM25's input: the chunk with its title/headings/anchor (see bm25_text)
-METADATA_FIELDS = [
-    "source",
-    "title",
-    "headings",
-    "module",
-    "page",
-    "slide",
-    "cell",
-    "anchor",
-    "content_hash",
-]
+METADATA_FIELDS = [*SOURCE_KEYS, "content_hash"]
 # Term statistics read at most this many chunks (a sample is enough to tell rare terms from common ones) and
 # are re-read when the collection's size changes, checked at most once a minute (other replicas may ingest).
 STATS_MAX_CHUNKS = 50_000

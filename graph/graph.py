@@ -275,15 +275,8 @@ def refuse(state: MentorState) -> dict:
 
 def _not_covered(state: MentorState) -> dict:
     closest = state.get("candidates", [])
-    sources = [to_source(n, c) for n, c in enumerate(closest, start=1)]
+    sources = [to_source(n, c) for n, c in enumerate(closest, start=1)]  # shown as "the closest material"
     answer = prompts.NOT_COVERED
-    if sources:
-        answer += (
-            "\n\n"
-            + prompts.CLOSEST_SOURCES
-            + "\n"
-            + "\n".join(f"[{s['n']}] {s['source']}" + (f" ({s['headings']})" if s["headings"] else "") for s in sources)
-        )
     return {"answer": answer, "sources": sources, "grounded": False, "messages": [AIMessage(answer)]}
 
 

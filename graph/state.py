@@ -7,24 +7,9 @@ from typing import Annotated, Literal, TypedDict
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 
+from core.sources import Source
+
 Route = Literal["course", "chat"]
-
-
-class Source(TypedDict, total=False):
-    """A citation: [n] in the answer is sources[n-1]."""
-
-    n: int
-    source: str
-    title: str
-    headings: str
-    module: str
-    page: int
-    slide: int
-    cell: int
-    anchor: str
-    score: float
-    snippet: str
-    text: str
 
 
 class Candidate(TypedDict):

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
 
-from graph.state import Candidate, Source
+from core.sources import Source, make_source
+from graph.state import Candidate
 
 _GREETING = re.compile(
     r"^(hi|hello|hey|hiya|yo|good (morning|afternoon|evening)|thanks|thank you|thx|cheers|bye|goodbye|"
@@ -45,16 +46,6 @@ def is_small_talk(question: str) -> bool:
         return False
     rest = [w.replace("'", "") for w in re.findall(r"[\w']+", text[greeting.end() :].lower())]
     return len(rest) <= 6 and all(w in _PLEASANTRIES for w in rest)
-
-
-def location(metadata: dict) -> str:
-    parts = [str(metadata.get("source", "?"))]
-    for key, label in (("page", "page"), ("slide", "slide"), ("cell", "cell")):
-        if metadata.get(key):
-            parts.append(f"{label} {metadata[key]}")
-    if metadata.get("anchor"):
-        parts.append(f"#{metadata['anchor']}")
-    return ", ".join(parts)
 
 
 def format_excerpts(candidates: Sequence[Candidate]) -> str:
@@ -123,22 +114,7 @@ def parse_grade(content: str, notes: Sequence[int]) -> list[int]:
 
 
 def to_source(n: int, candidate: Candidate) -> Source:
-    meta = candidate["metadata"]
-    text = candidate["text"].strip()
-    return Source(
-        n=n,
-        source=str(meta.get("source", "")),
-        title=str(meta.get("title", "")),
-        headings=str(meta.get("headings", "")),
-        module=str(meta.get("module", "")),
-        page=int(meta.get("page") or 0),
-        slide=int(meta.get("slide") or 0),
-        cell=int(meta.get("cell") or 0),
-        anchor=str(meta.get("anchor", "")),
-        score=round(float(candidate["score"]), 4),
-        snippet=text[:240],
-        text=text,
-    )
+    return make_source(n, candidate["text"], candidate["metadata"], candidate["score"])
 
 
 def as_messages(system: str, user: str, merge_system: bool) -> list[AnyMessage]:

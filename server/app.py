@@ -165,10 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(422, str(exc)) from exc
         return ChatResponse(
             response=out["answer"],
-            sources=[
-                SourceItem(text=s["text"], score=s["score"], metadata={k: v for k, v in s.items() if k != "text"})
-                for s in out["sources"]
-            ],
+            sources=[SourceItem.of(s) for s in out["sources"]],
             conversation_id=out["conversation_id"],
             grounded=out["grounded"],
             route=out["route"],

@@ -6,7 +6,6 @@ LangServe serves `MentorRunnable`; the original app's /api/chat and /api/chat/st
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
@@ -20,9 +19,10 @@ from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from core.sources import Source
+from graph import prompts
 from graph.configuration import config_specs
 from graph.graph import ANSWER_TAG
-from graph.utils import location
 
 
 def _playground_schema(schema: dict[str, Any]) -> None:
@@ -45,21 +45,6 @@ class MentorInput(BaseModel):
     module: str | SkipJsonSchema[None] = Field(None, description="Answer only from this course folder, e.g. week03.")
 
 
-class SourceOut(BaseModel):
-    n: int
-    source: str
-    title: str = ""
-    headings: str = ""
-    module: str = ""
-    page: int = 0
-    slide: int = 0
-    cell: int = 0
-    anchor: str = ""
-    score: float = 0.0
-    snippet: str = ""
-    text: str = ""
-
-
 class SupportOut(BaseModel):
     """How one sentence of the model's reply stands on the notes; unsupported ones are not in the answer."""
 
@@ -79,7 +64,7 @@ class VerifiedOut(BaseModel):
 
 class MentorOutput(BaseModel):
     answer: str
-    sources: list[SourceOut] = []
+    sources: list[Source] = []
     grounded: bool = Field(False, description="True only when every sentence of the answer is supported by a source.")
     support: list[SupportOut] = []
     verified: VerifiedOut | None = None
@@ -216,7 +201,6 @@ class MentorRunnable(Runnable[dict, dict]):
 
 # ---- chat interface (LangServe's chat playground) -------------------------------------------------
 SOURCES_HEADER = "\n\nSources:\n"
-_CITED_TAIL = re.compile(r"\n*Sources:\s*(?:\[\d+\][,\s]*)+$")
 
 
 class ChatInput(BaseModel):
@@ -241,13 +225,24 @@ def _text(message: BaseMessage) -> str:
     return "".join(part if isinstance(part, str) else str(part.get("text", "")) for part in content)
 
 
+def location(source: Source) -> str:
+    """`week02/loops_handout.pdf, page 3`, `week04/functions.html, #defaults`: where to look."""
+    parts = [source["source"] or "?"]
+    parts += [f"page {source['page']}"] if source.get("page") else []
+    parts += [f"slide {source['slide']}"] if source.get("slide") else []
+    parts += [f"cell {source['cell']}"] if source.get("cell") else []
+    if source.get("anchor"):
+        parts.append(f"#{source['anchor']}")
+    return ", ".join(parts)
+
+
 def format_chat_answer(output: dict) -> str:
-    """The answer as a person reads it: citations [n] resolved to a numbered source list below it."""
+    """The answer as a person reads it: citations [n] resolved to a numbered source list below it; a refusal
+    followed by the closest material found."""
     answer = str(output.get("answer", "")).strip()
     sources = output.get("sources") or []
-    if not output.get("grounded") or not sources:
-        return answer  # small talk, or a refusal that already names the closest sources
-    answer = _CITED_TAIL.sub("", answer).rstrip()
+    if not sources:
+        return answer  # small talk, or nothing came close
     lines = []
     for s in sources:
         line = f"[{s['n']}] " + location(s)
@@ -255,12 +250,17 @@ def format_chat_answer(output: dict) -> str:
         if section:
             line += f" — {section}"
         lines.append(line)
-    return answer + SOURCES_HEADER + "\n".join(lines)
+    header = SOURCES_HEADER if output.get("grounded") else "\n\n" + prompts.CLOSEST_SOURCES + "\n"
+    return answer + header + "\n".join(lines)
 
 
 def _strip_sources(text: str) -> str:
-    head, sep, _ = text.rpartition(SOURCES_HEADER)
-    return head if sep else text
+    """A chat history's answers without the source lists format_chat_answer appended."""
+    for header in (SOURCES_HEADER, "\n\n" + prompts.CLOSEST_SOURCES + "\n"):
+        head, sep, _ = text.rpartition(header)
+        if sep:
+            return head
+    return text
 
 
 CONVERSATION_SPEC = ConfigurableFieldSpec(

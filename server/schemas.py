@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, field_validator
 
+from core.sources import Source
+
 
 class ChatRequest(BaseModel):
     message: str = Field(..., description="The student's question.")
@@ -19,9 +21,17 @@ class ChatRequest(BaseModel):
 
 
 class SourceItem(BaseModel):
+    """The original app's source shape: the chunk's text and score, the rest of its Source in `metadata`."""
+
     text: str
     score: float
     metadata: dict
+
+    @classmethod
+    def of(cls, source: Source) -> SourceItem:
+        return cls(
+            text=source["text"], score=source["score"], metadata={k: v for k, v in source.items() if k != "text"}
+        )
 
 
 class ChatResponse(BaseModel):

@@ -69,7 +69,10 @@ def test_unknown_terms_forgive_typos_but_not_new_subjects(stats):
 
 
 def test_segments_keep_code_blocks_whole_and_citations_with_their_sentence():
-    text = "A list is mutable. [1] It can grow, e.g. with append(). For example:\n\n```python\nx = [1]\nx.append(2)\n```\n- one\n- two"
+    text = (
+        "A list is mutable. [1] It can grow, e.g. with append(). For example:\n\n"
+        "```python\nx = [1]\nx.append(2)\n```\n- one\n- two"
+    )
     parts = segments(text)
     assert [p.text for p in parts] == [
         "A list is mutable. [1]",

@@ -1,0 +1,54 @@
+"""One citation shape from chunk to HTTP: the metadata every chunk carries, and the Source an answer's [n] names.
+
+The loaders write SOURCE_KEYS into each chunk's metadata, the store reads them back, the graph turns a chunk
+into a Source, and the server sends Sources as they are (the original app's /api/chat nests them in
+`metadata`). Text such as "[1] week03/x.md, cell 4" is rendered only at the edge that needs text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from typing_extensions import TypedDict  # pydantic reads it on Python < 3.12 (server output schema)
+
+# Where a chunk comes from: file (relative to the ingested folder), title, heading path, first folder level,
+# and where it applies the PDF page, PPTX slide, notebook cell (all 1-based) and nearest HTML anchor.
+SOURCE_KEYS = ("source", "title", "headings", "module", "page", "slide", "cell", "anchor")
+SNIPPET_CHARS = 240
+
+
+class Source(TypedDict):
+    """A citation: [n] in the answer is sources[n-1]."""
+
+    n: int
+    source: str
+    title: str
+    headings: str
+    module: str
+    page: int
+    slide: int
+    cell: int
+    anchor: str
+    score: float
+    snippet: str
+    text: str
+
+
+def make_source(n: int, text: str, metadata: Mapping[str, Any], score: float) -> Source:
+    """The Source of a chunk: every key present, numbers as numbers, the text whole and as a snippet."""
+    text = text.strip()
+    return Source(
+        n=n,
+        source=str(metadata.get("source") or ""),
+        title=str(metadata.get("title") or ""),
+        headings=str(metadata.get("headings") or ""),
+        module=str(metadata.get("module") or ""),
+        page=int(metadata.get("page") or 0),
+        slide=int(metadata.get("slide") or 0),
+        cell=int(metadata.get("cell") or 0),
+        anchor=str(metadata.get("anchor") or ""),
+        score=round(float(score), 4),
+        snippet=text[:SNIPPET_CHARS],
+        text=text,
+    )
