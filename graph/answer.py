@@ -159,7 +159,8 @@ def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) ->
         nxt = i + 1
         if strip_citations(seg.text).endswith(":") and nxt < len(units) and units[nxt][0] == n and units[nxt][1].code:
             picked.append(nxt)
-    blocks, support = [], []
+    blocks: list[str] = []
+    support: list[Support] = []
     for i in dict.fromkeys(picked):
         n, seg = units[i]
         if seg.code:
@@ -167,4 +168,6 @@ def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) ->
         else:
             blocks.append("> " + _cite(strip_citations(seg.text).replace("\n", " "), n))
         support.append(Support(seg.text, True, n, 1.0, 1.0, claim=not seg.code, quoted=True))
+    if not any(s.claim for s in support):
+        return Answer("", "extractive")  # notes with no sentence to quote (code only, or empty)
     return Answer(intro + "\n\n" + "\n\n".join(blocks), "extractive", support)

@@ -249,14 +249,13 @@ def generate(state: MentorState, config: RunnableConfig) -> dict:
         return _finish(state, used, answer)
     # Too little survived: the notes' own sentences, after whatever did (so the stream and the answer agree).
     quoted = extractive(_evidence_question(state), index, index.stats, prompts.EXTRACTIVE_INTRO)
-    if answer.grounded:
-        write({"token": "\n\n" + quoted.text})
-        quoted.text = answer.text + "\n\n" + quoted.text
-        quoted.style = "generative"
-    else:
-        write({"token": quoted.text})
-    quoted.support = answer.support + quoted.support
-    return _finish(state, used, quoted)
+    if not quoted.text:
+        return _finish(state, used, answer)  # nothing to quote: what survived, or an honest refusal
+    kept = answer.text if answer.grounded else ""
+    write({"token": ("\n\n" if kept else "") + quoted.text})
+    style = "generative" if kept else "extractive"
+    combined = Answer("\n\n".join(t for t in (kept, quoted.text) if t), style, answer.support + quoted.support)
+    return _finish(state, used, combined)
 
 
 def quote(state: MentorState) -> dict:
@@ -264,7 +263,8 @@ def quote(state: MentorState) -> dict:
     used = [state["candidates"][i - 1] for i in state["relevant"]]
     index = _note_index(used)
     answer = extractive(_evidence_question(state), index, index.stats, prompts.EXTRACTIVE_INTRO)
-    get_stream_writer()({"token": answer.text})
+    if answer.text:
+        get_stream_writer()({"token": answer.text})
     return _finish(state, used, answer)
 
 
