@@ -17,7 +17,7 @@ this checkout with each --styles answer style. Reported per side, on the chosen 
 answers (features of the first retrieval; no LLM needed).
 
     .venv/bin/python -m bench.honesty [--split test] [--styles auto,extractive] [--baseline REV|none]
-                                      [--ci] [--limit N] [--calibrate] [--llm-url URL] [--json]
+                                      [--ci] [--limit N] [--calibrate] [--llm-url URL] [--work DIR] [--json]
 """
 
 from __future__ import annotations
@@ -91,6 +91,8 @@ def score(rows: list[dict], items: list[dict], index_for) -> dict:  # type: igno
     from core.evidence import Segment, strip_citations, terms
 
     by_id = {q["id"]: q for q in items}
+    errors = [r for r in rows if "error" in r]
+    rows = [r for r in rows if "error" not in r]
     kinds: dict[str, list[dict]] = {"in_course": [], "off_course": [], "trap": []}
     sentences = supported = words = found = term_hits = 0
     grounded_course = 0
@@ -124,6 +126,7 @@ def score(rows: list[dict], items: list[dict], index_for) -> dict:  # type: igno
     seconds = [r["seconds"] for r in course]
     return {
         "questions": len(rows),
+        "errors": len(errors),
         "trap_grounded_pct": _pct(sum(r["grounded"] for r in trap), len(trap)),
         "off_course_grounded_pct": _pct(sum(r["grounded"] for r in off), len(off)),
         "trap_and_off_course_grounded_pct": _pct(sum(r["grounded"] for r in trap + off), len(trap + off)),
@@ -183,19 +186,21 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="the first N questions of each kind")
     parser.add_argument("--calibrate", action="store_true", help="threshold table from the dev split (no LLM)")
     parser.add_argument("--llm-url", help="an already running llama.cpp server (…/v1); default: start one")
+    parser.add_argument("--work", type=Path, help="keep the collection in this folder (re-runs skip the ingest)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not FIXTURES.is_dir():
         raise SystemExit(f"the shared fixtures are not at {FIXTURES}: this benchmark needs them")
 
-    work = Path(tempfile.mkdtemp(prefix="bench-honesty-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-honesty-"))
+    work.mkdir(parents=True, exist_ok=True)
     llm_proc = None
     try:
         llm_url = args.llm_url
         if not llm_url and not args.calibrate:
             llm_proc, llm_url = start_llm()
         env = {**os.environ, "MILVUS_URI": str(work / "db" / "mentor.db"), "LLM_BASE_URL": llm_url or "http://127.0.0.1:9/v1",
-               "CHECKPOINT_DB": str(work / "conversations.sqlite")}  # fmt: skip
+               "CHECKPOINT_DB": str(work / "conversations.sqlite"), "LLM_TIMEOUT": "600"}  # fmt: skip
         env.pop("PYTHONPATH", None)
         ingest(env, [PROJECT_ROOT / "course_materials", FIXTURES])
         results: dict[str, dict] = {}

@@ -65,7 +65,12 @@ def main() -> None:
         recorder = Recorder()
         config: RunnableConfig = {"configurable": dict(base.get("configurable", {})), "callbacks": [recorder]}
         started = time.perf_counter()
-        out = graph.invoke({"question": item["question"]}, config)
+        try:
+            out = graph.invoke({"question": item["question"]}, config)
+        except Exception as exc:  # one failed question (a timed-out LLM call) is reported, not fatal
+            print(f"{i}/{len(questions)} error {type(exc).__name__}: {exc}", flush=True)
+            rows.append({"id": item["id"], "error": f"{type(exc).__name__}: {exc}"})
+            continue
         seconds = time.perf_counter() - started
         answer = str(out.get("answer", ""))
         rows.append({
