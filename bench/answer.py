@@ -19,8 +19,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -79,22 +77,6 @@ class NodeTimer(BaseCallbackHandler):
         self.llm_calls.append(((metadata or {}).get("langgraph_node", "?"), messages[0]))
 
 
-def start_llm() -> tuple[subprocess.Popen, str]:
-    from core.factories import packaged_model_path
-    from tests.integration.conftest import free_port, wait_http
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(packaged_model_path()), "--port", str(port),
-         "--n_ctx", "4096", "--n_threads", "2", "--chat_format", "chatml", "--interrupt_requests", "False",
-         "--model_alias", "smollm2-135m-instruct"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/v1"
-    wait_http(url + "/models", proc, 120)
-    return proc, url
-
-
 def flush_prefix_cache(llm_url: str) -> None:
     """An unrelated one-token prompt: the next request starts with nothing of its prompt cached."""
     with httpx.Client(timeout=300) as client:
@@ -120,9 +102,13 @@ def bare_completion(llm_url: str, messages: list, max_tokens: int) -> tuple[floa
 
 def run(llm_url: str | None, limit: int | None, repeat: int = 3) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-answer-"))
-    llm_proc = None
+    llm_server = None
     if not llm_url:
-        llm_proc, llm_url = start_llm()
+        from harness.servers import LLMServer
+
+        llm_server = LLMServer(work / "llm.log")
+        llm_server.start()
+        llm_url = llm_server.url
     os.environ.update(LLM_BASE_URL=llm_url, MILVUS_URI=str(work / "db" / "mentor.db"))
     try:
         from core.settings import get_settings
@@ -182,9 +168,8 @@ def run(llm_url: str | None, limit: int | None, repeat: int = 3) -> dict:
             })  # fmt: skip
         return summarize(rows)
     finally:
-        if llm_proc:
-            llm_proc.terminate()
-            llm_proc.wait(20)
+        if llm_server:
+            llm_server.stop()
 
 
 def summarize(rows: list[dict]) -> dict:

@@ -63,29 +63,21 @@ def percentile(values: list[float], q: float) -> float:
 @contextlib.contextmanager
 def own_servers() -> Iterator[tuple[str, str]]:
     """An LLM server and an API on free ports with course_materials/ ingested into a temporary database."""
-    from tests.conftest import COURSE, PROJECT_ROOT
-    from tests.integration.conftest import ApiServer, Deployment, LLMServer, base_env, free_port
+    from core.settings import PROJECT_ROOT
+    from harness.servers import ApiServer, Deployment, LLMServer
 
+    course = PROJECT_ROOT / "course_materials"
     root = Path(tempfile.mkdtemp(prefix="mentor-load-"))
-    port = free_port()
-    llm = LLMServer(f"http://127.0.0.1:{port}/v1", port, None, root / "llm.log")  # type: ignore[arg-type]
-    print(f"starting the LLM server on :{port} and ingesting {COURSE.name}/ (logs in {root})", flush=True)
+    llm = LLMServer(root / "llm.log")
+    print(f"starting the LLM server on :{llm.port} and ingesting {course.name}/ (logs in {root})", flush=True)
     llm.start()
     api = None
     try:
-        env = base_env(
-            MILVUS_URI=str(root / "db" / "mentor.db"),
-            CHECKPOINT_DB=str(root / "conversations.sqlite"),
-            LLM_BASE_URL=llm.url,
-            INGEST_ROOTS=json.dumps([str(PROJECT_ROOT)]),
-        )
-        deployment = Deployment(root, env)
-        result = deployment.run_cli("--directory", str(COURSE), "--quiet")
+        deployment = Deployment.create(root, llm.url)
+        result = deployment.run_cli("--directory", str(course), "--quiet")
         if result.returncode != 0:
             raise SystemExit(f"ingest failed: {result.stderr[-2000:]}")
-        api_port = free_port()
-        deployment.env["API_PORT"] = str(api_port)
-        api = ApiServer(f"http://127.0.0.1:{api_port}", deployment, api_port, root / "api.log")
+        api = ApiServer.on_free_port(deployment, root / "api.log")
         api.start()
         yield api.url, llm.url
     finally:

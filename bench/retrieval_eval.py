@@ -208,8 +208,8 @@ def pipeline_signature() -> str:
 
 def open_store(db: Path, embeddings: Embeddings, collection: str = COLLECTION):  # type: ignore[no-untyped-def]
     """A CourseStore on its own Milvus Lite file, with settings that ignore the developer's .env."""
+    from core.factories import get_store
     from core.settings import Settings
-    from core.store import CourseStore
 
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -217,7 +217,7 @@ def open_store(db: Path, embeddings: Embeddings, collection: str = COLLECTION): 
         milvus_collection_name=collection,
         retrieval_mode="hybrid",
     )
-    return CourseStore(settings, embeddings)
+    return get_store(settings, embeddings)
 
 
 def build_index(
@@ -395,14 +395,12 @@ def run(
     modes: Sequence[str] = MODES,
     progress: bool = False,
     cache_dir: Path | None = None,
-    question_filter=None,  # type: ignore[no-untyped-def]
 ) -> dict:
     """The whole benchmark as a function, for the CLI and the CI-sized integration test."""
     from core import factories
 
     qs = load_questions(questions_path, docs)
-    questions = [q for q in qs.questions if question_filter(q)] if question_filter else qs.questions
-    questions = questions[:limit_questions] if limit_questions else questions
+    questions = qs.questions[:limit_questions] if limit_questions else qs.questions
     gold_pages = sorted({p for q in questions for p in q.pages})
     if distractors is None:
         pages = select_pages(docs, gold_pages, None)
@@ -465,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all-pages", action="store_true", help="index the whole documentation (~31k chunks)")
     parser.add_argument("--limit-pages", type=int, help="index only the first N selected pages (quick runs)")
     parser.add_argument("--limit-questions", type=int, help="score only the first N questions (quick runs)")
+    parser.add_argument("--cache-dir", type=Path, help="embedding cache folder (default: the --db folder)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -480,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         limit_pages=args.limit_pages,
         limit_questions=args.limit_questions,
         progress=not args.json,
+        cache_dir=args.cache_dir,
     )
     if args.json:
         print(json.dumps(to_json(outcome), indent=2))

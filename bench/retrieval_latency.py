@@ -114,11 +114,11 @@ def synthetic_docs(n: int, vocabulary: list[str], seed: int = 7) -> list[Documen
 
 
 def open_store(db: Path, embeddings: Embeddings):  # type: ignore[no-untyped-def]
+    from core.factories import get_store
     from core.settings import Settings
-    from core.store import CourseStore
 
     settings = Settings(_env_file=None, milvus_uri=str(db), milvus_collection_name=COLLECTION)  # type: ignore[call-arg]
-    return CourseStore(settings, embeddings)
+    return get_store(settings, embeddings)
 
 
 def fill(db: Path, n: int, pool: list[list[float]], vocabulary: list[str]) -> float:

@@ -9,12 +9,15 @@ import importlib.util
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
 from core.settings import Settings, get_settings, resolve_path
+
+if TYPE_CHECKING:  # importing core.store loads pymilvus (≈1 s): only callers that open a store pay for it
+    from core.store import CourseStore
 
 PACKAGED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -132,8 +135,9 @@ def _chat_openai(
     return ChatOpenAI(**params)
 
 
-def get_store(settings: Settings | None = None, embeddings: Embeddings | None = None):  # type: ignore[no-untyped-def]
-    """The course store (Milvus Lite file or Milvus server) with the shared embeddings."""
+def get_store(settings: Settings | None = None, embeddings: Embeddings | None = None) -> CourseStore:
+    """The course store (Milvus Lite file or Milvus server), with the shared embeddings unless the caller
+    brings its own (the retrieval benchmarks bring cached or pooled vectors, to index 100,000 chunks in minutes)."""
     from core.store import CourseStore
 
     settings = settings or get_settings()
@@ -141,6 +145,6 @@ def get_store(settings: Settings | None = None, embeddings: Embeddings | None = 
 
 
 @lru_cache(maxsize=1)
-def shared_store():  # type: ignore[no-untyped-def]
+def shared_store() -> CourseStore:
     """One store per process: Milvus Lite lets only one process (and we want one client) open the file."""
     return get_store()

@@ -21,6 +21,7 @@ from typing import Literal, Protocol
 from langchain_core.documents import Document
 from langchain_core.indexing import index
 
+from core import factories
 from core.settings import Settings, get_settings
 from core.store import CourseStore
 from loaders.chunking import chunk_file
@@ -202,7 +203,7 @@ def ingest_directory(
     report.files.extend(problems)
 
     own_store = store is None
-    store = store or CourseStore(settings, _embeddings(settings))
+    store = store or factories.get_store(settings)
     namespace = namespace_for(settings)
     manifest = Manifest(settings.record_manager_path, namespace)
     records = record_manager_for(settings, namespace)
@@ -248,12 +249,6 @@ def ingest_directory(
             store.close()
     report.seconds = round(time.perf_counter() - started, 3)
     return report
-
-
-def _embeddings(settings: Settings):  # type: ignore[no-untyped-def]
-    from core import factories
-
-    return factories.get_embeddings(settings)
 
 
 @dataclass

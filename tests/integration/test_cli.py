@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
+from harness.servers import Deployment, base_env
 from tests.conftest import COURSE
-from tests.integration.conftest import Deployment, base_env
 
 pytestmark = pytest.mark.integration
 

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from core.factories import get_embeddings
+from core.factories import get_store
 from core.settings import Settings
 from core.store import CourseStore
+from harness.servers import base_env
 from loaders.ingest import ingest_directory
 from tests.conftest import PROJECT_ROOT, shared_fixtures
-from tests.integration.conftest import base_env
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,7 @@ def settings(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="module")
 def store(settings) -> CourseStore:
-    return CourseStore(settings, get_embeddings(settings))
+    return get_store(settings)
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +181,7 @@ def test_kill_minus_9_then_rerun_leaves_exactly_one_copy(tmp_path):
     assert rerun.returncode == 0, rerun.stderr[-2000:]
 
     settings = Settings(_env_file=None, milvus_uri=str(db))
-    store = CourseStore(settings, get_embeddings(settings))
+    store = get_store(settings)
     all_rows = store.client.query(store.collection, filter='pk != ""', output_fields=["pk", "source"], limit=16384)
     pks = Counter(r["pk"] for r in all_rows)
     assert max(pks.values()) == 1, "duplicate chunks after kill -9"

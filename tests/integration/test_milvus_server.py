@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.servers import free_port
 from tests.conftest import COURSE
-from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -46,9 +46,9 @@ def course(tmp_path: Path) -> Path:
 
 def test_dense_fallback_on_milvus_23(milvus_server, course, tmp_path, monkeypatch, caplog):
     import core.store
-    from core.factories import get_embeddings
+    from core.factories import get_store
     from core.settings import Settings
-    from core.store import SPARSE_FIELD, CourseStore
+    from core.store import SPARSE_FIELD
     from loaders.ingest import ingest_directory
 
     # Ingest records for a server live under milvus_data/ of the project: keep them in the test's folder.
@@ -62,7 +62,7 @@ def test_dense_fallback_on_milvus_23(milvus_server, course, tmp_path, monkeypatc
     report = ingest_directory(course, settings=settings)
     assert report.summary()["added"] == len(FILES) and report.exit_code == 0, report.to_dict()
 
-    store = CourseStore(settings, get_embeddings(settings))
+    store = get_store(settings)
     try:
         assert store.server_version.lstrip("v").startswith("2.3"), store.server_version
         assert not store.bm25_available

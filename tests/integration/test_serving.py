@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from harness.servers import ApiServer, Deployment, base_env, free_port
 from server.app import INGEST_HINT
-from tests.integration.conftest import ApiServer, Deployment, base_env, free_port
 
 pytestmark = pytest.mark.integration
 TIMEOUT = httpx.Timeout(300, connect=5)

@@ -8,8 +8,8 @@ import subprocess
 import httpx
 import pytest
 
+from harness.servers import Deployment, base_env, free_port, stop, wait_http
 from tests.conftest import COURSE, PROJECT_ROOT
-from tests.integration.conftest import Deployment, base_env, free_port, stop, wait_http
 
 pytestmark = pytest.mark.integration
 STUDIO_BIN = PROJECT_ROOT / ".venv-studio" / "bin" / "langgraph"

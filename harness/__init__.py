@@ -1,0 +1,1 @@
+"""Real servers for the integration tests and the benchmarks (not part of the installed product)."""

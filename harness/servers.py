@@ -1,0 +1,144 @@
+"""Real servers on free loopback ports: the llama.cpp server with the packaged model, the loader CLI against a
+deployment's own Milvus Lite file, and the API under a real uvicorn process.
+
+tests/integration/conftest.py builds its fixtures from these and bench/ scripts start their own servers with
+them; living here, outside both, neither has to import the other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from core.settings import PROJECT_ROOT
+
+PY = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, proc: subprocess.Popen, seconds: float, headers: dict | None = None) -> None:
+    """Until `url` answers below 500; fails at once if the process exits first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2, headers=headers).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {seconds}s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    """This process' environment without the app's own settings (a developer's .env values never leak in)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "MILVUS_", "API_", "MENTOR_"))}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HUB_DISABLE_PROGRESS_BARS="1", PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+@dataclass
+class LLMServer:
+    """llama.cpp's OpenAI-compatible server with the packaged SmolLM2, run as startup.sh runs it."""
+
+    log: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        """The OpenAI base URL, …/v1."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> None:
+        from core.factories import packaged_model_path
+
+        cmd = [PY, "-m", "llama_cpp.server", "--model", str(packaged_model_path()), "--host", "127.0.0.1",
+               "--port", str(self.port), "--n_ctx", "4096", "--n_threads", "2", "--chat_format", "chatml",
+               "--model_alias", "smollm2-135m-instruct", "--interrupt_requests", "False"]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, env=base_env())  # noqa: SIM115 (the log stays open for the process)
+        wait_http(self.url + "/models", self.proc, 120)
+
+    def stop(self) -> None:
+        if self.proc:
+            stop(self.proc)
+
+
+@dataclass
+class Deployment:
+    """Everything one API process needs: its database, its conversations and its environment."""
+
+    root: Path
+    env: dict[str, str]
+
+    @classmethod
+    def create(cls, root: Path, llm_url: str, **extra: str) -> Deployment:
+        """A deployment whose database and conversations live under `root`, answering with `llm_url`."""
+        env = base_env(
+            MILVUS_URI=str(root / "db" / "mentor.db"),
+            CHECKPOINT_DB=str(root / "conversations.sqlite"),
+            LLM_BASE_URL=llm_url,
+            INGEST_ROOTS=json.dumps([str(PROJECT_ROOT), str(root)]),
+            **extra,
+        )
+        return cls(root, env)
+
+    def run_cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        return subprocess.run([PY, "-m", "loaders", *args], env=self.env, cwd=PROJECT_ROOT,
+                              capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
+@dataclass
+class ApiServer:
+    url: str
+    deployment: Deployment
+    port: int
+    log: Path
+    proc: subprocess.Popen | None = None
+    extra_env: dict[str, str] | None = None
+
+    @classmethod
+    def on_free_port(cls, deployment: Deployment, log: Path) -> ApiServer:
+        """An API for `deployment`; its loader CLI then finds the running server (and ingests through it)."""
+        port = free_port()
+        deployment.env["API_PORT"] = str(port)
+        return cls(f"http://127.0.0.1:{port}", deployment, port, log)
+
+    def start(self) -> None:
+        env = {**self.deployment.env, **(self.extra_env or {})}
+        self.proc = subprocess.Popen(
+            [PY, "-m", "server", "--port", str(self.port), "--log-level", "warning"],
+            cwd=PROJECT_ROOT, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        )  # fmt: skip
+        key = (self.extra_env or {}).get("MENTOR_API_KEY")
+        wait_http(self.url + "/", self.proc, 120, headers={"X-API-Key": key} if key else None)
+
+    def stop(self) -> None:
+        if self.proc:
+            stop(self.proc)
