@@ -86,13 +86,13 @@ def completion_limit(max_tokens: int) -> dict[str, Any]:
     return {"extra_body": {"max_tokens": max_tokens}}
 
 
-def get_llm(settings: Settings | None = None, **overrides: Any) -> BaseChatModel:
+def get_llm(settings: Settings | None = None) -> BaseChatModel:
     """A ChatOpenAI client for the llama.cpp server (or any OpenAI-compatible endpoint).
 
-    Without overrides the client is shared per set of LLM settings: building one costs 60-100 ms (two httpx
-    clients with their TLS contexts), which every graph node would otherwise pay on every LLM call."""
+    The client is shared per set of LLM settings: building one costs 60-100 ms (two httpx clients with their
+    TLS contexts), which every graph node would otherwise pay on every LLM call."""
     settings = settings or get_settings()
-    key = (
+    return _chat_openai(
         settings.llm_base_url,
         settings.llm_model_name,
         settings.llm_api_key,
@@ -101,14 +101,9 @@ def get_llm(settings: Settings | None = None, **overrides: Any) -> BaseChatModel
         settings.llm_timeout,
         settings.llm_connect_timeout,
     )
-    return _chat_openai(*key, **overrides) if overrides else _shared_chat_openai(*key)
 
 
 @lru_cache(maxsize=4)
-def _shared_chat_openai(*key: Any) -> BaseChatModel:
-    return _chat_openai(*key)
-
-
 def _chat_openai(
     base_url: str,
     model: str,
@@ -117,7 +112,6 @@ def _chat_openai(
     max_tokens: int,
     timeout: float,
     connect_timeout: float,
-    **overrides: Any,
 ) -> BaseChatModel:
     import httpx
     from langchain_openai import ChatOpenAI
@@ -131,7 +125,6 @@ def _chat_openai(
         "timeout": httpx.Timeout(timeout, connect=connect_timeout),
         "max_retries": 1,
     }
-    params.update(overrides)
     return ChatOpenAI(**params)
 
 

@@ -63,11 +63,6 @@ def identifier_names(query: str) -> list[str]:
     return [m.group(0).lower().removesuffix("()") for m in _IDENTIFIER.finditer(_QUOTED_VALUE.sub(" ", query))]
 
 
-def names_identifier(query: str) -> bool:
-    """Does the question name an API (os.getenv, KeyError, read_csv, len())? Quoted values don't count."""
-    return bool(identifier_names(query))
-
-
 def _words(text: str) -> set[str]:
     return {w.lower() for w in _WORD.findall(keyword_text(text))}
 
@@ -114,14 +109,11 @@ def rrf_fuse(
     return scores
 
 
-def cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    """Cosine similarity; MiniLM vectors are stored normalised, but a zero or unnormalised one must not
-    produce a score above 1 or a division by zero."""
-    return cosines([a], b)[0]
-
-
 def cosines(vectors: Sequence[Sequence[float]], query: Sequence[float]) -> list[float]:
-    """Cosine of each vector to the query in one matrix product (50 BM25 hits: ~0.1 ms, not ~10 ms)."""
+    """Cosine of each vector to the query in one matrix product (50 BM25 hits: ~0.1 ms, not ~10 ms).
+
+    MiniLM vectors are stored normalised, but a zero or unnormalised one must not produce a score above 1
+    or a division by zero."""
     if not vectors:
         return []
     matrix = np.asarray(vectors, dtype=np.float32)

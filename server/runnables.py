@@ -88,9 +88,8 @@ class MentorRunnable(Runnable[dict, dict]):
     otherwise interleave them and lose the prompt-prefix cache each answer relies on.
     """
 
-    def __init__(self, graph: CompiledStateGraph | None = None, max_concurrent: int = 1) -> None:
+    def __init__(self, graph: CompiledStateGraph | None = None) -> None:
         self.graph = graph
-        self.max_concurrent = max_concurrent
         self._gate: asyncio.Semaphore | None = None
 
     @property
@@ -140,7 +139,7 @@ class MentorRunnable(Runnable[dict, dict]):
 
     def _gate_for_loop(self) -> asyncio.Semaphore:
         if self._gate is None:
-            self._gate = asyncio.Semaphore(self.max_concurrent)
+            self._gate = asyncio.Semaphore(1)
         return self._gate
 
     # sync API (notebooks, tests); the server uses the async one

@@ -7,10 +7,10 @@ import json
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-OPEN_PATHS: set[str] = set()  # every route, /health included, needs the key when one is set
-
 
 class ApiKeyMiddleware:
+    """Every route, /health included, needs the key when one is set."""
+
     def __init__(self, app: ASGIApp, api_key: str) -> None:
         self.app = app
         self.api_key = api_key.encode()
@@ -27,7 +27,7 @@ class ApiKeyMiddleware:
         if scope["type"] != "http" or not self.api_key or scope.get("method") == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        if scope.get("path") in OPEN_PATHS or hmac.compare_digest(self._presented(scope), self.api_key):
+        if hmac.compare_digest(self._presented(scope), self.api_key):
             await self.app(scope, receive, send)
             return
         body = json.dumps({"detail": "Missing or invalid API key (Authorization: Bearer … or X-API-Key)."}).encode()

@@ -1,8 +1,12 @@
 import logging
 import math
 
-from core.retrieval import Hit, apply_floor, cosine, fuse_hits, rrf_fuse
+from core.retrieval import Hit, apply_floor, cosines, fuse_hits, rrf_fuse
 from core.store import server_supports_bm25
+
+
+def cosine(a, b):
+    return cosines([a], b)[0]
 
 
 def test_rrf_rewards_agreement():
@@ -212,7 +216,7 @@ def test_keyword_text_adds_the_parts_of_dotted_and_snake_case_names():
 
 
 def test_bm25_counts_fully_only_when_the_question_names_an_identifier():
-    from core.retrieval import FUSION_WEIGHTS, IDENTIFIER_FUSION_WEIGHTS, fusion_weights, names_identifier
+    from core.retrieval import FUSION_WEIGHTS, IDENTIFIER_FUSION_WEIGHTS, fusion_weights, identifier_names
 
     for named in (
         "what does os.getenv return",
@@ -220,10 +224,10 @@ def test_bm25_counts_fully_only_when_the_question_names_an_identifier():
         "how is read_csv used",
         "what does len() do",
     ):
-        assert names_identifier(named), named
+        assert identifier_names(named), named
         assert fusion_weights(named) == IDENTIFIER_FUSION_WEIGHTS
     for loose in ("how do I read an environment variable", "open the file 'data.csv' for reading", "List basics"):
-        assert not names_identifier(loose), loose
+        assert not identifier_names(loose), loose
         assert fusion_weights(loose) == FUSION_WEIGHTS
     assert FUSION_WEIGHTS["bm25"] < FUSION_WEIGHTS["dense"]
 
@@ -240,7 +244,7 @@ def test_bm25_counts_fully_only_for_a_name_its_hits_contain():
 
 
 def test_bm25_query_leaves_out_quoted_data_but_keeps_quoted_names_and_apostrophes():
-    from core.retrieval import bm25_query, names_identifier
+    from core.retrieval import bm25_query, identifier_names
 
     # data the student works with: its words would match chunks by accident
     assert bm25_query("run the code in string \"print('Hello')\"").split() == ["run", "the", "code", "in", "string"]
@@ -250,4 +254,4 @@ def test_bm25_query_leaves_out_quoted_data_but_keeps_quoted_names_and_apostrophe
     assert bm25_query("dictionary from 'foo' and 'bar'").split() == ["dictionary", "from", "foo", "and", "bar"]
     assert bm25_query("'hello world'").split() == ["'hello", "world'"]  # nothing but a quoted value: keep it
     assert bm25_query("what's a tuple's length?") == "what's a tuple's length?"
-    assert names_identifier("what's a KeyError's cause")  # apostrophes no longer hide the name
+    assert identifier_names("what's a KeyError's cause")  # apostrophes no longer hide the name
