@@ -61,12 +61,6 @@ def ingest(env: dict[str, str], folders: list[Path]) -> None:
             raise SystemExit(f"ingest of {folder} failed:\n{result.stderr[-2000:]}")
 
 
-def start_llm() -> tuple[subprocess.Popen, str]:
-    from bench.answer import start_llm as start
-
-    return start()
-
-
 def run_side(
     code_dir: Path, items: list[dict], configurable: dict, env: dict[str, str], work: Path, label: str
 ) -> list:
@@ -194,11 +188,15 @@ def main() -> None:
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-honesty-"))
     work.mkdir(parents=True, exist_ok=True)
-    llm_proc = None
+    llm = None
     try:
         llm_url = args.llm_url
         if not llm_url and not args.calibrate:
-            llm_proc, llm_url = start_llm()
+            from harness.servers import LLMServer
+
+            llm = LLMServer(work / "llm.log")
+            llm.start()
+            llm_url = llm.url
         env = {**os.environ, "MILVUS_URI": str(work / "db" / "mentor.db"), "LLM_BASE_URL": llm_url or "http://127.0.0.1:9/v1",
                "CHECKPOINT_DB": str(work / "conversations.sqlite"), "LLM_TIMEOUT": "600"}  # fmt: skip
         env.pop("PYTHONPATH", None)
@@ -238,9 +236,8 @@ def main() -> None:
         for key in keys:
             print(f"{key:44}" + "".join(f"{str(results[label][key]):>12}" for label in results))
     finally:
-        if llm_proc:
-            llm_proc.terminate()
-            llm_proc.wait(20)
+        if llm:
+            llm.stop()
 
 
 def _index_factory(env: dict[str, str]):  # type: ignore[no-untyped-def]

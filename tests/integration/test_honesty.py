@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.servers import ApiServer, Deployment, LLMServer, base_env, free_port
 from tests.conftest import COURSE, PROJECT_ROOT, shared_fixtures
-from tests.integration.conftest import ApiServer, Deployment, LLMServer, base_env, free_port
 
 pytestmark = pytest.mark.integration
 TIMEOUT = httpx.Timeout(180, connect=5)
