@@ -31,9 +31,11 @@ class PrimedEmbeddings(Embeddings):
         return len(todo)
 
     def discard(self) -> None:
+        """Drop primed vectors nobody asked for, so a window's leftovers are not kept in memory."""
         self._ready.clear()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Primed vectors are handed out once and forgotten; the rest are embedded now."""
         missing = [t for t in dict.fromkeys(texts) if t not in self._ready]
         fresh = dict(zip(missing, self.inner.embed_documents(missing), strict=True)) if missing else {}
         vectors = [self._ready[t] if t in self._ready else fresh[t] for t in texts]
@@ -42,4 +44,5 @@ class PrimedEmbeddings(Embeddings):
         return vectors
 
     def embed_query(self, text: str) -> list[float]:
+        """Queries are never primed: straight to the model."""
         return self.inner.embed_query(text)

@@ -120,12 +120,14 @@ class TermStats:
 
     @classmethod
     def from_texts(cls, texts: Iterable[str], language: str = "english") -> TermStats:
+        """Statistics over given texts rather than a collection (the unit tests build theirs so)."""
         stats = cls(language=language)
         for text in texts:
             stats.add(text)
         return stats
 
     def add(self, text: str) -> None:
+        """Count one chunk's terms once each; cached stems and words are rebuilt on next use."""
         self.df.update(set(terms(text, self.language)))
         self.docs += 1
         self._stems = self._words = None
@@ -184,6 +186,7 @@ def coverage(question: str, note: str, stats: TermStats) -> Coverage:
 
 
 def weighted_coverage(wanted: Sequence[str], have: set[str], have_stems: set[str], stats: TermStats) -> Coverage:
+    """How much of `wanted` a note holds, each term weighted by its idf; a stem-only match earns part credit."""
     weights = {t: stats.idf(t) for t in wanted}
     total = sum(weights.values()) or 1.0
     wanted_stems = dict(zip(wanted, stems(wanted, stats.language), strict=True))
@@ -252,7 +255,8 @@ def segments(text: str, language: str = "english") -> list[Segment]:
 
 
 def _citations_to_previous(parts: list[Segment]) -> list[Segment]:
-    """ "… a list. [1] Next …" splits as "… a list." and "[1] Next …": the citation belongs to the first."""
+    """Sentence splitting cuts "… a list. [1] Next …" as "… a list." and "[1] Next …": the citation belongs to
+    the first."""
     merged: list[Segment] = []
     for part in parts:
         lead = re.match(r"^(\s*\[\d{1,2}\])+", part.text)
@@ -280,14 +284,17 @@ def join_segments(parts: Sequence[Segment]) -> str:
 
 
 def sentences(text: str, language: str = "english") -> list[str]:
+    """The text of each segment (sentence or block), in order."""
     return [s.text for s in segments(text, language)]
 
 
 def citations(sentence: str) -> list[int]:
+    """The note numbers a sentence cites ([2] → 2)."""
     return [int(n) for n in _CITATION.findall(sentence)]
 
 
 def strip_citations(sentence: str) -> str:
+    """The sentence without its [n] markers, for comparing it with the notes."""
     return _CITATION.sub("", sentence).strip()
 
 
@@ -342,6 +349,7 @@ class Support:
     quoted: bool = False  # a note's own sentence, quoted verbatim (supported by construction)
 
     def as_dict(self) -> dict:
+        """The `support` entry the API returns (rounded scores; internal fields left out)."""
         return {
             "text": self.text,
             "supported": self.supported,

@@ -38,6 +38,7 @@ def packaged_model_path() -> Path:
 
 
 def llm_model_path(settings: Settings | None = None) -> Path:
+    """The GGUF file llama.cpp serves: MODEL_PATH if set, else the packaged SmolLM2."""
     settings = settings or get_settings()
     if not settings.model_path:
         return packaged_model_path()
@@ -48,6 +49,7 @@ def llm_model_path(settings: Settings | None = None) -> Path:
 
 
 def embedding_model_path(settings: Settings | None = None) -> Path:
+    """The sentence-transformers folder: EMBEDDING_MODEL_PATH if set, else the packaged MiniLM."""
     settings = settings or get_settings()
     if settings.embedding_model_path:
         return resolve_path(settings.embedding_model_path)

@@ -146,6 +146,7 @@ class Settings(BaseSettings):
 
     @property
     def milvus_is_local(self) -> bool:
+        """A file path means Milvus Lite (one process per file); a URL means a Milvus server."""
         return not self.milvus_uri.startswith(("http://", "https://", "tcp://", "grpc://"))
 
     @property
@@ -162,23 +163,29 @@ class Settings(BaseSettings):
 
     @property
     def record_manager_path(self) -> Path:
+        """The ingest records and manifest, kept beside the database they describe."""
         return self.data_dir / "ingest_records.sqlite"
 
     @property
     def checkpoint_path(self) -> Path:
+        """The conversations' SQLite file, anchored at the project root."""
         return resolve_path(self.checkpoint_db)
 
     @property
     def merge_system_prompt(self) -> bool:
+        """Fold the system prompt into the user turn: LLM_MERGE_SYSTEM, else for chat formats that drop system
+        messages."""
         if self.llm_merge_system is not None:
             return self.llm_merge_system
         return self.llm_chat_format in {"mistral-instruct", "gemma"}
 
     @property
     def api_url(self) -> str:
+        """Where the loader CLI finds a running API server to ingest through."""
         return f"http://{self.api_host}:{self.api_port}"
 
 
 @lru_cache
 def get_settings() -> Settings:
+    """The process' settings, read once; tests clear the cache to re-read the environment."""
     return Settings()

@@ -24,7 +24,7 @@ from core.sources import SOURCE_KEYS
 
 
 def _import_pymilvus() -> None:
-    """pymilvus parses $MILVUS_URI at import time and rejects a file path, yet MILVUS_URI is also this
+    """`pymilvus` parses $MILVUS_URI at import time and rejects a file path, yet MILVUS_URI is also this
     app's (and the original app's) name for a Milvus Lite file: hide it from pymilvus while it loads."""
     value = os.environ.pop("MILVUS_URI", None)
     # gRPC's C core logs keepalive chatter ("too_many_pings") with Milvus Lite's embedded server.
@@ -122,6 +122,7 @@ class UpsertMilvus(Milvus):
             schema.add_field(self.search_field, DataType.VARCHAR, max_length=65_535, enable_analyzer=True)
 
     def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        """Adds BM25's context-enriched text to each chunk, and upserts when ids are given."""
         ids = kwargs.pop("ids", None)
         if self.search_field:
             documents = [
@@ -223,10 +224,12 @@ class CourseStore:
 
     # ---- reads -------------------------------------------------------------------------------
     def exists(self) -> bool:
+        """Ask Milvus (another client may have dropped or created the collection) and remember the answer."""
         self._exists = bool(self.client.has_collection(self.collection))
         return self._exists
 
     def effective_mode(self, mode: RetrievalMode | None = None) -> RetrievalMode:
+        """The mode a search really runs in: dense when this Milvus or collection has no BM25."""
         mode = mode or self.settings.retrieval_mode
         if mode != "dense" and not self.bm25_available:
             self._warn_dense_fallback(mode, has_sparse=False, exists=self._exists)
@@ -324,12 +327,14 @@ class CourseStore:
         return hits
 
     def count(self) -> int:
+        """Chunks in the collection; 0 when it does not exist yet."""
         if not self.exists():
             return 0
         rows = self.client.query(self.collection, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"]) if rows else 0
 
     def chunks_per_source(self) -> dict[str, int]:
+        """Chunks per source file, read in pages (a query returns at most 16,384 rows)."""
         counts: dict[str, int] = {}
         if not self.exists():
             return counts
@@ -396,6 +401,7 @@ class CourseStore:
         return len(orphans)
 
     def delete_file(self, file_id: str) -> int:
+        """Remove every chunk of a file that left the folder; returns how many."""
         return self.delete_orphans(file_id, keep=set())
 
     def warm_up(self) -> None:
@@ -412,6 +418,7 @@ class CourseStore:
             self._stats_checked = 0.0  # written: re-read the term statistics on next use
 
     def drop(self) -> None:
+        """Delete the collection; the next write recreates it with the current schema."""
         if self.client.has_collection(self.collection):
             self.client.drop_collection(self.collection)
         self._exists = False
@@ -421,6 +428,7 @@ class CourseStore:
         self.vs = self._open(self._connection, hybrid=self.bm25_available)
 
     def close(self) -> None:
+        """Release the Milvus client; never raises, so it is safe in `finally` blocks."""
         try:
             self.client.close()
         except Exception:  # closing a dead connection must not mask the real error

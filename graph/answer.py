@@ -37,6 +37,7 @@ class Answer:
 
     @property
     def claims(self) -> list[Support]:
+        """Sentences that assert something (a lead-in such as "Here is how:" is not checked)."""
         return [s for s in self.support if s.claim]
 
     def verified(self) -> dict:
@@ -114,6 +115,7 @@ class DraftChecker:
         return out
 
     def answer(self) -> Answer:
+        """The checked draft so far, without a lead-in left dangling by a dropped sentence."""
         return Answer(_drop_dangling_lead_in(self.text), "generative", self.support)
 
 

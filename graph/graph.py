@@ -290,6 +290,7 @@ def respond(state: MentorState, config: RunnableConfig) -> dict:
 
 # ---- routers --------------------------------------------------------------------------------------
 def route_question(state: MentorState) -> Literal["respond", "condense_question", "retrieve"]:
+    """Small talk is answered directly; a follow-up is condensed into a standalone query first."""
     if state["route"] == "chat":
         return "respond"
     earlier_turns = any(isinstance(m, AIMessage) for m in state.get("messages", []))
@@ -299,6 +300,8 @@ def route_question(state: MentorState) -> Literal["respond", "condense_question"
 def decide_after_grading(
     state: MentorState, config: RunnableConfig
 ) -> Literal["generate", "quote", "rewrite_query", "refuse"]:
+    """Answer (or quote) when a note can; refuse at once when the question names a term no note uses; else rewrite,
+    up to max_rewrites."""
     cfg = Configuration.from_runnable_config(config)
     if state.get("relevant"):
         return "quote" if cfg.answer_style == "extractive" else "generate"

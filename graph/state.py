@@ -13,6 +13,8 @@ Route = Literal["course", "chat"]
 
 
 class Candidate(TypedDict):
+    """A retrieved chunk as the graph carries it; `score` is its cosine similarity to the query."""
+
     id: str
     text: str
     metadata: dict
@@ -20,6 +22,8 @@ class Candidate(TypedDict):
 
 
 class InputState(TypedDict, total=False):
+    """What a caller sends: the question (the conversation comes from the checkpointer)."""
+
     question: str
 
 
@@ -34,6 +38,8 @@ class SentenceSupport(TypedDict):
 
 
 class Verified(TypedDict, total=False):
+    """Counts over the checked answer, for a page to show what was verified."""
+
     style: str  # "generative" or "extractive"
     sentences: int
     supported: int
@@ -41,6 +47,8 @@ class Verified(TypedDict, total=False):
 
 
 class OutputState(TypedDict, total=False):
+    """What a caller gets back; the per-turn working fields stay internal."""
+
     answer: str
     sources: list[Source]
     grounded: bool  # true only when every sentence kept in `answer` is supported by a note
@@ -53,6 +61,8 @@ class OutputState(TypedDict, total=False):
 
 
 class MentorState(InputState, OutputState, total=False):
+    """The whole state: the conversation (kept per thread) plus the current turn's working fields."""
+
     messages: Annotated[list[AnyMessage], add_messages]
     candidates: list[Candidate]
     relevant: list[int]  # 1-based positions in candidates the evidence shows can answer the question

@@ -114,6 +114,7 @@ def parse_grade(content: str, notes: Sequence[int]) -> list[int]:
 
 
 def to_source(n: int, candidate: Candidate) -> Source:
+    """A candidate as the answer's [n] source (core/sources.py's one citation shape)."""
     return make_source(n, candidate["text"], candidate["metadata"], candidate["score"])
 
 
@@ -125,6 +126,7 @@ def as_messages(system: str, user: str, merge_system: bool) -> list[AnyMessage]:
 
 
 def format_history(messages: Sequence[BaseMessage]) -> str:
+    """The conversation as "Student:/Tutor:" lines, for the condense prompt to quote."""
     lines = []
     for message in messages:
         who = "Student" if isinstance(message, HumanMessage) else "Tutor"

@@ -1,3 +1,5 @@
+"""`python -m loaders`: the loader CLI (loaders/cli.py)."""
+
 from loaders.cli import main
 
 main()

@@ -25,6 +25,8 @@ def _check_local(settings: Settings) -> Path:
 
 
 def backup(settings: Settings, archive: Path) -> Path:
+    """Archive the Milvus Lite database with its ingest records: a database restored without them would be re-
+    embedded."""
     db = _check_local(settings)
     if not db.exists():
         raise StoreError(f"Nothing to back up: {db} does not exist. Ingest first.")

@@ -16,6 +16,7 @@ CODE_SUFFIXES = {".py"}
 
 
 def make_splitter(chunk_size: int, chunk_overlap: int, suffix: str = "") -> RecursiveCharacterTextSplitter:
+    """A character splitter that breaks at paragraph, line, sentence or word boundaries (Python's own for code)."""
     if suffix in CODE_SUFFIXES:
         separators = [s for s in RecursiveCharacterTextSplitter.get_separators_for_language(Language.PYTHON) if s]
     else:
@@ -30,6 +31,7 @@ def make_splitter(chunk_size: int, chunk_overlap: int, suffix: str = "") -> Recu
 
 
 def content_hash(text: str) -> str:
+    """A short hash of a chunk's text, stored in its metadata."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 

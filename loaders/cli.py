@@ -197,6 +197,7 @@ def restore(
 
 
 def main() -> None:
+    """Entry point of `mentor-ingest`."""
     app()
 
 

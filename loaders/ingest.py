@@ -41,6 +41,8 @@ Status = Literal["added", "updated", "unchanged", "deleted", "failed", "skipped"
 
 @dataclass
 class FileResult:
+    """What happened to one file, and why when it failed."""
+
     source: str
     status: Status
     chunks: int = 0
@@ -49,6 +51,8 @@ class FileResult:
 
 @dataclass
 class IngestReport:
+    """The outcome of one ingest run, printed by the CLI and returned by POST /api/ingest."""
+
     directory: str
     collection: str
     files: list[FileResult] = field(default_factory=list)
@@ -58,22 +62,28 @@ class IngestReport:
     dry_run: bool = False
 
     def count(self, status: Status) -> int:
+        """Files that ended with this status."""
         return sum(1 for f in self.files if f.status == status)
 
     @property
     def exit_code(self) -> int:
+        """1 when some file failed (the rest is still ingested), else 0."""
         return 1 if self.count("failed") else 0
 
     def summary(self) -> dict[str, int]:
+        """Files per status, every status present (0 included) so scripts can rely on the keys."""
         statuses: tuple[Status, ...] = ("added", "updated", "unchanged", "deleted", "failed", "skipped")
         return {s: self.count(s) for s in statuses}
 
     def to_dict(self) -> dict:
+        """JSON-ready form, with the summary and exit code, for --json and the API."""
         return {**asdict(self), "summary": self.summary(), "exit_code": self.exit_code}
 
 
 @dataclass
 class Candidate:
+    """A file found under the ingested folder, before it is fingerprinted or parsed."""
+
     path: Path
     source: str  # posix path relative to the ingested folder
     module: str  # first folder level below the root ("" for files at the top)
@@ -134,6 +144,7 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def fingerprint(path: Path, settings: Settings) -> str:
+    """Content hash salted with the pipeline version and chunk sizes: a change to any of them re-ingests the file."""
     digest = hashlib.sha256(f"{PIPELINE_VERSION}|{settings.chunk_size}|{settings.chunk_overlap}|".encode())
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -142,6 +153,7 @@ def fingerprint(path: Path, settings: Settings) -> str:
 
 
 def record_manager_for(settings: Settings, namespace: str):  # type: ignore[no-untyped-def]
+    """LangChain's SQL record manager beside the database: which chunk keys each file has written."""
     from langchain_classic.indexes import SQLRecordManager
 
     settings.record_manager_path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,17 +163,21 @@ def record_manager_for(settings: Settings, namespace: str):  # type: ignore[no-u
 
 
 def namespace_for(settings: Settings) -> str:
+    """One record namespace per database and collection, so two collections never share records."""
     return f"milvus:{settings.milvus_connection_uri}:{settings.milvus_collection_name}"
 
 
 class Progress(Protocol):
     """What ingest reports progress to, so the CLI can plug in tqdm and the server can stay silent."""
 
-    def update(self, n: int = 1) -> None: ...
+    def update(self, n: int = 1) -> None:
+        """Count n more units done."""
 
-    def add_total(self, n: int) -> None: ...
+    def add_total(self, n: int) -> None:
+        """Grow the total (chunks are known only as files are parsed)."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Finish the display."""
 
 
 ProgressFactory = Callable[[int, str], Progress]

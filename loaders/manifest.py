@@ -16,6 +16,8 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class FileEntry:
+    """One ingested file: its fingerprint and how many chunks it produced."""
+
     file_id: str
     source: str
     fingerprint: str
@@ -23,6 +25,8 @@ class FileEntry:
 
 
 class Manifest:
+    """The ingested files of one record namespace, in the record manager's SQLite file."""
+
     def __init__(self, db_path: Path, namespace: str) -> None:
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self.db_path = db_path
@@ -39,6 +43,7 @@ class Manifest:
         return sqlite3.connect(self.db_path, timeout=30)
 
     def entries(self, root: str) -> dict[str, FileEntry]:
+        """Files recorded under this folder, by file id."""
         with closing(self._connect()) as conn:
             rows = conn.execute(
                 "SELECT file_id, source, fingerprint, chunks FROM ingested_files WHERE namespace = ? AND root = ?",
@@ -47,6 +52,7 @@ class Manifest:
         return {row[0]: FileEntry(*row) for row in rows}
 
     def total_entries(self) -> int:
+        """Files recorded in this namespace, under any folder."""
         with closing(self._connect()) as conn:
             (count,) = conn.execute(
                 "SELECT COUNT(*) FROM ingested_files WHERE namespace = ?", (self.namespace,)
@@ -54,6 +60,7 @@ class Manifest:
         return int(count)
 
     def record(self, root: str, entry: FileEntry) -> None:
+        """Mark a file ingested; called only after its chunks and records are committed."""
         with closing(self._connect()) as conn, conn:
             conn.execute(
                 "INSERT OR REPLACE INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -69,9 +76,11 @@ class Manifest:
             )
 
     def forget(self, file_id: str) -> None:
+        """Drop a file that left its folder."""
         with closing(self._connect()) as conn, conn:
             conn.execute("DELETE FROM ingested_files WHERE namespace = ? AND file_id = ?", (self.namespace, file_id))
 
     def clear(self) -> None:
+        """Forget every file of this namespace (with --reset)."""
         with closing(self._connect()) as conn, conn:
             conn.execute("DELETE FROM ingested_files WHERE namespace = ?", (self.namespace,))

@@ -31,6 +31,8 @@ class Section:
 
 @dataclass
 class ParsedFile:
+    """A file's title and its sections, in reading order."""
+
     title: str
     sections: list[Section]
 
@@ -86,17 +88,20 @@ def _first_heading(sections: list[Section]) -> str:
 
 
 def parse_markdown(path: Path) -> ParsedFile:
+    """Sections under their heading path; the first heading is the title."""
     sections = _markdown_sections(read_text(path))
     return ParsedFile(_first_heading(sections) or path.stem, sections)
 
 
 def parse_text(path: Path) -> ParsedFile:
+    """One section; the first non-empty line is the title."""
     text = read_text(path)
     first = next((ln.strip() for ln in text.splitlines() if ln.strip()), path.stem)
     return ParsedFile(first[:120], [Section(text)] if text.strip() else [])
 
 
 def parse_python(path: Path) -> ParsedFile:
+    """One section; the module docstring's first line is the title."""
     text = read_text(path)
     title = path.name
     try:
@@ -109,6 +114,7 @@ def parse_python(path: Path) -> ParsedFile:
 
 
 def parse_notebook(path: Path) -> ParsedFile:
+    """Markdown cells as sections under their headings, code cells as fenced code; each keeps its cell number."""
     import nbformat
 
     try:
@@ -135,6 +141,7 @@ def parse_notebook(path: Path) -> ParsedFile:
 
 
 def parse_pdf(path: Path) -> ParsedFile:
+    """One section per page with text (1-based page numbers for citations); a scanned PDF is refused."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -231,6 +238,7 @@ def parse_html(path: Path) -> ParsedFile:
 
 
 def parse_docx(path: Path) -> ParsedFile:
+    """Paragraphs under the document's heading styles (its heading path), then its tables."""
     import docx
 
     try:
@@ -274,6 +282,7 @@ def parse_docx(path: Path) -> ParsedFile:
 
 
 def parse_pptx(path: Path) -> ParsedFile:
+    """One section per slide: its title, its text and the speaker notes."""
     from pptx import Presentation
 
     try:
@@ -319,6 +328,7 @@ PARSERS: dict[str, Callable[[Path], ParsedFile]] = {
 
 
 def supported(path: Path) -> bool:
+    """Whether a parser exists for the file's extension (others are listed as skipped)."""
     return path.suffix.lower() in PARSERS
 
 

@@ -11,14 +11,16 @@ from loaders.ingest import FileResult, IngestReport
 
 
 class RemoteIngestError(RuntimeError):
-    pass
+    """The running API server could not be reached or refused the ingest."""
 
 
 def auth_headers(settings: Settings) -> dict[str, str]:
+    """The API key header when MENTOR_API_KEY is set."""
     return {"Authorization": f"Bearer {settings.mentor_api_key}"} if settings.mentor_api_key else {}
 
 
 def ingest_via_server(settings: Settings, directory: Path, *, reset: bool, dry_run: bool) -> IngestReport:
+    """Ingest through POST /api/ingest, so the running tutor answers from the new material at once."""
     url = f"{settings.api_url}/api/ingest"
     payload = {"directory": str(directory.resolve()), "reset": reset, "dry_run": dry_run}
     try:

@@ -11,6 +11,7 @@ from core.settings import get_settings
 
 
 def main() -> None:
+    """Entry point of `mentor-server`: the settings give the defaults, flags override them."""
     settings = get_settings()
     parser = argparse.ArgumentParser(description="Run the AI Mentor API server.")
     parser.add_argument("--host", default=settings.api_host)

@@ -55,6 +55,7 @@ async def _open_store(settings: Settings, wait_seconds: float = 30.0):  # type: 
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The FastAPI app; the store, embeddings and conversation checkpointer open in its lifespan."""
     settings = settings or get_settings()
     mentor = MentorRunnable()
 
@@ -249,4 +250,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def jsonable_errors(exc: RequestValidationError) -> list[dict]:
+    """Validation errors without the offending input echoed back (it may be large, or a secret)."""
     return [{k: v for k, v in err.items() if k in ("loc", "msg", "type")} for err in exc.errors()]

@@ -56,6 +56,8 @@ class SupportOut(BaseModel):
 
 
 class VerifiedOut(BaseModel):
+    """Counts over the checked answer."""
+
     style: str = Field("", description="generative (the model's checked reply) or extractive (quoted notes).")
     sentences: int = 0
     supported: int = 0
@@ -63,6 +65,8 @@ class VerifiedOut(BaseModel):
 
 
 class MentorOutput(BaseModel):
+    """The tutor's answer with its sources and how it was checked."""
+
     answer: str
     sources: list[Source] = []
     grounded: bool = Field(False, description="True only when every sentence of the answer is supported by a source.")
@@ -94,10 +98,12 @@ class MentorRunnable(Runnable[dict, dict]):
 
     @property
     def InputType(self) -> Any:  # noqa: N802 (LangChain's API name); Any as in langchain-core's own subclasses
+        """MentorInput: LangServe validates, documents and renders the body from it."""
         return MentorInput
 
     @property
     def OutputType(self) -> Any:  # noqa: N802
+        """MentorOutput, for LangServe's output schema."""
         return MentorOutput
 
     @property
@@ -144,11 +150,13 @@ class MentorRunnable(Runnable[dict, dict]):
 
     # sync API (notebooks, tests); the server uses the async one
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> dict:
+        """Sync path for notebooks and tests; it skips the queue, which only the async server paths share."""
         graph_input, cfg, conversation_id = self._prepare(input, config)
         assert self.graph is not None
         return self._output(self.graph.invoke(graph_input, cfg), conversation_id)
 
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[dict]:
+        """`{"token": ...}` chunks of the checked answer, then the whole output."""
         graph_input, cfg, conversation_id = self._prepare(input, config)
         assert self.graph is not None
         final: dict = {}
@@ -170,6 +178,7 @@ class MentorRunnable(Runnable[dict, dict]):
         yield self._output(final, conversation_id)
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> dict:
+        """Waits its turn (one answer at a time), then runs the graph."""
         graph_input, cfg, conversation_id = self._prepare(input, config)
         assert self.graph is not None
         async with self._gate_for_loop():
@@ -177,6 +186,7 @@ class MentorRunnable(Runnable[dict, dict]):
         return self._output(state, conversation_id)
 
     async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[dict]:
+        """Waits its turn, then streams `{"token": ...}` chunks and the whole output last."""
         graph_input, cfg, conversation_id = self._prepare(input, config)
         assert self.graph is not None
         final: dict = {}
@@ -287,14 +297,17 @@ class ChatMentorRunnable(Runnable[dict, str]):
 
     @property
     def InputType(self) -> Any:  # noqa: N802
+        """ChatInput: the messages LangServe's chat playground sends."""
         return ChatInput
 
     @property
     def OutputType(self) -> type[str]:  # noqa: N802
+        """Plain text: the chat playground shows the answer with its sources listed."""
         return str
 
     @property
     def config_specs(self) -> list[ConfigurableFieldSpec]:
+        """The conversation id plus every per-request knob (graph/configuration.py), set from the chat playground."""
         return [CONVERSATION_SPEC, *config_specs()]
 
     @staticmethod
@@ -366,9 +379,12 @@ class ChatMentorRunnable(Runnable[dict, str]):
         yield format_chat_answer(output)
 
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[str]:
+        """One chunk: the finished, checked answer."""
         yield from self._transform_stream_with_config(iter([input]), self._transform, config, **kwargs)
 
     async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[str]:
+        """One chunk: the finished, checked answer."""
+
         async def single() -> AsyncIterator[Any]:
             yield input
 
@@ -376,7 +392,9 @@ class ChatMentorRunnable(Runnable[dict, str]):
             yield chunk
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> str:
+        """The answer text with its sources listed below it."""
         return "".join(self.stream(input, config, **kwargs))
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> str:
+        """The answer text with its sources listed below it."""
         return "".join([chunk async for chunk in self.astream(input, config, **kwargs)])

@@ -8,6 +8,8 @@ from core.sources import Source
 
 
 class ChatRequest(BaseModel):
+    """Body of POST /api/chat and /api/chat/stream (the original app's shape)."""
+
     message: str = Field(..., description="The student's question.")
     conversation_id: str | None = Field(None, max_length=128, pattern=r"^[\w.\-:]+$")
     module: str | None = Field(None, max_length=100, description="Answer only from this course folder.")
@@ -29,12 +31,15 @@ class SourceItem(BaseModel):
 
     @classmethod
     def of(cls, source: Source) -> SourceItem:
+        """A Source in the original app's nesting."""
         return cls(
             text=source["text"], score=source["score"], metadata={k: v for k, v in source.items() if k != "text"}
         )
 
 
 class ChatResponse(BaseModel):
+    """Body of POST /api/chat's answer."""
+
     response: str
     sources: list[SourceItem]
     conversation_id: str
@@ -45,6 +50,8 @@ class ChatResponse(BaseModel):
 
 
 class IngestRequest(BaseModel):
+    """Body of POST /api/ingest: a folder under INGEST_ROOTS."""
+
     directory: str
     reset: bool = False
     dry_run: bool = False

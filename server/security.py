@@ -24,6 +24,7 @@ class ApiKeyMiddleware:
         return key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """401 JSON for a request without the right key; CORS preflights and non-HTTP scopes pass."""
         if scope["type"] != "http" or not self.api_key or scope.get("method") == "OPTIONS":
             await self.app(scope, receive, send)
             return
