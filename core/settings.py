@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -122,7 +122,11 @@ class Settings(BaseSettings):
 
     # Graph.
     max_rewrites: int = 2
-    checkpoint_db: str = "./milvus_data/conversations.sqlite"
+    checkpoint_uri: str = Field(
+        "./milvus_data/conversations.sqlite",
+        validation_alias=AliasChoices("checkpoint_uri", "checkpoint_db"),  # CHECKPOINT_DB: its old name
+        description="Conversations: a SQLite file, or postgresql://user:password@host:5432/db.",
+    )
     history_max_tokens: int = 1024
 
     # API server.
@@ -135,6 +139,14 @@ class Settings(BaseSettings):
         default_factory=lambda: [str(PROJECT_ROOT)],
         description="Folders the server may ingest from when asked over HTTP.",
     )
+
+    # Shared state, for several API processes or machines (README "Past one machine").
+    record_manager_url: str = Field(
+        "", description="Ingest records: a SQLAlchemy URL (postgresql://…); empty = SQLite beside the database."
+    )
+    milvus_server_pem_path: str = Field("", description="TLS to a Milvus server: its (or its CA's) certificate.")
+    milvus_server_name: str = Field("", description="TLS: the name in the Milvus server's certificate.")
+    api_workers: int = Field(1, ge=1, description="uvicorn worker processes; more than 1 needs a Milvus server.")
 
     @field_validator("chunk_overlap")
     @classmethod
@@ -167,9 +179,9 @@ class Settings(BaseSettings):
         return self.data_dir / "ingest_records.sqlite"
 
     @property
-    def checkpoint_path(self) -> Path:
-        """The conversations' SQLite file, anchored at the project root."""
-        return resolve_path(self.checkpoint_db)
+    def record_manager_db(self) -> str:
+        """Where the ingest records live: RECORD_MANAGER_URL, else the SQLite file beside the database."""
+        return self.record_manager_url or str(self.record_manager_path)
 
     @property
     def merge_system_prompt(self) -> bool:

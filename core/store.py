@@ -19,7 +19,7 @@ from langchain_core.embeddings import Embeddings
 
 from core.evidence import TermStats
 from core.retrieval import Hit, apply_floor, bm25_query, cosines, fuse_hits, fusion_weights, keyword_text
-from core.settings import RetrievalMode, Settings
+from core.settings import RetrievalMode, Settings, resolve_path
 from core.sources import SOURCE_KEYS
 
 
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 FETCH_FACTOR = 4
 MIN_FETCH = 50
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="milvus-search")
+CONNECT_TIMEOUT_S = 10  # seconds for a Milvus server to accept a connection
 
 DENSE_FIELD = "dense"
 SPARSE_FIELD = "sparse"
@@ -135,6 +136,27 @@ class UpsertMilvus(Milvus):
         return list(ids)
 
 
+def connection_args(settings: Settings) -> dict[str, Any]:
+    """MILVUS_URI with its token and TLS settings, as pymilvus and langchain-milvus take them."""
+    connection: dict[str, Any] = {"uri": settings.milvus_connection_uri}
+    if settings.milvus_token:
+        connection["token"] = settings.milvus_token
+    if settings.milvus_server_pem_path:  # TLS (an https:// URI): trust this certificate
+        connection.update(secure=True, server_pem_path=str(resolve_path(settings.milvus_server_pem_path)))
+    if settings.milvus_server_name:
+        connection["server_name"] = settings.milvus_server_name
+    return connection
+
+
+def open_client(settings: Settings) -> Any:
+    """A MilvusClient; a server that does not answer fails within seconds instead of hanging the start
+    (Milvus Lite is left to take its time: opening a large file takes 10 s and more)."""
+    from pymilvus import MilvusClient
+
+    timeout = None if settings.milvus_is_local else CONNECT_TIMEOUT_S
+    return MilvusClient(**connection_args(settings), timeout=timeout)
+
+
 class CourseStore:
     """Opens (or creates on first write) the course collection and searches it."""
 
@@ -150,20 +172,16 @@ class CourseStore:
                     f"The Milvus Lite database {uri} is in use by another process "
                     "(usually the API server). Ingest through the server, or stop it first."
                 )
-        connection: dict[str, Any] = {"uri": uri}
-        if settings.milvus_token:
-            connection["token"] = settings.milvus_token
+        connection = connection_args(settings)
         try:
-            from pymilvus import MilvusClient
-
-            probe = MilvusClient(**connection)
+            probe = open_client(settings)
             self.server_version = str(probe.get_server_version())
             exists = probe.has_collection(self.collection)
             described = probe.describe_collection(self.collection) if exists else {}
             fields = {f.get("name") for f in described.get("fields", [])}
             has_sparse = SPARSE_FIELD in fields
         except Exception as exc:  # pymilvus raises several unrelated types for "cannot connect"
-            raise StoreError(f"Cannot open Milvus at {uri}: {exc}") from exc
+            raise StoreError(f"Cannot open Milvus at MILVUS_URI={uri}: {exc}") from exc
         self.bm25_available = server_supports_bm25(self.server_version) and (has_sparse or not exists)
         self._exists = exists
         if not self.bm25_available:

@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -23,6 +24,7 @@ from langchain_core.indexing import index
 
 from core import factories
 from core.settings import Settings, get_settings
+from core.sql import advisory_lock, engine_for
 from core.store import CourseStore
 from loaders.chunking import chunk_file
 from loaders.manifest import FileEntry, Manifest
@@ -153,11 +155,10 @@ def fingerprint(path: Path, settings: Settings) -> str:
 
 
 def record_manager_for(settings: Settings, namespace: str):  # type: ignore[no-untyped-def]
-    """LangChain's SQL record manager beside the database: which chunk keys each file has written."""
+    """LangChain's SQL record manager on RECORD_MANAGER_URL (a SQLite file beside the database by default)."""
     from langchain_classic.indexes import SQLRecordManager
 
-    settings.record_manager_path.parent.mkdir(parents=True, exist_ok=True)
-    manager = SQLRecordManager(namespace, db_url=f"sqlite:///{settings.record_manager_path}")
+    manager = SQLRecordManager(namespace, engine=engine_for(settings.record_manager_db))
     manager.create_schema()
     return manager
 
@@ -221,9 +222,14 @@ def ingest_directory(
     own_store = store is None
     store = store or factories.get_store(settings)
     namespace = namespace_for(settings)
-    manifest = Manifest(settings.record_manager_path, namespace)
-    records = record_manager_for(settings, namespace)
-    try:
+    engine = engine_for(settings.record_manager_db)
+    with ExitStack() as cleanup:
+        if own_store:
+            cleanup.callback(store.close)
+        # One ingest of a collection at a time, whichever replica or CLI runs it (a no-op on SQLite).
+        cleanup.enter_context(advisory_lock(engine, "ingest:" + namespace))
+        manifest = Manifest(engine, namespace)
+        records = record_manager_for(settings, namespace)
         if reset and not dry_run:
             _reset(store, records, manifest)
         elif not store.exists() and manifest.total_entries():
@@ -260,9 +266,6 @@ def ingest_directory(
             report.files.append(FileResult(entry.source, "deleted", chunks=deleted or entry.chunks))
         if not dry_run and (report.chunks_written or report.chunks_deleted):
             store.flush()
-    finally:
-        if own_store:
-            store.close()
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 

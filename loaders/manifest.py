@@ -1,23 +1,36 @@
 """Which files of which folder are in the store, and with what fingerprint.
 
 It lets an unchanged file be skipped without parsing it, and a removed file be found. It lives in the
-record manager's SQLite file and is written only after the file's chunks and records are committed,
-so a crash at any point leaves at worst a file that is processed again.
+record manager's database (SQLite file, or PostgreSQL shared by replicas: an ingest through one replica
+must know what another already ingested, or it would re-parse everything and miss removed files) and is
+written only after the file's chunks and records are committed, so a crash at any point leaves at worst a
+file that is processed again.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
+
+from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, delete, func, insert, select
+
+_metadata = MetaData()
+# The same table the SQLite-only version created, so existing ingest records keep working.
+ingested_files = Table(
+    "ingested_files",
+    _metadata,
+    Column("namespace", String, primary_key=True),
+    Column("root", String, nullable=False),
+    Column("file_id", String, primary_key=True),
+    Column("source", String, nullable=False),
+    Column("fingerprint", String, nullable=False),
+    Column("chunks", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
 
 
 @dataclass(frozen=True)
 class FileEntry:
-    """One ingested file: its fingerprint and how many chunks it produced."""
-
     file_id: str
     source: str
     fingerprint: str
@@ -25,62 +38,55 @@ class FileEntry:
 
 
 class Manifest:
-    """The ingested files of one record namespace, in the record manager's SQLite file."""
+    """The ingested files of one record namespace, in the record manager's database."""
 
-    def __init__(self, db_path: Path, namespace: str) -> None:
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        self.db_path = db_path
+    def __init__(self, engine: Engine, namespace: str) -> None:
+        self.engine = engine
         self.namespace = namespace
-        with closing(self._connect()) as conn, conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS ingested_files ("
-                " namespace TEXT NOT NULL, root TEXT NOT NULL, file_id TEXT NOT NULL,"
-                " source TEXT NOT NULL, fingerprint TEXT NOT NULL, chunks INTEGER NOT NULL,"
-                " updated_at REAL NOT NULL, PRIMARY KEY (namespace, file_id))"
-            )
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.db_path, timeout=30)
+        _metadata.create_all(engine)
 
     def entries(self, root: str) -> dict[str, FileEntry]:
         """Files recorded under this folder, by file id."""
-        with closing(self._connect()) as conn:
-            rows = conn.execute(
-                "SELECT file_id, source, fingerprint, chunks FROM ingested_files WHERE namespace = ? AND root = ?",
-                (self.namespace, root),
-            ).fetchall()
-        return {row[0]: FileEntry(*row) for row in rows}
+        t = ingested_files.c
+        query = select(t.file_id, t.source, t.fingerprint, t.chunks).where(
+            t.namespace == self.namespace, t.root == root
+        )
+        with self.engine.connect() as conn:
+            return {row[0]: FileEntry(*row) for row in conn.execute(query)}
 
     def total_entries(self) -> int:
         """Files recorded in this namespace, under any folder."""
-        with closing(self._connect()) as conn:
-            (count,) = conn.execute(
-                "SELECT COUNT(*) FROM ingested_files WHERE namespace = ?", (self.namespace,)
-            ).fetchone()
-        return int(count)
+        query = select(func.count()).select_from(ingested_files).where(ingested_files.c.namespace == self.namespace)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def record(self, root: str, entry: FileEntry) -> None:
-        """Mark a file ingested; called only after its chunks and records are committed."""
-        with closing(self._connect()) as conn, conn:
+        """Mark a file ingested, after its chunks and records are committed (delete + insert in one transaction:
+        portable across SQLite and PostgreSQL)."""
+        with self.engine.begin() as conn:
+            conn.execute(self._of(entry.file_id))
             conn.execute(
-                "INSERT OR REPLACE INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    self.namespace,
-                    root,
-                    entry.file_id,
-                    entry.source,
-                    entry.fingerprint,
-                    entry.chunks,
-                    time.time(),
-                ),
+                insert(ingested_files).values(
+                    namespace=self.namespace,
+                    root=root,
+                    file_id=entry.file_id,
+                    source=entry.source,
+                    fingerprint=entry.fingerprint,
+                    chunks=entry.chunks,
+                    updated_at=time.time(),
+                )
             )
 
     def forget(self, file_id: str) -> None:
         """Drop a file that left its folder."""
-        with closing(self._connect()) as conn, conn:
-            conn.execute("DELETE FROM ingested_files WHERE namespace = ? AND file_id = ?", (self.namespace, file_id))
+        with self.engine.begin() as conn:
+            conn.execute(self._of(file_id))
 
     def clear(self) -> None:
         """Forget every file of this namespace (with --reset)."""
-        with closing(self._connect()) as conn, conn:
-            conn.execute("DELETE FROM ingested_files WHERE namespace = ?", (self.namespace,))
+        with self.engine.begin() as conn:
+            conn.execute(delete(ingested_files).where(ingested_files.c.namespace == self.namespace))
+
+    def _of(self, file_id: str):  # type: ignore[no-untyped-def]
+        t = ingested_files.c
+        return delete(ingested_files).where(t.namespace == self.namespace, t.file_id == file_id)

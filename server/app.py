@@ -16,7 +16,6 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langserve import add_routes
 from sse_starlette.sse import EventSourceResponse
 
@@ -24,6 +23,8 @@ from core import factories
 from core.settings import Settings, get_settings
 from core.store import DatabaseLockedError, StoreError
 from graph.graph import create_graph
+from server import metrics
+from server.checkpoints import open_checkpointer, state_errors, unavailable_detail
 from server.runnables import ChatMentorRunnable, MentorRunnable
 from server.schemas import ChatRequest, ChatResponse, IngestRequest, SourceItem
 from server.security import ApiKeyMiddleware
@@ -67,8 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(store.warm_up)
         except Exception as exc:  # a cold first query is slower, never fatal
             log.warning("search warm-up failed: %s", exc)
-        settings.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
-        async with AsyncSqliteSaver.from_conn_string(str(settings.checkpoint_path)) as saver:
+        async with open_checkpointer(settings) as saver:
             mentor.graph = create_graph(saver)
             app.state.store = store
             app.state.ingest_lock = asyncio.Lock()
@@ -89,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     if settings.mentor_api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=settings.mentor_api_key)
+    metrics.install(app)
+    db_errors = state_errors()
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -98,6 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, LLM_ERRORS):
             return JSONResponse({"detail": _llm_unavailable(settings, exc).detail}, status_code=503)
+        if isinstance(exc, db_errors):
+            return JSONResponse({"detail": unavailable_detail(settings, exc)}, status_code=503)
         log.exception("unhandled error on %s", request.url.path)
         return JSONResponse({"detail": f"Internal error ({type(exc).__name__}); see the server log."}, 500)
 
@@ -197,6 +201,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "event": "error",
                     "data": json.dumps({"status": 503, "detail": _llm_unavailable(settings, exc).detail}),
                 }
+            except db_errors as exc:
+                detail = unavailable_detail(settings, exc)
+                yield {"event": "error", "data": json.dumps({"status": 503, "detail": detail})}
 
         return EventSourceResponse(events())
 
@@ -240,7 +247,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     confine=True,
                 )
             except StoreError as exc:
+                metrics.INGEST_RUNS.labels("error").inc()
                 raise HTTPException(503, str(exc)) from exc
+            except db_errors as exc:
+                metrics.INGEST_RUNS.labels("error").inc()
+                raise HTTPException(503, unavailable_detail(settings, exc, ingest=True)) from exc
+        metrics.INGEST_RUNS.labels("ok" if report.exit_code == 0 else "some_files_failed").inc()
         return report.to_dict()
 
     add_routes(app, mentor, path="/mentor", enabled_endpoints=None)

@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import ConfigurableFieldSpec, Runnable, RunnableConfig
-from langchain_core.runnables.config import patch_config
+from langchain_core.runnables.config import merge_configs, patch_config
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -23,6 +24,7 @@ from core.sources import Source
 from graph import prompts
 from graph.configuration import config_specs
 from graph.graph import ANSWER_TAG
+from server import metrics
 
 
 def _playground_schema(schema: dict[str, Any]) -> None:
@@ -125,12 +127,33 @@ class MentorRunnable(Runnable[dict, dict]):
         if request.module:
             configurable["module"] = request.module
         merged["configurable"] = configurable
-        return {"question": question}, RunnableConfig(**merged), conversation_id  # type: ignore[typeddict-item]
+        # every LLM call of the graph is timed for /metrics
+        cfg = merge_configs(RunnableConfig(**merged), {"callbacks": [metrics.LLM_TIMER]})  # type: ignore[typeddict-item]
+        return {"question": question}, cfg, conversation_id
+
+    @staticmethod
+    def _unfinished(snapshot: Any, graph_input: dict) -> bool:
+        """The thread stopped mid-turn on this very question: a replica died (kill -9, crash) or the LLM
+        failed. The client's retry then finishes that turn from its last checkpoint instead of starting it
+        again, so it counts once (`turns`) and the question is not in the history twice."""
+        return bool(snapshot.next) and snapshot.values.get("question") == graph_input["question"]
+
+    def _start(self, graph_input: dict, cfg: RunnableConfig) -> dict | None:
+        assert self.graph is not None
+        if self.graph.checkpointer is None or not self._unfinished(self.graph.get_state(cfg), graph_input):
+            return graph_input
+        return None
+
+    async def _astart(self, graph_input: dict, cfg: RunnableConfig) -> dict | None:
+        assert self.graph is not None
+        if self.graph.checkpointer is None or not self._unfinished(await self.graph.aget_state(cfg), graph_input):
+            return graph_input
+        return None
 
     @staticmethod
     def _output(state: dict, conversation_id: str) -> dict:
         sources = list(state.get("sources", []))
-        return {
+        output = {
             "answer": state.get("answer", ""),
             "sources": sources,
             "grounded": bool(state.get("grounded")),
@@ -142,18 +165,34 @@ class MentorRunnable(Runnable[dict, dict]):
             "turns": int(state.get("turns", 0)),
             "conversation_id": conversation_id,
         }
+        metrics.count_answer(output)
+        return output
 
     def _gate_for_loop(self) -> asyncio.Semaphore:
         if self._gate is None:
             self._gate = asyncio.Semaphore(1)
         return self._gate
 
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """Wait for this request's turn at the model (first come, first served), counted in /metrics."""
+        gate = self._gate_for_loop()
+        metrics.QUEUE_DEPTH.inc()
+        try:
+            await gate.acquire()
+        finally:
+            metrics.QUEUE_DEPTH.dec()
+        try:
+            yield
+        finally:
+            gate.release()
+
     # sync API (notebooks, tests); the server uses the async one
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> dict:
         """Sync path for notebooks and tests; it skips the queue, which only the async server paths share."""
         graph_input, cfg, conversation_id = self._prepare(input, config)
         assert self.graph is not None
-        return self._output(self.graph.invoke(graph_input, cfg), conversation_id)
+        return self._output(self.graph.invoke(self._start(graph_input, cfg), cfg), conversation_id)
 
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[dict]:
         """`{"token": ...}` chunks of the checked answer, then the whole output."""
@@ -163,7 +202,7 @@ class MentorRunnable(Runnable[dict, dict]):
         # with a list stream_mode, langgraph yields (mode, chunk) pairs; its stubs only say dict | Any
         parts = cast(
             "Iterator[tuple[str, Any]]",
-            self.graph.stream(graph_input, cfg, stream_mode=["messages", "custom", "values"]),
+            self.graph.stream(self._start(graph_input, cfg), cfg, stream_mode=["messages", "custom", "values"]),
         )
         for mode, chunk in parts:
             if mode == "messages":
@@ -181,8 +220,8 @@ class MentorRunnable(Runnable[dict, dict]):
         """Waits its turn (one answer at a time), then runs the graph."""
         graph_input, cfg, conversation_id = self._prepare(input, config)
         assert self.graph is not None
-        async with self._gate_for_loop():
-            state = await self.graph.ainvoke(graph_input, cfg)
+        async with self._turn():
+            state = await self.graph.ainvoke(await self._astart(graph_input, cfg), cfg)
         return self._output(state, conversation_id)
 
     async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[dict]:
@@ -190,10 +229,12 @@ class MentorRunnable(Runnable[dict, dict]):
         graph_input, cfg, conversation_id = self._prepare(input, config)
         assert self.graph is not None
         final: dict = {}
-        async with self._gate_for_loop():
+        async with self._turn():
             parts = cast(
                 "AsyncIterator[tuple[str, Any]]",
-                self.graph.astream(graph_input, cfg, stream_mode=["messages", "custom", "values"]),
+                self.graph.astream(
+                    await self._astart(graph_input, cfg), cfg, stream_mode=["messages", "custom", "values"]
+                ),
             )
             async for mode, chunk in parts:
                 if mode == "messages":

@@ -1,0 +1,89 @@
+"""Where conversations live: a SQLite file (one machine), or PostgreSQL shared by every API replica.
+
+CHECKPOINT_URI picks the LangGraph checkpointer: a path → AsyncSqliteSaver, postgresql://… → LangGraph's
+maintained AsyncPostgresSaver on a psycopg connection pool. The pool checks each connection before
+handing it out, so after a PostgreSQL restart the next request gets a fresh one: requests answer 503
+while the database is down and work again as soon as it is back, without restarting the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from core.settings import Settings, resolve_path
+from core.sql import CONNECT_TIMEOUT_S, StateUnavailableError, is_postgres, libpq_url, lock_key, redact
+
+# Connections per API process: requests are answered one at a time, plus the streaming and status routes.
+POOL_SIZE = 4
+
+
+def state_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "a state database is unreachable" (→ 503), from the drivers that are installed."""
+    import sqlalchemy.exc
+
+    errors: list[type[BaseException]] = [StateUnavailableError, sqlalchemy.exc.OperationalError]
+    try:
+        import psycopg
+        import psycopg_pool
+
+        errors += [psycopg.OperationalError, psycopg_pool.PoolTimeout]
+    except ImportError:  # SQLite-only installs have no psycopg
+        pass
+    return tuple(errors)
+
+
+def unavailable_detail(settings: Settings, exc: BaseException, *, ingest: bool = False) -> str:
+    setting, what = ("RECORD_MANAGER_URL", "ingest records") if ingest else ("CHECKPOINT_URI", "conversation")
+    url = settings.record_manager_db if ingest else settings.checkpoint_uri
+    return (
+        f"The {what} database ({setting}={redact(url)}) is unavailable ({type(exc).__name__}); "
+        "requests will work again as soon as it answers."
+    )
+
+
+@asynccontextmanager
+async def open_checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointSaver]:
+    uri = settings.checkpoint_uri
+    if not is_postgres(uri):
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+        path = resolve_path(uri)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+            yield saver
+        return
+
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+
+    pool = AsyncConnectionPool(
+        libpq_url(uri),
+        min_size=1,
+        max_size=POOL_SIZE,
+        open=False,
+        timeout=CONNECT_TIMEOUT_S,  # a request waits this long for a connection, then answers 503
+        check=AsyncConnectionPool.check_connection,
+        # the settings AsyncPostgresSaver documents for a pool
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row, "connect_timeout": 5},
+    )
+    try:
+        await pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+    except Exception as exc:
+        await pool.close()
+        raise StateUnavailableError(f"CHECKPOINT_URI={redact(uri)} is unreachable: {exc}") from exc
+    try:
+        postgres = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        # Replicas starting together would run the schema migrations at once: one at a time.
+        async with pool.connection() as conn:
+            await conn.execute("SELECT pg_advisory_lock(%s)", (lock_key("ai-mentor:checkpoint-setup"),))
+            try:
+                await postgres.setup()
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key("ai-mentor:checkpoint-setup"),))
+        yield postgres
+    finally:
+        await pool.close()
