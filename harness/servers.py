@@ -7,12 +7,15 @@ them; living here, outside both, neither has to import the other.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,3 +145,119 @@ class ApiServer:
     def stop(self) -> None:
         if self.proc:
             stop(self.proc)
+
+
+# ---- external state for several API replicas: PostgreSQL and a Milvus server --------------------
+def postgres_bin_dir() -> Path | None:
+    """Where initdb/pg_ctl are: Debian keeps them in /usr/lib/postgresql/<major>/bin, off PATH (newest wins)."""
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent
+    majors = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name))
+    return majors[-1].parent if majors else None
+
+
+@dataclass
+class PostgresServer:
+    """A throwaway cluster (initdb) in a temporary folder on a free port, run by pg_ctl. PostgreSQL refuses
+    to run as root, so as root it runs as the `postgres` user that Debian's package creates."""
+
+    datadir: Path
+    port: int
+    bindir: Path
+
+    @classmethod
+    def create(cls, bindir: Path) -> PostgresServer:
+        """A new cluster, not under pytest's tmp_path: that is private to root, and the server runs as postgres."""
+        server = cls(Path(tempfile.mkdtemp(prefix="mentor-pg-")), free_port(), bindir)
+        server.init()
+        return server
+
+    @property
+    def url(self) -> str:
+        """The database URL the settings take (CHECKPOINT_URI, RECORD_MANAGER_URL)."""
+        return f"postgresql://mentor@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *cmd: str, timeout: float = 120) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        result = subprocess.run([*prefix, *cmd], capture_output=True, text=True, timeout=timeout)
+        if result.returncode:
+            raise RuntimeError(f"{cmd[0]} failed: {result.stderr[-2000:]}")
+
+    def init(self) -> None:
+        """initdb: user `mentor`, trust authentication on loopback (a test cluster)."""
+        if os.geteuid() == 0:
+            shutil.chown(self.datadir, "postgres", "postgres")
+        self._run(str(self.bindir / "initdb"), "-D", str(self.datadir / "data"), "-U", "mentor",
+                  "--auth=trust", "-E", "UTF8", "--no-sync")  # fmt: skip
+
+    def start(self) -> None:
+        """Start on 127.0.0.1 only, its socket in its own folder; waits until it accepts connections."""
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.datadir} -c fsync=off"
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir / "data"), "-o", options,
+                  "-l", str(self.datadir / "postgres.log"), "-w", "start")  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop; mode "immediate" is a crash: connections drop at once, nothing is shut down cleanly."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir / "data"), "-m", mode, "-w", "stop")
+
+    def remove(self) -> None:
+        """Stop (if running) and delete the cluster."""
+        with contextlib.suppress(RuntimeError):  # already stopped
+            self.stop("immediate")
+        shutil.rmtree(self.datadir, ignore_errors=True)
+
+
+@dataclass
+class MilvusServer:
+    """The Milvus 2.3 server embedded in the PyPI package `milvus` (no BM25: the dense fallback path).
+
+    Its embedded etcd gets its own loopback ports: by default it takes 2379/2380, so a second server on the
+    machine (another checkout's tests, a benchmark) would wait for them for ever."""
+
+    base_dir: Path
+    port: int = field(default_factory=free_port)
+    server: object = None
+    etcd_ports: tuple[int, int] = (0, 0)
+
+    @property
+    def url(self) -> str:
+        """MILVUS_URI for this server."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def _etcd_config(self) -> Path:
+        if not self.etcd_ports[0]:
+            self.etcd_ports = (free_port(), free_port())
+        client, peer = (f"http://127.0.0.1:{p}" for p in self.etcd_ports)
+        config = self.base_dir / "embedEtcd.yaml"
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        config.write_text(f"listen-client-urls: {client}\nadvertise-client-urls: {client}\n"
+                          f"listen-peer-urls: {peer}\ninitial-advertise-peer-urls: {peer}\n"
+                          f"initial-cluster: default={peer}\n")  # fmt: skip
+        return config
+
+    def start(self) -> None:
+        """Start (or restart, on the same folder and ports); waits for /healthz (about 10-30 s)."""
+        import milvus
+
+        server = milvus.MilvusServer()
+        server.set_base_dir(str(self.base_dir))
+        server.listen_port = self.port
+        config = self._etcd_config()
+        server.config.set("etcd_port", self.etcd_ports[0])
+        previous = os.environ.get("ETCD_CONFIG_PATH")
+        os.environ["ETCD_CONFIG_PATH"] = str(config)  # read by Milvus (etcd.config.path); the child inherits it
+        try:
+            server.start()
+        finally:
+            if previous is None:
+                os.environ.pop("ETCD_CONFIG_PATH", None)
+            else:
+                os.environ["ETCD_CONFIG_PATH"] = previous
+        self.server = server
+
+    def stop(self) -> None:
+        """Stop the server; its data stays in base_dir for a restart."""
+        if self.server is not None:
+            self.server.stop()  # type: ignore[attr-defined]
+            self.server = None

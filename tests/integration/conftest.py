@@ -4,11 +4,13 @@ model, the loader CLI ingesting into a temporary Milvus Lite file, and the API u
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from harness.servers import ApiServer, Deployment, LLMServer
+from harness.servers import ApiServer, Deployment, LLMServer, MilvusServer, PostgresServer, postgres_bin_dir
 from tests.conftest import COURSE
 
 
@@ -36,3 +38,27 @@ def api(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Ite
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    """PostgreSQL from Debian's package in a temporary cluster; missing only skips off CI."""
+    bindir = postgres_bin_dir()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed: ./startup.sh test installs Debian's postgresql package")
+        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql; ./startup.sh test does)")
+    server = PostgresServer.create(bindir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+def start_milvus_server(base_dir: Path) -> MilvusServer:
+    """The embedded Milvus 2.3 server, started (skips when the `milvus` package is missing)."""
+    pytest.importorskip("milvus", reason="the `milvus` package (embedded Milvus 2.3 server) is not installed")
+    server = MilvusServer(base_dir)
+    server.start()
+    return server

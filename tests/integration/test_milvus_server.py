@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.servers import free_port
 from tests.conftest import COURSE
+from tests.integration.conftest import start_milvus_server
 
 pytestmark = pytest.mark.integration
 
@@ -24,13 +24,9 @@ FILES = ["week01/variables_and_types.md", "week03/lists_and_comprehensions.md", 
 
 @pytest.fixture(scope="module")
 def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    milvus = pytest.importorskip("milvus", reason="the `milvus` package (embedded Milvus 2.3 server) is not installed")
-    server = milvus.MilvusServer()
-    server.set_base_dir(str(tmp_path_factory.mktemp("milvus23")))
-    server.listen_port = free_port()
-    server.start()  # waits for /healthz (about 10-20 s)
+    server = start_milvus_server(tmp_path_factory.mktemp("milvus23"))
     try:
-        yield f"http://127.0.0.1:{server.listen_port}"
+        yield server.url
     finally:
         server.stop()
 
