@@ -273,8 +273,7 @@ status() {
 }
 
 start_replicas() {  # start_replicas N: N API processes on consecutive free ports from API_PORT
-  local n="${1:-}" port name i
-  [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "usage: $0 replicas N (N API processes)"
+  local n="$1" port name i
   # Several processes need a Milvus server (Milvus Lite opens in one process); the check names what is wrong.
   "$PY" -m server --check "$n" || die "replicas need external state: see README, 'Past one machine'"
   start_llm
@@ -361,7 +360,9 @@ case "${1:-start}" in
   test) shift; run_tests "$@" ;;
   lint) install_project; lint ;;
   studio) shift; install_project; own_ports; run_studio "$@" ;;
-  replicas) shift; install_project; own_ports; start_replicas "$@" ;;
+  replicas)
+    [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || die "usage: $0 replicas N (N API processes)"
+    install_project; own_ports; start_replicas "$2" ;;
   stop) stop_all ;;
   status) status ;;
   *) echo "usage: $0 [start|test [unit]|lint|stop|status|install|studio|replicas N]" >&2; exit 2 ;;
