@@ -9,7 +9,12 @@ retrieval plus one or two LLM calls, so a ratio near 1 means the serving layer a
 
     .venv/bin/python -m bench.load                          # starts its own LLM + API servers on free ports
     .venv/bin/python -m bench.load --api-url http://127.0.0.1:8000 [--llm-url http://127.0.0.1:8080/v1]
+    .venv/bin/python -m bench.load --replicas 1,2 --clients 16   # 1 vs 2 API processes, same LLM server
     options: --clients 8 --duration 60 --json PATH
+
+--replicas starts PostgreSQL and a Milvus server (as tests/integration/test_replicas.py does), then each
+count of API processes in turn against them and the one LLM server; clients are spread over the replicas.
+It also reports the CPU seconds each server process used under load: what limits throughput.
 
 Only loopback URLs are accepted: this is not a tool for loading other people's servers.
 """
@@ -20,6 +25,7 @@ import argparse
 import contextlib
 import ipaddress
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -97,14 +103,16 @@ def final_prompt(question: str, sources: list[dict]) -> list[dict]:
     return [{"role": roles[m.type], "content": str(m.content)} for m in messages]
 
 
-def load(api_url: str, clients: int, duration: float) -> dict:
+def load(api_url: str | list[str], clients: int, duration: float) -> dict:
     latencies: list[float] = []
     errors: list[str] = []
     answers: dict[str, list[dict]] = {}
     lock = threading.Lock()
     deadline = time.monotonic() + duration
+    urls = [api_url] if isinstance(api_url, str) else api_url
 
     def client(n: int) -> None:
+        api_url = urls[n % len(urls)]  # clients spread over the replicas, as a load balancer would
         with httpx.Client(timeout=TIMEOUT) as http:
             i = n
             while time.monotonic() < deadline:
@@ -191,6 +199,76 @@ def run(api_url: str, llm_url: str | None, clients: int, duration: float) -> dic
     return {"api": result, "llm_serial": reference, "throughput_ratio": round(ratio, 3)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process (and its waited-for children) used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def shared_state(root: Path) -> Iterator[dict[str, str]]:
+    """PostgreSQL and the embedded Milvus 2.3 server, started as the replicas test starts them."""
+    from harness.servers import MilvusServer, PostgresServer, postgres_bin_dir
+
+    bindir = postgres_bin_dir()
+    if bindir is None:
+        raise SystemExit("--replicas needs PostgreSQL (Debian: apt-get install postgresql)")
+    pg = PostgresServer.create(bindir)
+    milvus = MilvusServer(root / "milvus")
+    try:
+        pg.start()
+        milvus.start()
+        yield {"MILVUS_URI": milvus.url, "CHECKPOINT_URI": pg.url, "RECORD_MANAGER_URL": pg.url}
+    finally:
+        milvus.stop()
+        pg.remove()
+
+
+def compare_replicas(counts: list[int], clients: int, duration: float) -> dict:
+    """The same load against 1, 2, … API processes sharing one LLM server, Milvus server and PostgreSQL."""
+    from core.settings import PROJECT_ROOT
+    from harness.servers import ApiServer, Deployment, LLMServer, base_env
+
+    course = PROJECT_ROOT / "course_materials"
+    root = Path(tempfile.mkdtemp(prefix="mentor-replicas-"))
+    llm = LLMServer(root / "llm.log")
+    print(f"starting the LLM server, PostgreSQL and a Milvus server (logs in {root})", flush=True)
+    llm.start()
+    results: dict = {}
+    try:
+        with shared_state(root) as state:
+            env = base_env(**state, LLM_BASE_URL=llm.url, INGEST_ROOTS=json.dumps([str(PROJECT_ROOT)]))
+            result = Deployment(root, env).run_cli("--directory", str(course), "--quiet")
+            if result.returncode != 0:
+                raise SystemExit(f"ingest failed: {result.stderr[-2000:]}")
+            answers: dict = {}
+            for n in counts:
+                logs = [root / f"api-{n}-{i}.log" for i in range(n)]
+                apis = [ApiServer.on_free_port(Deployment(root, dict(env)), log) for log in logs]
+                try:
+                    for api in apis:
+                        api.start()
+                        httpx.post(f"{api.url}/api/chat", json={"message": QUESTIONS[0]}, timeout=TIMEOUT)
+                    pids = {"llm": llm.proc.pid, **{f"api{i}": a.proc.pid for i, a in enumerate(apis)}}  # type: ignore[union-attr]
+                    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+                    print(f"{n} replica(s), {clients} clients for {duration:.0f}s ...", flush=True)
+                    results[n] = load([a.url for a in apis], clients, duration)
+                    cpu = {name: round(cpu_seconds(pid) - before[name], 1) for name, pid in pids.items()}
+                    results[n]["cpu_seconds"] = {"llm": cpu.pop("llm"), "api": round(sum(cpu.values()), 1)}
+                    answers.update(results[n].pop("_answers"))
+                finally:
+                    for api in apis:
+                        api.stop()
+            prompts_ = [final_prompt(q, s) for q, s in answers.items() if s] or [[{"role": "user", "content": "hi"}]]
+            reference = serial_llm(llm.url, prompts_, max(r["ok"] for r in results.values()) or 1, duration)
+    finally:
+        llm.stop()
+    base = results[counts[0]]["requests_per_s"] or float("nan")
+    for r in results.values():
+        r["vs_first"] = round(r["requests_per_s"] / base, 3)
+    return {"replicas": results, "llm_serial": reference}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--api-url", help="a running API (default: start own servers)")
@@ -198,9 +276,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (requests then finish)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--replicas", help="compare API process counts, e.g. 1,2 (starts its own servers)")
     args = parser.parse_args(argv)
     if args.clients < 1 or args.duration <= 0:
         parser.error("--clients and --duration must be positive")
+    if args.replicas:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        counts = [int(n) for n in args.replicas.split(",")]
+        report = compare_replicas(counts, args.clients, args.duration)
+        for n, r in report["replicas"].items():
+            cpu = r["cpu_seconds"]
+            print(f"{n} replica(s): {r['ok']} answers, {r['errors']} errors, {r['requests_per_s']} req/s "
+                  f"({r['vs_first']} x {counts[0]}), p50 {r['p50_s']}s, p95 {r['p95_s']}s; CPU seconds under "
+                  f"load: LLM server {cpu['llm']}, API processes {cpu['api']} (of {r['seconds'] * os.cpu_count():.0f} "
+                  "available)")  # fmt: skip
+        ref = report["llm_serial"]
+        print(f"LLM alone, serial: {ref['completions_per_s']} completions/s (p50 {ref['p50_s']}s)")
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(report, indent=2))
+        return 1 if any(r["errors"] for r in report["replicas"].values()) else 0
 
     if args.api_url:
         report = run(require_loopback(args.api_url), args.llm_url and require_loopback(args.llm_url),

@@ -6,6 +6,10 @@ opening the database and its first answer (<= 5 s). Texts are synthetic (built f
 vectors are reused from a few hundred real MiniLM embeddings, so filling takes minutes, not hours.
 
     .venv/bin/python -m bench.retrieval_latency [--chunks 100000] [--queries 200] [--db PATH] [--json]
+    .venv/bin/python -m bench.retrieval_latency --server [--sizes 10000,100000]
+
+--server also starts the Milvus 2.3 server embedded in the PyPI package `milvus` and measures it beside
+Milvus Lite at each size, in the same run (dense only on the server: 2.3 has no built-in BM25).
 """
 
 from __future__ import annotations
@@ -113,7 +117,8 @@ def synthetic_docs(n: int, vocabulary: list[str], seed: int = 7) -> list[Documen
     return docs
 
 
-def open_store(db: Path, embeddings: Embeddings):  # type: ignore[no-untyped-def]
+def open_store(db: Path | str, embeddings: Embeddings):  # type: ignore[no-untyped-def]
+    """A Milvus Lite file (Path) or a Milvus server (http://… URI)."""
     from core.factories import get_store
     from core.settings import Settings
 
@@ -121,7 +126,7 @@ def open_store(db: Path, embeddings: Embeddings):  # type: ignore[no-untyped-def
     return get_store(settings, embeddings)
 
 
-def fill(db: Path, n: int, pool: list[list[float]], vocabulary: list[str]) -> float:
+def fill(db: Path | str, n: int, pool: list[list[float]], vocabulary: list[str]) -> float:
     """Write n chunks through CourseStore's vector store (the ingest path); returns seconds."""
     store = open_store(db, PoolEmbeddings(pool))
     try:
@@ -145,7 +150,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-def measure(db: Path, queries: list[str], embeddings: Embeddings) -> dict[str, dict[str, float]]:
+def measure(
+    db: Path | str, queries: list[str], embeddings: Embeddings, modes: tuple[str, ...] = ("dense", "hybrid")
+) -> dict[str, dict[str, float]]:
     """p50/p99 of CourseStore.search per mode; query vectors are computed beforehand, so this is the store's
     own latency (embedding one query with MiniLM is reported separately)."""
     for q in queries:
@@ -153,7 +160,7 @@ def measure(db: Path, queries: list[str], embeddings: Embeddings) -> dict[str, d
     store = open_store(db, embeddings)
     out: dict[str, dict[str, float]] = {}
     try:
-        for mode in ("dense", "hybrid"):
+        for mode in modes:
             for q in queries[:10]:  # warm-up
                 store.search(q, 5, mode=mode, floor=-1.0)
             times = []
@@ -206,15 +213,7 @@ def run(db: Path = DEFAULT_DB, chunks: int = 100_000, n_queries: int = 200, refi
     texts = real_sentences()
     pool = model.embed_documents(texts)
     vocabulary = [w for w, _ in _word_counts(texts)] or FALLBACK_WORDS
-    db.parent.mkdir(parents=True, exist_ok=True)
-    marker = db.with_suffix(".filled")
-    fill_seconds = None
-    if refill or not marker.is_file() or marker.read_text().strip() != str(chunks):
-        # Milvus Lite keeps a database locked until the process that opened it exits, and the fresh-process
-        # measurement below needs it free: fill in a child process.
-        with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as ex:
-            fill_seconds = round(ex.submit(fill, db, chunks, pool, vocabulary).result(), 1)
-        marker.write_text(str(chunks))
+    fill_seconds = fill_lite(db, chunks, pool, vocabulary, refill)
     ready = open_to_ready(db)
     rng = random.Random(11)
     queries = [" ".join(rng.sample(vocabulary[:300], rng.randint(3, 8))) for _ in range(n_queries)]
@@ -240,6 +239,51 @@ def run(db: Path = DEFAULT_DB, chunks: int = 100_000, n_queries: int = 200, refi
         "targets": TARGETS,
         "met": met,
     }
+
+
+def fill_lite(db: Path, chunks: int, pool: list[list[float]], vocabulary: list[str], refill: bool) -> float | None:
+    """Fill a Milvus Lite file unless it already holds `chunks`; seconds taken, None when reused."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    marker = db.with_suffix(".filled")
+    if not refill and marker.is_file() and marker.read_text().strip() == str(chunks):
+        return None
+    # Milvus Lite keeps a database locked until the process that opened it exits, and later measurements
+    # need it free: fill in a child process.
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as ex:
+        seconds = round(ex.submit(fill, db, chunks, pool, vocabulary).result(), 1)
+    marker.write_text(str(chunks))
+    return seconds
+
+
+def compare_server(sizes: list[int], n_queries: int) -> dict:
+    """Milvus Lite and a Milvus server side by side at each size: the same chunks, queries and vectors."""
+    from core import factories
+    from harness.servers import MilvusServer
+
+    model = factories.get_embeddings()
+    texts = real_sentences()
+    pool = model.embed_documents(texts)
+    vocabulary = [w for w, _ in _word_counts(texts)] or FALLBACK_WORDS
+    rng = random.Random(11)
+    queries = [" ".join(rng.sample(vocabulary[:300], rng.randint(3, 8))) for _ in range(n_queries)]
+    embeddings = PoolEmbeddings(pool, query_model=model)
+    server = MilvusServer(Path(tempfile.mkdtemp(prefix="mentor-milvus-bench-")))
+    server.start()
+    out: dict = {}
+    try:
+        for n in sizes:
+            lite = DEFAULT_DB.with_name(f"latency-{n}.db")
+            fill_lite(lite, n, pool, vocabulary, refill=False)
+            fill(server.url, n, pool, vocabulary)
+            out[n] = {
+                "lite": measure(lite, queries, embeddings),
+                "server": measure(server.url, queries, embeddings, modes=("dense",)),
+            }
+            dense = out[n]["lite"]["dense"]["p50_ms"] / out[n]["server"]["dense"]["p50_ms"]
+            out[n]["lite_over_server_dense_p50"] = round(dense, 1)
+    finally:
+        server.stop()
+    return {"sizes": out, "queries": n_queries, "server": "Milvus 2.3 (PyPI `milvus`, embedded standalone)"}
 
 
 def _word_counts(texts: list[str]) -> list[tuple[str, int]]:
@@ -275,7 +319,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--refill", action="store_true", help="rebuild the collection even if it exists")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--server", action="store_true", help="Milvus Lite beside a Milvus server, per size")
+    parser.add_argument("--sizes", default="10000,100000", help="chunk counts for --server")
     args = parser.parse_args(argv)
+    if args.server:
+        report = compare_server([int(n) for n in args.sizes.split(",")], args.queries)
+        if args.json:
+            print(json.dumps(report, indent=2))
+        for n, r in report["sizes"].items():
+            lite, server = r["lite"], r["server"]["dense"]
+            print(
+                f"{n} chunks: Milvus Lite dense p50 {lite['dense']['p50_ms']} ms / p99 {lite['dense']['p99_ms']} ms, "
+                f"hybrid p50 {lite['hybrid']['p50_ms']} ms; Milvus server dense p50 {server['p50_ms']} ms / "
+                f"p99 {server['p99_ms']} ms (Lite / server, dense p50: {r['lite_over_server_dense_p50']} x)"
+            )
+        return 0
     result = run(args.db, args.chunks, args.queries, args.refill)
     print(json.dumps(result, indent=2) if args.json else format_report(result))
     return 0 if all(result["met"].values()) else 1

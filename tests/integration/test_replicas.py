@@ -63,6 +63,7 @@ class Cluster:
             RECORD_MANAGER_URL=self.postgres.url,
             LLM_BASE_URL=self.llm.url,
             LLM_TIMEOUT="60",
+            LLM_MAX_TOKENS="96",  # what is checked is where answers come from, not their length: keep them short
             INGEST_ROOTS=json.dumps([str(self.root)]),
             **extra,
         )
