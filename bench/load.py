@@ -256,6 +256,9 @@ def compare_replicas(counts: list[int], clients: int, duration: float) -> dict:
                     cpu = {name: round(cpu_seconds(pid) - before[name], 1) for name, pid in pids.items()}
                     results[n]["cpu_seconds"] = {"llm": cpu.pop("llm"), "api": round(sum(cpu.values()), 1)}
                     answers.update(results[n].pop("_answers"))
+                    first_rate = results[counts[0]]["requests_per_s"] or float("nan")
+                    results[n]["vs_first"] = round(results[n]["requests_per_s"] / first_rate, 3)
+                    print(phase_line(n, results[n], counts[0]), flush=True)  # each phase as soon as it is measured
                 finally:
                     for api in apis:
                         api.stop()
@@ -263,10 +266,16 @@ def compare_replicas(counts: list[int], clients: int, duration: float) -> dict:
             reference = serial_llm(llm.url, prompts_, max(r["ok"] for r in results.values()) or 1, duration)
     finally:
         llm.stop()
-    base = results[counts[0]]["requests_per_s"] or float("nan")
-    for r in results.values():
-        r["vs_first"] = round(r["requests_per_s"] / base, 3)
     return {"replicas": results, "llm_serial": reference}
+
+
+def phase_line(n: int, r: dict, first: int) -> str:
+    cpu = r["cpu_seconds"]
+    return (
+        f"{n} replica(s): {r['ok']} answers, {r['errors']} errors, {r['requests_per_s']} req/s "
+        f"({r['vs_first']} x {first}), p50 {r['p50_s']}s, p95 {r['p95_s']}s; CPU seconds under load: "
+        f"LLM server {cpu['llm']}, API processes {cpu['api']} (of {r['seconds'] * (os.cpu_count() or 1):.0f} available)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -284,12 +293,6 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         counts = [int(n) for n in args.replicas.split(",")]
         report = compare_replicas(counts, args.clients, args.duration)
-        for n, r in report["replicas"].items():
-            cpu = r["cpu_seconds"]
-            print(f"{n} replica(s): {r['ok']} answers, {r['errors']} errors, {r['requests_per_s']} req/s "
-                  f"({r['vs_first']} x {counts[0]}), p50 {r['p50_s']}s, p95 {r['p95_s']}s; CPU seconds under "
-                  f"load: LLM server {cpu['llm']}, API processes {cpu['api']} (of {r['seconds'] * os.cpu_count():.0f} "
-                  "available)")  # fmt: skip
         ref = report["llm_serial"]
         print(f"LLM alone, serial: {ref['completions_per_s']} completions/s (p50 {ref['p50_s']}s)")
         if args.json:
