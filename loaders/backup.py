@@ -18,6 +18,11 @@ RECORDS_MEMBER = "ingest_records.sqlite"
 def _check_local(settings: Settings) -> Path:
     if not settings.milvus_is_local:
         raise StoreError("backup/restore work on a Milvus Lite file; use Milvus' own backup tool for a server.")
+    if settings.record_manager_url:
+        raise StoreError(
+            "backup/restore keep the ingest records in the archive, as a SQLite file: with RECORD_MANAGER_URL set, "
+            "back up that database with its own tools (pg_dump) together with the Milvus Lite file."
+        )
     db = Path(settings.milvus_connection_uri)
     if lite_db_locked(db):
         raise StoreError(f"{db} is in use (is the API server running?). Run './startup.sh stop' first.")
