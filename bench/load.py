@@ -135,7 +135,8 @@ def load(api_url: str | list[str], clients: int, duration: float) -> dict:
                             answers.setdefault(question, body["sources"])
 
     started = time.monotonic()
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    # daemon: a SIGTERM (e.g. from `timeout`) ends the run without waiting for requests in flight
+    threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
