@@ -147,6 +147,11 @@ class Settings(BaseSettings):
     milvus_server_pem_path: str = Field("", description="TLS to a Milvus server: its (or its CA's) certificate.")
     milvus_server_name: str = Field("", description="TLS: the name in the Milvus server's certificate.")
     api_workers: int = Field(1, ge=1, description="uvicorn worker processes; more than 1 needs a Milvus server.")
+    milvus_consistency: Literal["Strong", "Bounded", "Session", "Eventually"] = Field(
+        "Strong",
+        description="Searches on a Milvus server: Strong sees every write at once (an ingest through any replica) "
+        "and waits for the server's 200 ms time tick; Bounded answers in ms, up to a few seconds behind writes.",
+    )
 
     @field_validator("chunk_overlap")
     @classmethod

@@ -76,7 +76,7 @@ class FakeClient:
     def has_collection(self, name):
         return True
 
-    def search(self, collection, data, anns_field, limit, filter, search_params, output_fields):
+    def search(self, collection, data, anns_field, limit, filter, search_params, output_fields, consistency_level):
         self.calls.append(anns_field)
         query = data[0]
         if anns_field == "dense":
