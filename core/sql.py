@@ -28,6 +28,7 @@ class StateUnavailableError(RuntimeError):
 
 
 def is_postgres(url: str) -> bool:
+    """A PostgreSQL URL (else: a SQLite path or another SQLAlchemy URL)."""
     return url.startswith(POSTGRES_SCHEMES)
 
 

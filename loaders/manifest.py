@@ -31,6 +31,8 @@ ingested_files = Table(
 
 @dataclass(frozen=True)
 class FileEntry:
+    """One ingested file: its id (absolute path), source (relative), content fingerprint and chunk count."""
+
     file_id: str
     source: str
     fingerprint: str

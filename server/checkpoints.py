@@ -36,6 +36,7 @@ def state_errors() -> tuple[type[BaseException], ...]:
 
 
 def unavailable_detail(settings: Settings, exc: BaseException, *, ingest: bool = False) -> str:
+    """The 503 message: which database, named by its setting (password hidden), and that it recovers."""
     setting, what = ("RECORD_MANAGER_URL", "ingest records") if ingest else ("CHECKPOINT_URI", "conversation")
     url = settings.record_manager_db if ingest else settings.checkpoint_uri
     return (
@@ -46,6 +47,7 @@ def unavailable_detail(settings: Settings, exc: BaseException, *, ingest: bool =
 
 @asynccontextmanager
 async def open_checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointSaver]:
+    """The checkpointer CHECKPOINT_URI names, open for the API's lifetime (schema created on first use)."""
     uri = settings.checkpoint_uri
     if not is_postgres(uri):
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver

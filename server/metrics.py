@@ -83,6 +83,7 @@ def _alive(pid: int) -> bool:
 
 
 def count_answer(output: dict) -> None:
+    """Count one answer; a course question without a grounded answer is a refusal."""
     ANSWERS.labels(output.get("route") or "", str(bool(output.get("grounded"))).lower()).inc()
     if output.get("route") == "course" and not output.get("grounded"):
         REFUSALS.inc()
@@ -97,13 +98,16 @@ class LLMTimer(BaseCallbackHandler):
         self._started: dict[UUID, tuple[float, str]] = {}
 
     def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        """Start the clock for this call, remembering the graph node that made it."""
         node = str((kwargs.get("metadata") or {}).get("langgraph_node") or "other")
         self._started[run_id] = (time.perf_counter(), node)
 
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        """Record a finished call."""
         self._observe(run_id, "ok")
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        """Record a failed call."""
         self._observe(run_id, "error")
 
     def _observe(self, run_id: UUID, outcome: str) -> None:
@@ -122,6 +126,7 @@ class MetricsMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """HTTP: count and time; lifespan: tidy this worker's multiprocess files."""
         if scope["type"] == "lifespan":
             await self._lifespan(scope, receive, send)
             return
@@ -155,6 +160,7 @@ class MetricsMiddleware:
 
 
 async def metrics_endpoint(request: Request) -> Response:
+    """GET /metrics: this process' metrics, or every worker's when they share PROMETHEUS_MULTIPROC_DIR."""
     path = _multiproc_dir()
     registry = REGISTRY
     if path:

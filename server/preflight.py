@@ -15,7 +15,7 @@ log = logging.getLogger("ai_mentor.server")
 
 
 class PreflightError(RuntimeError):
-    pass
+    """A setting that stops the start; the message names it."""
 
 
 def check(settings: Settings, processes: int = 1) -> None:
