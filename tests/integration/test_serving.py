@@ -212,12 +212,12 @@ def test_sixteen_parallel_clients_all_get_complete_answers(api):
 
 
 # ---- LangServe: stream_events, batch, chat route, OpenAPI -----------------------------------------------------
-def test_stream_events_yields_the_answer_tokens(api):
-    """Filter: include_tags=["answer"] (the LLM of the answering nodes) and event on_chat_model_stream;
-    metadata.langgraph_node tells "generate" (course answers) from "respond" (small talk)."""
+def test_stream_events_yields_the_draft_tokens(api):
+    """stream_events shows the model's raw, unchecked draft: tag "draft", event on_chat_model_stream, node
+    "generate" (students get the checked text from /mentor/stream or /api/chat/stream)."""
     body = {
         "input": {"question": "What does range(5) produce?"},
-        "include_tags": ["answer"],
+        "include_tags": ["draft"],
         "include_types": ["chat_model"],
     }
     with httpx.stream("POST", f"{api.url}/mentor/stream_events", json=body, timeout=TIMEOUT) as stream:
