@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
 AnswerStyle = Literal["generative", "extractive", "auto"]
+COURSE_DIR = PROJECT_ROOT / "course_materials"  # the course the project ships; the default ingest root
 
 
 def resolve_path(value: str | Path) -> Path:
@@ -136,8 +137,19 @@ class Settings(BaseSettings):
     cors_origins: list[str] = ["http://localhost", "http://127.0.0.1"]
     max_message_chars: int = 4000
     ingest_roots: list[str] = Field(
-        default_factory=lambda: [str(PROJECT_ROOT)],
-        description="Folders the server may ingest from when asked over HTTP.",
+        default_factory=lambda: [str(COURSE_DIR)],
+        description="Folders the server may ingest from when asked over HTTP (never the project's own code).",
+    )
+
+    # Bounds on what a client can make the server read, do and store.
+    max_body_bytes: int = Field(
+        65536,
+        ge=1024,
+        description="Largest request body, in bytes; a larger one is refused with 413 while it arrives. "
+        "64 KiB holds a chat playground's whole history; a question is at most MAX_MESSAGE_CHARS anyway.",
+    )
+    history_max_messages: int = Field(
+        40, ge=2, description="Messages kept per conversation (questions and answers); older ones are dropped."
     )
 
     # Shared state, for several API processes or machines (README "Past one machine").

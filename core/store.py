@@ -57,7 +57,9 @@ METADATA_FIELDS = [*SOURCE_KEYS, "content_hash"]
 # are re-read when the collection's size changes, checked at most once a minute (other replicas may ingest).
 STATS_MAX_CHUNKS = 50_000
 STATS_RECHECK_SECONDS = 60.0
-_MODULE_RE = re.compile(r"^[\w.\- ]{1,100}$")
+# A module is a course folder's name; it goes into a filter expression, so only these characters pass.
+MODULE_PATTERN = r"^[\w.\- ]{1,100}$"
+_MODULE_RE = re.compile(MODULE_PATTERN)
 # Milvus Lite databases this process has opened: its embedded server keeps the lock until exit, and a
 # second client in the same process is fine, so only other processes' locks matter.
 _OPENED_HERE: set[str] = set()

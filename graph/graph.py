@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-from langchain_core.messages import AIMessage, HumanMessage, trim_messages
+from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage, trim_messages
 from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -114,10 +114,14 @@ def _finish(state: MentorState, used: list[Candidate], answer: Answer) -> dict:
 
 # ---- nodes ----------------------------------------------------------------------------------------
 def route(state: MentorState) -> dict:
-    """Start a turn: record the question, reset per-turn fields, and classify it."""
+    """Start a turn: record the question, reset per-turn fields, and classify it.
+
+    The stored conversation keeps its last `history_max_messages`: the oldest make room for this turn's two."""
     question = state.get("question", "").strip()
+    history = state.get("messages", [])
+    over = max(0, len(history) + 2 - get_settings().history_max_messages)
     return {
-        "messages": [HumanMessage(question)],
+        "messages": [*(RemoveMessage(id=str(m.id)) for m in history[:over]), HumanMessage(question)],
         "turns": state.get("turns", 0) + 1,
         "route": "chat" if is_small_talk(question) else "course",
         "query": question,

@@ -6,41 +6,34 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
-import openai
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from langserve import add_routes
+from langchain_core.runnables import Runnable
+from langserve import APIHandler, add_routes
 from sse_starlette.sse import EventSourceResponse
 
 from core import factories
-from core.settings import Settings, get_settings
+from core.settings import COURSE_DIR, PROJECT_ROOT, Settings, get_settings
 from core.store import DatabaseLockedError, StoreError
 from graph.graph import create_graph
-from server import metrics
+from server import errors, metrics
+from server.body import BodyGuard, require_json
 from server.checkpoints import open_checkpointer, state_errors, unavailable_detail
 from server.runnables import ChatMentorRunnable, MentorRunnable
 from server.schemas import ChatRequest, ChatResponse, IngestRequest, SourceItem
-from server.security import ApiKeyMiddleware
+from server.security import ApiKeyMiddleware, redact_access_log
+from server.validation import check_configurable, check_langserve_body
 
 log = logging.getLogger("ai_mentor.server")
 
-LLM_ERRORS = (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError, httpx.HTTPError)
 INGEST_HINT = "No course materials are ingested yet. Run: python -m loaders --directory course_materials/"
-
-
-def _llm_unavailable(settings: Settings, exc: Exception) -> HTTPException:
-    return HTTPException(
-        503,
-        f"The language model server at {settings.llm_base_url} is unavailable ({type(exc).__name__}). "
-        "Start it with ./startup.sh; requests will work again as soon as it answers.",
-    )
 
 
 async def _open_store(settings: Settings, wait_seconds: float = 30.0):  # type: ignore[no-untyped-def]
@@ -64,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = await _open_store(settings)
         await asyncio.to_thread(factories.get_embeddings, settings)
+        await asyncio.to_thread(factories.count_tokens, "warm-up", settings)  # loads the model's vocabulary
         try:
             await asyncio.to_thread(store.warm_up)
         except Exception as exc:  # a cold first query is slower, never fatal
@@ -80,7 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="A local-first tutor that answers from your course materials, with citations.",
         lifespan=lifespan,
+        dependencies=[Depends(require_json)],
     )
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -90,27 +86,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.mentor_api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=settings.mentor_api_key)
     metrics.install(app)
-    db_errors = state_errors()
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": jsonable_errors(exc)}, status_code=422)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, LLM_ERRORS):
-            return JSONResponse({"detail": _llm_unavailable(settings, exc).detail}, status_code=503)
-        if isinstance(exc, db_errors):
-            return JSONResponse({"detail": unavailable_detail(settings, exc)}, status_code=503)
-        log.exception("unhandled error on %s", request.url.path)
-        return JSONResponse({"detail": f"Internal error ({type(exc).__name__}); see the server log."}, 500)
-
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_message_chars * 4 + 4096:
-            return JSONResponse({"detail": "Request body too large."}, status_code=413)
-        return await call_next(request)
+    errors.install(app, settings)
+    redact_access_log()
 
     @app.get("/", tags=["status"])
     async def status() -> dict:
@@ -152,22 +130,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if await asyncio.to_thread(request.app.state.store.count) == 0:
             raise HTTPException(503, INGEST_HINT)
 
-    def _check_size(message: str) -> None:
-        if len(message) > settings.max_message_chars:
-            raise HTTPException(413, f"message is longer than {settings.max_message_chars} characters")
-
     @app.post("/api/chat", response_model=ChatResponse, tags=["chat"])
     async def chat(body: ChatRequest, request: Request) -> ChatResponse:
-        _check_size(body.message)
         await _require_materials(request)
-        try:
-            out = await mentor.ainvoke(
-                {"question": body.message, "conversation_id": body.conversation_id, "module": body.module}
-            )
-        except LLM_ERRORS as exc:
-            raise _llm_unavailable(settings, exc) from exc
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from exc
+        out = await mentor.ainvoke(
+            {"question": body.message, "conversation_id": body.conversation_id, "module": body.module}
+        )
         return ChatResponse(
             response=out["answer"],
             sources=[SourceItem.of(s) for s in out["sources"]],
@@ -180,8 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/api/chat/stream", tags=["chat"])
     async def chat_stream(body: ChatRequest, request: Request) -> EventSourceResponse:
-        """Server-sent events: `token` events while the answer is written, then one `final` event."""
-        _check_size(body.message)
+        """Server-sent events: `token` events while the answer is written, then one `final` event; a failure
+        ends the stream with an `error` event {"status", "detail"}."""
         await _require_materials(request)
 
         async def events() -> AsyncIterator[dict]:
@@ -196,14 +164,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         yield {"event": "token", "data": json.dumps(chunk["token"])}
                     else:
                         yield {"event": "final", "data": json.dumps(chunk)}
-            except LLM_ERRORS as exc:
-                yield {
-                    "event": "error",
-                    "data": json.dumps({"status": 503, "detail": _llm_unavailable(settings, exc).detail}),
-                }
-            except db_errors as exc:
-                detail = unavailable_detail(settings, exc)
-                yield {"event": "error", "data": json.dumps({"status": 503, "detail": detail})}
+            except Exception as exc:
+                status, detail = errors.error_payload(exc, settings, request.url.path)
+                yield {"event": "error", "data": json.dumps({"status": status, "detail": detail})}
 
         return EventSourceResponse(events())
 
@@ -229,12 +192,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Ingest a folder through the server, which holds the Milvus Lite database (used by the CLI)."""
         from loaders.ingest import ingest_directory
 
-        directory = Path(body.directory).expanduser().resolve()
+        try:
+            directory = Path(body.directory).resolve()
+            is_dir = directory.is_dir()
+        except OSError as exc:  # a name too long for the file system, a loop of links
+            raise errors.invalid(("body", "directory"), f"can't be read as a folder ({exc.strerror})") from exc
         roots = [Path(r).expanduser().resolve() for r in settings.ingest_roots]
-        if not any(directory == root or root in directory.parents for root in roots):
+        if not any(_within(directory, root) for root in roots):
             raise HTTPException(403, f"{directory} is outside the folders this server may read (INGEST_ROOTS).")
-        if not directory.is_dir():
-            raise HTTPException(422, f"{directory} is not a folder")
+        own = _within(PROJECT_ROOT, directory) or _within(directory, PROJECT_ROOT)
+        if own and not _within(directory, COURSE_DIR):
+            raise HTTPException(403, f"{directory} holds this server's own files; only {COURSE_DIR.name}/ is read.")
+        if not is_dir:
+            raise errors.invalid(("body", "directory"), f"{directory} is not a folder")
         async with request.app.state.ingest_lock:
             try:
                 report = await asyncio.to_thread(
@@ -249,18 +219,40 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             except StoreError as exc:
                 metrics.INGEST_RUNS.labels("error").inc()
                 raise HTTPException(503, str(exc)) from exc
-            except db_errors as exc:
+            except state_errors() as exc:
                 metrics.INGEST_RUNS.labels("error").inc()
                 raise HTTPException(503, unavailable_detail(settings, exc, ingest=True)) from exc
         metrics.INGEST_RUNS.labels("ok" if report.exit_code == 0 else "some_files_failed").inc()
         return report.to_dict()
 
-    add_routes(app, mentor, path="/mentor", enabled_endpoints=None)
+    serve(app, mentor, "/mentor", settings)
     # {"messages": [...]} → answer text with its sources listed: LangServe's chat playground needs this shape.
-    add_routes(app, ChatMentorRunnable(mentor), path="/mentor/chat", playground_type="chat")
+    serve(app, ChatMentorRunnable(mentor), "/mentor/chat", settings, playground_type="chat")
     return app
 
 
-def jsonable_errors(exc: RequestValidationError) -> list[dict]:
-    """Validation errors without the offending input echoed back (it may be large, or a secret)."""
-    return [{k: v for k, v in err.items() if k in ("loc", "msg", "type")} for err in exc.errors()]
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def serve(app: FastAPI, runnable: Runnable, path: str, settings: Settings, **options: Any) -> None:
+    """LangServe's routes, whose three stream endpoints are served first by ours: the same handler, with a
+    failure's `error` event carrying the error policy's status instead of LangServe's fixed 500."""
+    options["per_req_config_modifier"] = check_configurable  # config values that reach filters and storage
+    handler = APIHandler(runnable, path=path, **options)
+    checks = [Depends(check_langserve_body)]
+    streams = {"stream": handler.stream, "stream_log": handler.stream_log, "stream_events": handler.astream_events}
+    for name, method in streams.items():
+        endpoint = _policy_stream(method, settings)
+        app.post(f"{path}/{name}", include_in_schema=False, dependencies=checks)(endpoint)
+        app.post(f"{path}/c/{{config_hash}}/{name}", include_in_schema=False, dependencies=checks)(endpoint)
+    add_routes(app, runnable, path=path, dependencies=checks, **options)
+
+
+def _policy_stream(method: Callable[..., Awaitable[EventSourceResponse]], settings: Settings) -> Callable:
+    async def endpoint(request: Request, config_hash: str = "") -> EventSourceResponse:
+        response = await method(request, config_hash=config_hash)
+        response.body_iterator = errors.langserve_stream_errors(response.body_iterator, settings, request.url.path)
+        return response
+
+    return endpoint

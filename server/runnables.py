@@ -18,20 +18,24 @@ from langchain_core.runnables.config import merge_configs, patch_config
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from core.sources import Source
 from graph import prompts
 from graph.configuration import config_specs
 from graph.graph import ANSWER_TAG
 from server import metrics
+from server.validation import ConversationId, ModuleName, Question, check_question
 
 
 def _playground_schema(schema: dict[str, Any]) -> None:
-    """Optional fields appear as plain strings without a null default, so the playground's form validates."""
-    for prop in schema.get("properties", {}).values():
+    """Optional fields appear as plain strings without a null default (not anyOf string/null, which
+    LangServe's playground can't render), so the playground's form validates."""
+    for name, prop in schema.get("properties", {}).items():
         if "default" in prop and prop["default"] is None:
             del prop["default"]
+        types = prop.pop("anyOf", None)
+        if types:
+            schema["properties"][name] = {**next(t for t in types if t.get("type") != "null"), **prop}
 
 
 class MentorInput(BaseModel):
@@ -39,12 +43,9 @@ class MentorInput(BaseModel):
 
     model_config = ConfigDict(json_schema_extra=_playground_schema)
 
-    question: str = Field(..., min_length=1, description="The student's question.")
-    # SkipJsonSchema: the schema says "string", not anyOf string/null, which LangServe's playground can't render
-    conversation_id: str | SkipJsonSchema[None] = Field(
-        None, description="Continue this conversation (omit to start one)."
-    )
-    module: str | SkipJsonSchema[None] = Field(None, description="Answer only from this course folder, e.g. week03.")
+    question: Question
+    conversation_id: ConversationId | None = None
+    module: ModuleName | None = None
 
 
 class SupportOut(BaseModel):
@@ -117,9 +118,7 @@ class MentorRunnable(Runnable[dict, dict]):
         if self.graph is None:
             raise RuntimeError("The tutor graph is not ready yet.")
         request = value if isinstance(value, MentorInput) else MentorInput.model_validate(value)
-        question = request.question.strip()
-        if not question:
-            raise ValueError("question must not be blank")
+        question = request.question
         conversation_id = request.conversation_id or uuid.uuid4().hex
         merged: dict[str, Any] = dict(config or {})
         configurable = dict(merged.get("configurable") or {})
@@ -263,8 +262,9 @@ class ChatInput(BaseModel):
     @field_validator("messages")
     @classmethod
     def _ends_with_a_question(cls, messages: list[BaseMessage]) -> list[BaseMessage]:
-        if not isinstance(messages[-1], HumanMessage) or not _text(messages[-1]).strip():
-            raise ValueError("the last message must be the student's (non-empty) question")
+        if not isinstance(messages[-1], HumanMessage):
+            raise ValueError("the last message must be the student's question")
+        check_question(_text(messages[-1]))
         return messages
 
 

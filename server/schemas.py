@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import BaseModel, Field, field_validator
 
 from core.sources import Source
+from server.validation import ConversationId, ModuleName, Question
 
 
 class ChatRequest(BaseModel):
     """Body of POST /api/chat and /api/chat/stream (the original app's shape)."""
 
-    message: str = Field(..., description="The student's question.")
-    conversation_id: str | None = Field(None, max_length=128, pattern=r"^[\w.\-:]+$")
-    module: str | None = Field(None, max_length=100, description="Answer only from this course folder.")
-
-    @field_validator("message")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("message must not be empty")
-        return value.strip()
+    message: Question
+    conversation_id: ConversationId | None = None
+    module: ModuleName | None = None
 
 
 class SourceItem(BaseModel):
@@ -52,6 +48,16 @@ class ChatResponse(BaseModel):
 class IngestRequest(BaseModel):
     """Body of POST /api/ingest: a folder under INGEST_ROOTS."""
 
-    directory: str
+    directory: str = Field(
+        ..., min_length=1, max_length=4096, description="Absolute path of a folder under INGEST_ROOTS."
+    )
     reset: bool = False
     dry_run: bool = False
+
+    @field_validator("directory")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        # relative paths would resolve against the server's working folder: the project itself
+        if "\x00" in value or not os.path.isabs(value):
+            raise ValueError("must be an absolute path to a folder")
+        return value

@@ -1,9 +1,12 @@
-"""API key check for every route when MENTOR_API_KEY is set (constant-time, never logged)."""
+"""API key check for every route when MENTOR_API_KEY is set (constant-time, never logged), and credentials
+in query strings kept out of the logs."""
 
 from __future__ import annotations
 
 import hmac
 import json
+import logging
+import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -40,3 +43,32 @@ class ApiKeyMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+# A query parameter whose name says it is a credential (api_key=, access_token=, password=, sig=…).
+_CREDENTIAL_PARAM = re.compile(
+    r"([?&][^=&#\s]*(?:key|token|secret|passw|pwd|auth|session|sig|credential)[^=&#\s]*=)[^&#\s]*", re.IGNORECASE
+)
+
+
+def redact(text: str) -> str:
+    """`/x?api_key=abc&q=1` → `/x?api_key=***&q=1`."""
+    return _CREDENTIAL_PARAM.sub(r"\1***", text)
+
+
+class RedactCredentials(logging.Filter):
+    """Logs the request line (uvicorn's access log) with credential-like query values replaced by ***."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str) and not record.args:
+            record.msg = redact(record.msg)
+        return True
+
+
+def redact_access_log() -> None:
+    """Install the filter on uvicorn's access logger (once, however often the app is created)."""
+    logger = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactCredentials) for f in logger.filters):
+        logger.addFilter(RedactCredentials())

@@ -272,3 +272,15 @@ def test_configuration_is_the_one_definition_of_request_knobs(monkeypatch):
     for bad in ({"retrieval_mode": "magic"}, {"k": "many"}, {"temperature": float("nan")}, {"module": 3}):
         with pytest.raises(ValueError):
             Configuration.from_runnable_config({"configurable": bad})
+
+
+def test_stored_conversation_keeps_its_last_history_max_messages(wire, monkeypatch):
+    monkeypatch.setenv("HISTORY_MAX_MESSAGES", "4")
+    wire(["Hi!", "Hello!", "Hey!", "Welcome!"], [[]])
+    mentor = MentorRunnable(create_graph(InMemorySaver()))
+    for question in ("hello", "thanks", "hi", "cheers"):
+        out = mentor.invoke({"question": question, "conversation_id": "c"})
+    assert out["turns"] == 4
+    assert mentor.graph is not None
+    messages = mentor.graph.get_state({"configurable": {"thread_id": "c"}}).values["messages"]
+    assert [m.content for m in messages] == ["hi", "Hey!", "cheers", "Welcome!"]

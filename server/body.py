@@ -1,0 +1,77 @@
+"""Request bodies are read here, whole and bounded, before any route sees them.
+
+- A POST must be JSON (`Content-Type: application/json`), else 415: a page on another site can't send that
+  without a CORS preflight, which the CORS settings then refuse.
+- At most `max_bytes` are read, counted as they arrive (a chunked body has no Content-Length), else 413 at
+  once, without reading on: nothing is parsed, tokenized or stored.
+- The body must be UTF-8, JSON's only encoding (RFC 8259), else 422.
+The route then receives the body as one message; later messages (a client disconnecting) pass through.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def is_json(content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
+async def reply(send: Send, status: int, detail: object) -> None:
+    """A JSON error response in the policy's shape (server/errors.py)."""
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyGuard:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        json_method = scope["method"] in BODY_METHODS
+        if json_method and not is_json(headers.get("content-type")):
+            await reply(send, 415, "Send the request body as JSON, with Content-Type: application/json.")
+            return
+        too_large = f"The request body is larger than {self.max_bytes} bytes."
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await reply(send, 413, too_large)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                await reply(send, 413, too_large)
+                return
+            if not message.get("more_body", False):
+                break
+        if json_method:
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                error = {"loc": ["body", exc.start], "msg": "The request body is not UTF-8.", "type": "json_invalid"}
+                await reply(send, 422, [error])
+                return
+
+        whole: list[Message] = [{"type": "http.request", "body": bytes(body), "more_body": False}]
+
+        async def replay() -> Message:
+            return whole.pop() if whole else await receive()
+
+        await self.app(scope, replay, send)

@@ -1,0 +1,133 @@
+"""The error policy of every route, LangServe's included.
+
+A client mistake is a 4xx with a JSON `detail` (422: a list of {loc, msg, type}, as FastAPI documents it;
+otherwise a sentence); an unavailable dependency (the LLM server, the vector store, the conversation database) is 503; anything else is
+a bug: 500, logged with its traceback, which never reaches the client. A stream that fails ends with an
+`error` event carrying the same status.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+import openai
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from langchain_core.exceptions import ContextOverflowError
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from core.settings import Settings
+from core.store import StoreError
+from server.checkpoints import state_errors, unavailable_detail
+from server.validation import QUESTION_TOO_LONG
+
+log = logging.getLogger("ai_mentor.server")
+
+LLM_ERRORS = (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError, httpx.HTTPError)
+# Pydantic models whose validation errors are the client's input (LangServe validates batch items outside
+# its own error translation, so they arrive here as plain ValidationErrors).
+INPUT_MODELS = {"MentorInput", "ChatInput"}
+INTERNAL = "Internal error; see the server log."
+
+
+def llm_unavailable(settings: Settings, exc: Exception) -> str:
+    return (
+        f"The language model server at {settings.llm_base_url} is unavailable ({type(exc).__name__}). "
+        "Start it with ./startup.sh; requests will work again as soon as it answers."
+    )
+
+
+def validation_errors(errors: Sequence[Any]) -> list[dict]:
+    """FastAPI's 422 shape; LangServe also raises errors that are plain strings ("Invalid JSON body")."""
+    out = []
+    for err in errors:
+        if isinstance(err, dict):
+            loc, msg = list(err.get("loc", ["body"])), str(err.get("msg", ""))
+            out.append({"loc": loc, "msg": msg, "type": str(err.get("type", "value_error"))})
+        else:
+            out.append({"loc": ["body"], "msg": str(err), "type": "value_error"})
+    return out
+
+
+def invalid(loc: Sequence[str | int], msg: str) -> RequestValidationError:
+    """A 422 for a value the request's schema can't express (a folder that doesn't exist)."""
+    return RequestValidationError([{"loc": list(loc), "msg": msg, "type": "value_error"}])
+
+
+def _overflow(exc: BaseException) -> bool:
+    """The LLM server refused a prompt longer than its context (llama.cpp says so in a 400)."""
+    return isinstance(exc, ContextOverflowError) or (
+        isinstance(exc, openai.BadRequestError) and "context" in str(exc).lower()
+    )
+
+
+def classify(exc: BaseException, settings: Settings) -> tuple[int, Any]:
+    """(status, detail) for an exception, by the policy above."""
+    if isinstance(exc, RequestValidationError) or (isinstance(exc, ValidationError) and exc.title in INPUT_MODELS):
+        errors = validation_errors(exc.errors())
+        too_long = [e["msg"] for e in errors if e["type"] == QUESTION_TOO_LONG]
+        return (413, too_long[0]) if too_long else (422, errors)
+    if isinstance(exc, HTTPException):
+        return exc.status_code, exc.detail
+    if isinstance(exc, LLM_ERRORS):
+        return 503, llm_unavailable(settings, exc)  # type: ignore[arg-type]
+    if _overflow(exc):
+        return 413, "The question and its conversation are too long for the language model's context."
+    if isinstance(exc, StoreError):
+        return 503, str(exc)
+    if isinstance(exc, _state_errors()):
+        return 503, unavailable_detail(settings, exc)
+    return 500, INTERNAL
+
+
+@lru_cache(maxsize=1)
+def _state_errors() -> tuple[type[BaseException], ...]:
+    return state_errors()
+
+
+def _report(exc: BaseException, status: int, where: str) -> None:
+    if status >= 500 and status != 503:
+        log.error("unhandled error on %s", where, exc_info=exc)
+    elif status == 503:
+        log.warning("%s: dependency unavailable: %s", where, type(exc).__name__)
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Register the policy's exception handlers on the app."""
+
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        status, detail = classify(exc, settings)
+        _report(exc, status, request.url.path)
+        headers = getattr(exc, "headers", None) if isinstance(exc, HTTPException) else None
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+    for exc_class in (RequestValidationError, ValidationError, HTTPException, Exception):
+        app.add_exception_handler(exc_class, handle)
+
+
+def error_payload(exc: BaseException, settings: Settings, where: str) -> tuple[int, str]:
+    """Status and a one-line message for an error inside a stream (a 422's errors joined)."""
+    status, detail = classify(exc, settings)
+    _report(exc, status, where)
+    if isinstance(detail, list):
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in detail)
+    return status, str(detail)
+
+
+async def langserve_stream_errors(events: AsyncIterator[dict], settings: Settings, where: str) -> AsyncIterator[dict]:
+    """LangServe's streams report every failure as 500 (an `error` event, then the exception re-raised):
+    replace that event with one carrying the policy's status, in LangServe's shape (RemoteRunnable raises it)."""
+    try:
+        async for event in events:
+            if event.get("event") != "error":
+                yield event
+    except Exception as exc:
+        status, message = error_payload(exc, settings, where)
+        yield {"event": "error", "data": json.dumps({"status_code": status, "message": message})}

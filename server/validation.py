@@ -1,0 +1,98 @@
+"""What a client may send, in one place for /api/* and /mentor/*: the question, conversation id and module.
+
+Each is a pydantic type, so FastAPI, LangServe and the OpenAPI schema all enforce and show the same limits.
+A question longer than the limits is a `question_too_long` error, which the error policy answers with 413.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from core import factories
+from core.settings import Settings, get_settings
+from core.store import MODULE_PATTERN
+
+QUESTION_TOO_LONG = "question_too_long"
+CONVERSATION_ID_PATTERN = r"^[\w.\-:]{0,128}$"  # empty, like omitted, starts a new conversation
+
+
+def question_token_budget(settings: Settings) -> int:
+    """Tokens a question may take: a quarter of the model's context. A prompt holds it at most twice (the
+    query rewrite) or once beside the notes and the answer (3 notes of 512 characters ≤ 1,536 tokens,
+    256 answer tokens, ~100 of instructions: 1,024 + 1,892 ≤ 4,096 by default)."""
+    return settings.llm_n_ctx // 4
+
+
+def check_question(value: str) -> str:
+    """Stripped; not blank; valid Unicode; at most MAX_MESSAGE_CHARS characters and the token budget."""
+    text = value.strip()
+    if not text:
+        raise PydanticCustomError("blank", "The question must not be blank.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("string_unicode", "The question must be valid Unicode text.") from None
+    if "\x00" in text:
+        raise PydanticCustomError("string_nul", "The question must not contain NUL characters.")
+    settings = get_settings()
+    if len(text) > settings.max_message_chars:
+        raise PydanticCustomError(
+            QUESTION_TOO_LONG,
+            "The question is longer than {limit} characters.",
+            {"limit": settings.max_message_chars},
+        )
+    tokens, budget = factories.count_tokens(text, settings), question_token_budget(settings)
+    if tokens > budget:
+        raise PydanticCustomError(
+            QUESTION_TOO_LONG,
+            "The question is {tokens} tokens long; the model's context leaves room for {limit}.",
+            {"tokens": tokens, "limit": budget},
+        )
+    return text
+
+
+def _question_schema(schema: dict[str, Any]) -> None:
+    schema["maxLength"] = get_settings().max_message_chars
+
+
+Question = Annotated[
+    str,
+    AfterValidator(check_question),
+    Field(min_length=1, description="The student's question.", json_schema_extra=_question_schema),
+]
+ConversationId = Annotated[
+    str,
+    Field(
+        pattern=CONVERSATION_ID_PATTERN,
+        max_length=128,
+        description="Continue this conversation (letters, digits, '_', '.', '-', ':'; at most 128); "
+        "omitted or empty: a new one.",
+    ),
+]
+ModuleName = Annotated[
+    str,
+    Field(
+        pattern=MODULE_PATTERN,
+        description="Answer only from this course folder, e.g. week03 (letters, digits, spaces, '_', '.', '-').",
+    ),
+]
+
+
+class ConfigurableInput(BaseModel):
+    """The `config.configurable` values of a LangServe request that become a search filter or a storage key.
+
+    LangServe's own config model keeps only their plain types (its renaming of the model drops constraints),
+    so `check_configurable` runs as its per-request config hook, where a ValidationError becomes a 422."""
+
+    model_config = ConfigDict(extra="allow")  # the rest are typed by the runnable's config_specs
+
+    module: Annotated[str, Field(pattern=f"^$|{MODULE_PATTERN}")] | None = None  # "" = every module
+    conversation_id: ConversationId | None = None
+
+
+def check_configurable(config: dict[str, Any], request: Any) -> dict[str, Any]:
+    ConfigurableInput.model_validate(config.get("configurable") or {})
+    return config

@@ -1,0 +1,251 @@
+"""Hostile input against the real server: issue 16's reproducers, one test each, and a schema fuzzer.
+
+The reproducers run on the shared deployment (`api`): each is refused before any LLM call. The fuzzer and the
+storage checks run on a server of their own (`fuzz_api`, a two-week course), whose LLM answers are kept short
+so that a few minutes cover every operation, the LLM-backed ones included.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import COURSE, PROJECT_ROOT
+from tests.integration.conftest import ApiServer, Deployment, base_env, free_port
+
+pytestmark = pytest.mark.integration
+TIMEOUT = httpx.Timeout(300, connect=5)
+JSON = {"Content-Type": "application/json"}
+TRACE_MARKERS = ("Traceback", 'File "/', "site-packages", '.py", line')
+MENTOR_POSTS = ["/mentor/invoke", "/mentor/stream", "/mentor/stream_log", "/mentor/stream_events"]
+
+
+def post(api, path: str, body: object = None, *, content: bytes | None = None, headers: dict | None = None):
+    if content is None and body is not None:
+        content = json.dumps(body).encode()
+    return httpx.post(f"{api.url}{path}", content=content, headers=headers or JSON, timeout=TIMEOUT)
+
+
+def assert_client_error(response: httpx.Response, status: int) -> None:
+    """The policy's shape: the status, a JSON `detail` (a list of {loc, msg, type} for 422), no internals."""
+    assert response.status_code == status, (response.status_code, response.text[:500])
+    assert response.headers["content-type"].startswith("application/json")
+    detail = response.json()["detail"]
+    if status == 422:
+        assert detail and all({"loc", "msg", "type"} <= set(e) for e in detail), detail
+    assert not any(marker in response.text for marker in TRACE_MARKERS), response.text[:2000]
+
+
+def db_bytes(deployment: Deployment) -> int:
+    path = Path(deployment.env["CHECKPOINT_DB"])
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+
+# ---- 1, 2: no body, malformed JSON, a form, non-UTF-8 --------------------------------------------------------
+@pytest.mark.parametrize("path", [*MENTOR_POSTS, "/mentor/batch", "/mentor/chat/invoke", "/api/chat"])
+def test_bodies_that_are_not_json_are_4xx(api, path):
+    assert_client_error(post(api, path, content=b""), 422)
+    assert_client_error(post(api, path, content=b'{"input": '), 422)
+    assert_client_error(post(api, path, content=b"\x94QIPC"), 422)
+    assert_client_error(httpx.post(f"{api.url}{path}", data={"a": "b"}, timeout=TIMEOUT), 415)
+    assert_client_error(httpx.post(f"{api.url}{path}", timeout=TIMEOUT), 415)  # no body, no content type
+
+
+# ---- 3, 4: blank questions, invalid batch items -------------------------------------------------------------
+@pytest.mark.parametrize("path", MENTOR_POSTS)
+def test_blank_question_is_422_before_any_stream_starts(api, path):
+    assert_client_error(post(api, path, {"input": {"question": "   "}}), 422)
+
+
+@pytest.mark.parametrize("item", [{}, {"question": "  "}, 1, None, ""])
+def test_batch_with_an_invalid_item_is_422(api, item):
+    assert_client_error(post(api, "/mentor/batch", {"inputs": [{"question": "hello!"}, item]}), 422)
+
+
+# ---- 5: the message limits are the same everywhere -----------------------------------------------------------
+@pytest.mark.parametrize(
+    "question",
+    ["What is a list? " + "x" * 3985, "x" * 19_000, "7" * 3_900],  # 4,001 characters; 19,000; 3,900 tokens
+    ids=["4001-chars", "19000-chars", "3900-tokens"],
+)
+def test_too_long_questions_are_413_on_every_route(api, question):
+    for path in MENTOR_POSTS:
+        assert_client_error(post(api, path, {"input": {"question": question}}), 413)
+    assert_client_error(post(api, "/mentor/batch", {"inputs": [{"question": question}]}), 413)
+    chat = {"input": {"messages": [{"type": "human", "content": question}]}}
+    assert_client_error(post(api, "/mentor/chat/invoke", chat), 413)
+    assert_client_error(post(api, "/api/chat", {"message": question}), 413)
+    assert_client_error(post(api, "/api/chat/stream", {"message": question}), 413)
+
+
+# ---- 6: a chunked body is bounded while it is read -----------------------------------------------------------
+@pytest.mark.parametrize("path", ["/mentor/invoke", "/api/chat"])
+def test_a_10mb_chunked_question_is_413_and_stores_nothing(api, path):
+    def ten_megabytes() -> Iterator[bytes]:
+        yield b'{"message": "What is a list? ' if path == "/api/chat" else b'{"input": {"question": "What is a list? '
+        for _ in range(160):
+            yield b"lorem ipsum " * 5461  # 65,532 bytes a chunk
+        yield b'"}' if path == "/api/chat" else b'"}}'
+
+    before = db_bytes(api.deployment)
+    started = time.monotonic()
+    response = httpx.post(f"{api.url}{path}", content=ten_megabytes(), headers=JSON, timeout=TIMEOUT)
+    elapsed = time.monotonic() - started
+    assert response.request.headers["transfer-encoding"] == "chunked"
+    assert_client_error(response, 413)
+    growth = db_bytes(api.deployment) - before
+    assert growth == 0, growth
+    print(f"10 MB chunked question to {path}: {response.status_code} in {elapsed:.2f}s, database growth {growth} bytes")
+
+
+# ---- 7: /api/chat/stream refuses what /api/chat refuses, before the stream ------------------------------------
+@pytest.mark.parametrize("body", [{"message": "hi \ud800"}, {"message": "What is a list?", "module": 'a"b'}])
+def test_chat_stream_refuses_bad_input_like_chat(api, body):
+    content = json.dumps(body, ensure_ascii=True).encode()  # a lone surrogate, as a JSON escape
+    for path in ("/api/chat", "/api/chat/stream"):
+        assert_client_error(post(api, path, content=content), 422)
+
+
+# ---- 8: an injection-shaped module, in the input or in the config ---------------------------------------------
+@pytest.mark.parametrize("path", MENTOR_POSTS)
+def test_injection_shaped_module_is_422(api, path):
+    module = 'x" or module != "'
+    assert_client_error(post(api, path, {"input": {"question": "What is a list?", "module": module}}), 422)
+    config = {"configurable": {"module": module}}
+    assert_client_error(post(api, path, {"input": {"question": "What is a list?"}, "config": config}), 422)
+    chat = {"input": {"messages": [{"type": "human", "content": "What is a list?"}]}, "config": config}
+    assert_client_error(post(api, path.replace("/mentor/", "/mentor/chat/"), chat), 422)
+    assert_client_error(post(api, "/api/chat", {"message": "What is a list?", "module": module}), 422)
+
+
+# ---- 9: ingest paths ----------------------------------------------------------------------------------------
+def test_ingest_refuses_odd_paths_and_the_projects_own_code(api):
+    chunks = httpx.get(f"{api.url}/api/chat/stats", timeout=TIMEOUT).json()["chunk_count"]
+    root = api.deployment.root
+    for directory in [f"{root}/a\x00b", f"{root}/" + "a" * 5000, f"{root}/" + "a" * 300, "", ".", "course_materials"]:
+        assert_client_error(post(api, "/api/ingest", {"directory": directory}), 422)
+    for directory in [PROJECT_ROOT, PROJECT_ROOT / "server", PROJECT_ROOT / "tests", Path("/")]:
+        assert_client_error(post(api, "/api/ingest", {"directory": str(directory)}), 403)
+    assert httpx.get(f"{api.url}/api/chat/stats", timeout=TIMEOUT).json()["chunk_count"] == chunks
+    dry = post(api, "/api/ingest", {"directory": str(COURSE / "week01"), "dry_run": True})
+    assert dry.status_code == 200 and dry.json()["chunks_written"] == 0, dry.text
+
+
+# ---- 10: conversation ids and cross-site bodies -------------------------------------------------------------
+@pytest.mark.parametrize("conversation_id", ["x" * 10_000, "../../etc/passwd", "a b", "x\ny"])
+def test_conversation_ids_follow_one_pattern(api, conversation_id):
+    mentor = {"input": {"question": "hi", "conversation_id": conversation_id}}
+    assert_client_error(post(api, "/mentor/invoke", mentor), 422)
+    assert_client_error(post(api, "/api/chat", {"message": "hi", "conversation_id": conversation_id}), 422)
+    config = {"configurable": {"conversation_id": conversation_id}}
+    chat = {"input": {"messages": [{"type": "human", "content": "hi"}]}, "config": config}
+    assert_client_error(post(api, "/mentor/chat/invoke", chat), 422)
+
+
+@pytest.mark.parametrize("path", [*MENTOR_POSTS, "/mentor/batch", "/api/chat", "/api/ingest"])
+def test_a_text_plain_post_is_415(api, path):
+    """text/plain is what a page on another site can send without a CORS preflight."""
+    body = json.dumps({"input": {"question": "hello!"}, "message": "hello!", "directory": str(COURSE)})
+    response = httpx.post(
+        f"{api.url}{path}",
+        content=body,
+        headers={"Content-Type": "text/plain", "Origin": "https://elsewhere.example"},
+        timeout=TIMEOUT,
+    )
+    assert_client_error(response, 415)
+
+
+# ---- the fuzzer and the storage bounds, on a server of their own ---------------------------------------------
+@pytest.fixture(scope="module")
+def fuzz_api(llm_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    root = tmp_path_factory.mktemp("fuzz")
+    for week in ("week01", "week02"):
+        shutil.copytree(COURSE / week, root / "course" / week)
+    port = free_port()
+    env = base_env(
+        MILVUS_URI=str(root / "db" / "mentor.db"),
+        CHECKPOINT_DB=str(root / "conversations.sqlite"),
+        LLM_BASE_URL=llm_server.url,
+        LLM_TIMEOUT="60",
+        INGEST_ROOTS=json.dumps([str(root / "course")]),
+        API_PORT=str(port),
+    )
+    deployment = Deployment(root, env)
+    result = deployment.run_cli("--directory", str(root / "course"), "--quiet")
+    assert result.returncode == 0, result.stderr[-2000:]
+    # Short answers and no query rewrites keep each LLM-backed request to a second or two.
+    extra = {"LLM_MAX_TOKENS": "24", "MAX_REWRITES": "0", "HISTORY_MAX_MESSAGES": "4"}
+    url = f"http://127.0.0.1:{port}"
+    server = ApiServer(url, deployment, port, root / "api.log", extra_env=extra, log_level="info")
+    server.start()
+    yield server
+    server.stop()
+
+
+FUZZ_SECONDS = 150  # the whole schemathesis run; it fuzzes until this is spent
+FUZZ_CHECKS = "not_a_server_error,response_schema_conformance"
+
+
+def test_schema_fuzzer_finds_no_server_error(fuzz_api, tmp_path):
+    """schemathesis (pinned in pyproject) over all operations: coverage, then fuzzing, until FUZZ_SECONDS."""
+    cli = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
+    assert cli, "schemathesis is a dev dependency (pip install -e .[dev])"
+    cmd = [
+        cli, "run", f"{fuzz_api.url}/openapi.json", "--checks", FUZZ_CHECKS,
+        "--phases", "examples,coverage,fuzzing", "--max-examples", "10", "--max-time", str(FUZZ_SECONDS),
+        "--workers", "1", "--request-timeout", "120", "--seed", "16", "--no-color",
+        "--suppress-health-check", "all", "--report", "ndjson", "--report-dir", str(tmp_path),
+    ]  # fmt: skip
+    started = time.monotonic()
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=FUZZ_SECONDS + 300)
+    elapsed = time.monotonic() - started
+    statuses: collections.Counter[int] = collections.Counter()
+    operations: set[str] = set()
+    for line in next(tmp_path.glob("*.ndjson")).read_text().splitlines():
+        finished = json.loads(line).get("ScenarioFinished")
+        if not finished:
+            continue
+        for interaction in finished["recorder"].get("interactions", {}).values():
+            if interaction.get("response"):
+                statuses[interaction["response"]["status_code"]] += 1
+                operations.add(finished["recorder"]["label"])
+    sent = sum(statuses.values())
+    print(f"schemathesis: {sent} requests to {len(operations)} operations in {elapsed:.0f}s; statuses {dict(statuses)}")
+    assert run.returncode == 0, run.stdout[-6000:]
+    assert not [s for s in statuses if s >= 500], statuses
+    assert statuses[200] > 0 and len(operations) >= 30, (statuses, sorted(operations))
+    llm_backed = {"POST /mentor/invoke", "POST /mentor/batch", "POST /mentor/stream", "POST /api/chat"}
+    assert llm_backed <= operations, sorted(operations)
+
+
+def test_a_conversation_keeps_at_most_history_max_messages(fuzz_api):
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    for question in ("hello!", "thanks!", "hi there", "good morning", "thank you"):
+        answer = post(fuzz_api, "/mentor/invoke", {"input": {"question": question, "conversation_id": "capped"}})
+        assert answer.status_code == 200, answer.text
+    assert answer.json()["output"]["turns"] == 5
+    connection = sqlite3.connect(fuzz_api.deployment.env["CHECKPOINT_DB"], check_same_thread=False)
+    state = SqliteSaver(connection).get_tuple({"configurable": {"thread_id": "capped"}})
+    assert state is not None
+    messages = state.checkpoint["channel_values"]["messages"]
+    assert [m.content for m in messages][0::2] == ["good morning", "thank you"], messages  # HISTORY_MAX_MESSAGES=4
+    connection.close()
+
+
+def test_credentials_in_query_strings_are_not_logged(fuzz_api):
+    response = httpx.get(f"{fuzz_api.url}/api/chat/stats?api_key=SECRET-16&x=1", timeout=TIMEOUT)
+    assert response.status_code == 200
+    time.sleep(0.5)  # the access log line is written after the response
+    log = fuzz_api.log.read_text()
+    assert "SECRET-16" not in log and "api_key=***&x=1" in log

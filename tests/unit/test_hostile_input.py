@@ -1,0 +1,239 @@
+"""Validation, the error policy, the body guard and log redaction, without servers (issue 16's reproducers)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import httpx
+import openai
+import pytest
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from core import factories
+from core.settings import COURSE_DIR, Settings
+from core.store import StoreError
+from server import errors
+from server.body import BodyGuard
+from server.runnables import ChatInput, MentorInput
+from server.schemas import ChatRequest, IngestRequest
+from server.security import RedactCredentials, redact
+from server.validation import ConfigurableInput, check_configurable, question_token_budget
+
+
+def _error_types(exc: pytest.ExceptionInfo) -> list[str]:
+    return [e["type"] for e in exc.value.errors()]
+
+
+# ---- one validation for /api/* and /mentor/* ----------------------------------------------------------
+@pytest.mark.parametrize("model", [MentorInput, ChatRequest])
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("question", "   ", "blank"),
+        ("question", "hi \ud800", "string_unicode"),
+        ("question", "what\x00is", "string_nul"),
+        ("question", "x" * 4001, "question_too_long"),
+        ("question", "7" * 3000, "question_too_long"),  # 3,000 characters, 3,000 tokens: over the budget
+        ("conversation_id", "../../etc/passwd", "string_pattern_mismatch"),
+        ("conversation_id", "a" * 129, "string_too_long"),
+        ("module", 'x" or module != "', "string_pattern_mismatch"),
+    ],
+)
+def test_the_same_rules_on_both_apis(model, field, value, error):
+    names = {"question": "message"} if model is ChatRequest else {}
+    body = {names.get("question", "question"): "What is a list?", names.get(field, field): value}
+    with pytest.raises(ValidationError) as exc:
+        model.model_validate(body)
+    assert _error_types(exc) == [error]
+
+
+def test_a_good_question_is_stripped_and_kept():
+    request = MentorInput.model_validate(
+        {"question": "  What is a list?  ", "conversation_id": "t-1:a.b", "module": "week 03"}
+    )
+    assert request.question == "What is a list?" and request.conversation_id == "t-1:a.b"
+    english = "Why is a list comprehension faster than a loop? " * 81  # 3,969 characters, ~800 tokens
+    assert ChatRequest.model_validate({"message": english}).message == english.strip()
+
+
+def test_the_token_budget_counts_tokens_not_characters():
+    settings = Settings()
+    assert question_token_budget(settings) == settings.llm_n_ctx // 4
+    assert factories.count_tokens("7" * 100) == 100  # SmolLM2 reads digits one by one
+    assert factories.count_tokens("What is a list comprehension? " * 10) < 100
+    assert factories.count_tokens("😀" * 10) > 10
+
+
+def test_tokens_are_counted_as_bytes_without_a_model_file(monkeypatch):
+    def missing(settings=None):
+        raise factories.ModelNotFoundError("no model")
+
+    monkeypatch.setattr(factories, "llm_model_path", missing)
+    assert factories.count_tokens("é😀") == len("é😀".encode())
+
+
+def test_chat_playground_question_follows_the_same_rules():
+    with pytest.raises(ValidationError) as exc:
+        ChatInput.model_validate({"messages": [{"type": "human", "content": "x" * 5000}]})
+    assert _error_types(exc) == ["question_too_long"]
+    with pytest.raises(ValidationError):
+        ChatInput.model_validate({"messages": [{"type": "human", "content": "  "}]})
+
+
+def test_config_values_reaching_filters_and_storage_are_checked():
+    assert check_configurable({"configurable": {"module": "", "k": 3}}, None)
+    assert check_configurable({}, None) == {}
+    for configurable in ({"module": 'x" or module != "'}, {"conversation_id": "../x"}):
+        with pytest.raises(ValidationError):
+            check_configurable({"configurable": configurable}, None)
+    assert ConfigurableInput.model_validate({"module": "week03", "temperature": 0.2}).module == "week03"
+
+
+@pytest.mark.parametrize("directory", ["", "course_materials", ".", "/tmp/a\x00b", "/" + "a" * 5000])
+def test_ingest_directory_must_be_a_plain_absolute_path(directory):
+    with pytest.raises(ValidationError):
+        IngestRequest.model_validate({"directory": directory})
+
+
+def test_ingest_roots_default_to_the_course_folder_not_the_project():
+    assert Settings().ingest_roots == [str(COURSE_DIR)]
+
+
+# ---- the error policy -----------------------------------------------------------------------------------
+SETTINGS = Settings()
+
+
+def test_langserve_string_errors_become_fastapi_shaped_422():
+    status, detail = errors.classify(RequestValidationError(["Invalid JSON body"]), SETTINGS)
+    assert status == 422 and detail == [{"loc": ["body"], "msg": "Invalid JSON body", "type": "value_error"}]
+
+
+def test_input_model_errors_are_422_and_too_long_is_413():
+    with pytest.raises(ValidationError) as blank:
+        MentorInput.model_validate({})
+    assert errors.classify(blank.value, SETTINGS)[0] == 422
+    with pytest.raises(ValidationError) as long:
+        MentorInput.model_validate({"question": "x" * 4001})
+    assert errors.classify(long.value, SETTINGS) == (413, "The question is longer than 4000 characters.")
+
+
+def test_other_validation_errors_are_bugs():
+    from pydantic import BaseModel
+
+    class Internal(BaseModel):
+        n: int
+
+    with pytest.raises(ValidationError) as exc:
+        Internal.model_validate({"n": "x"})
+    assert errors.classify(exc.value, SETTINGS) == (500, errors.INTERNAL)
+    assert errors.classify(KeyError("secret"), SETTINGS) == (500, errors.INTERNAL)
+
+
+def test_dependency_outages_are_503_and_context_overflow_is_413():
+    request = httpx.Request("POST", "http://llm/v1/chat/completions")
+    assert errors.classify(openai.APIConnectionError(request=request), SETTINGS)[0] == 503
+    assert errors.classify(httpx.ConnectError("refused"), SETTINGS)[0] == 503
+    assert errors.classify(StoreError("database locked"), SETTINGS) == (503, "database locked")
+    response = httpx.Response(400, request=request)
+    overflow = openai.BadRequestError("This model's maximum context length is 4096 tokens.", response=response, body={})
+    assert errors.classify(overflow, SETTINGS)[0] == 413
+    other = openai.BadRequestError("temperature must be a number", response=response, body={})
+    assert errors.classify(other, SETTINGS)[0] == 500
+
+
+def test_langserve_stream_error_event_carries_the_policy_status():
+    async def failing():
+        yield {"event": "data", "data": "{}"}
+        yield {"event": "error", "data": json.dumps({"status_code": 500, "message": "Internal Server Error"})}
+        raise openai.APIConnectionError(request=httpx.Request("POST", "http://llm"))
+
+    async def collect() -> list[dict]:
+        return [e async for e in errors.langserve_stream_errors(failing(), SETTINGS, "/mentor/stream")]
+
+    events = asyncio.run(collect())
+    assert [e["event"] for e in events] == ["data", "error"]
+    assert json.loads(events[-1]["data"])["status_code"] == 503
+
+
+# ---- the body guard -------------------------------------------------------------------------------------
+def _run_guard(
+    chunks: list[bytes], content_type: str | None = "application/json", method: str = "POST", length: int | None = None
+) -> tuple[int, dict, int, bytes | None]:
+    """(status, body, bytes the client had sent when the answer came, body the app saw)."""
+    seen: dict = {}
+
+    async def app(scope, receive, send):
+        message = await receive()
+        seen["body"] = message["body"]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    sent = {"bytes": 0}
+    pending = list(chunks)
+
+    async def receive():
+        chunk = pending.pop(0)
+        sent["bytes"] += len(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
+
+    out: list[dict] = []
+
+    async def send(message):
+        out.append(message)
+
+    headers = [(b"content-type", content_type.encode())] if content_type else []
+    if length is not None:
+        headers.append((b"content-length", str(length).encode()))
+    scope = {"type": "http", "method": method, "path": "/mentor/invoke", "headers": headers}
+    asyncio.run(BodyGuard(app, max_bytes=1024)(scope, receive, send))
+    status = out[0]["status"]
+    return status, json.loads(out[1]["body"]), sent["bytes"], seen.get("body")
+
+
+def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_limit():
+    status, body, sent, seen = _run_guard([b"x" * 100] * 1000)  # 100 KB in 100-byte chunks, no length
+    assert status == 413 and "larger than 1024 bytes" in body["detail"]
+    assert sent <= 1024 + 100 and seen is None, "stops reading at the limit; the app never runs"
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_reading():
+    status, _, sent, seen = _run_guard([b"{}"], length=10_000_000)
+    assert status == 413 and sent == 0 and seen is None
+
+
+def test_a_body_within_the_limit_reaches_the_app_whole():
+    status, _, _, seen = _run_guard([b'{"input":', b' {"question": "hi"}}'])
+    assert status == 200 and seen == b'{"input": {"question": "hi"}}'
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+def test_posts_must_be_json(content_type):
+    status, body, sent, seen = _run_guard([b'{"input": {"question": "hi"}}'], content_type)
+    assert status == 415 and "application/json" in body["detail"] and seen is None
+
+
+def test_json_variants_and_gets_pass():
+    assert (_run_guard([b"{}"], "application/json; charset=utf-8"))[0] == 200
+    assert (_run_guard([b"{}"], "application/merge-patch+json"))[0] == 200
+    assert (_run_guard([b""], None, method="GET"))[0] == 200
+
+
+def test_a_body_that_is_not_utf8_is_422():
+    status, body, _, seen = _run_guard([b"\x94QIPC"])
+    assert status == 422 and body["detail"][0]["type"] == "json_invalid" and seen is None
+
+
+# ---- logs -----------------------------------------------------------------------------------------------
+def test_credentials_in_query_strings_are_redacted():
+    assert redact("/api/chat/stats?api_key=SECRET&x=1") == "/api/chat/stats?api_key=***&x=1"
+    assert redact("/x?access_token=abc&password=p&topic=keyboard") == "/x?access_token=***&password=***&topic=keyboard"
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/health?token=SECRET", "1.1", 401), None,
+    )  # fmt: skip
+    assert RedactCredentials().filter(record) and "SECRET" not in record.getMessage()
