@@ -1,17 +1,19 @@
-"""Request bodies are read here, whole and bounded, before any route sees them.
+"""What a request body may be: JSON, bounded, UTF-8.
 
-- A POST must be JSON (`Content-Type: application/json`), else 415: a page on another site can't send that
-  without a CORS preflight, which the CORS settings then refuse.
-- At most `max_bytes` are read, counted as they arrive (a chunked body has no Content-Length), else 413 at
-  once, without reading on: nothing is parsed, tokenized or stored.
-- The body must be UTF-8, JSON's only encoding (RFC 8259), else 422.
-The route then receives the body as one message; later messages (a client disconnecting) pass through.
+- `BodyGuard` (ASGI middleware) reads every body, whole, before any route sees it: at most `max_bytes`,
+  counted as they arrive (a chunked body has no Content-Length), else 413 at once, without reading on, so
+  nothing is parsed, tokenized or stored; a JSON body must be UTF-8, JSON's only encoding (RFC 8259), else
+  422. The route then receives the body as one message; later messages (a disconnect) pass through.
+- `require_json` (a dependency of every route, so unknown paths and methods still get 404/405): a POST must
+  say `Content-Type: application/json`, else 415. A page on another site can't send that without a CORS
+  preflight, which the CORS settings then refuse.
 """
 
 from __future__ import annotations
 
 import json
 
+from fastapi import HTTPException, Request
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,10 +43,6 @@ class BodyGuard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        json_method = scope["method"] in BODY_METHODS
-        if json_method and not is_json(headers.get("content-type")):
-            await reply(send, 415, "Send the request body as JSON, with Content-Type: application/json.")
-            return
         too_large = f"The request body is larger than {self.max_bytes} bytes."
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
@@ -61,7 +59,7 @@ class BodyGuard:
                 return
             if not message.get("more_body", False):
                 break
-        if json_method:
+        if is_json(headers.get("content-type")):
             try:
                 body.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -75,3 +73,8 @@ class BodyGuard:
             return whole.pop() if whole else await receive()
 
         await self.app(scope, replay, send)
+
+
+async def require_json(request: Request) -> None:
+    if request.method in BODY_METHODS and not is_json(request.headers.get("content-type")):
+        raise HTTPException(415, "Send the request body as JSON, with Content-Type: application/json.")

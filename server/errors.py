@@ -75,6 +75,8 @@ def classify(exc: BaseException, settings: Settings) -> tuple[int, Any]:
         too_long = [e["msg"] for e in errors if e["type"] == QUESTION_TOO_LONG]
         return (413, too_long[0]) if too_long else (422, errors)
     if isinstance(exc, HTTPException):
+        if exc.status_code == 422 and isinstance(exc.detail, str):  # LangServe's batch checks: FastAPI's shape
+            return 422, validation_errors([exc.detail])
         return exc.status_code, exc.detail
     if isinstance(exc, LLM_ERRORS):
         return 503, llm_unavailable(settings, exc)  # type: ignore[arg-type]

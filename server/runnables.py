@@ -17,7 +17,7 @@ from langchain_core.runnables import ConfigurableFieldSpec, Runnable, RunnableCo
 from langchain_core.runnables.config import merge_configs, patch_config
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, field_validator
 
 from core.sources import Source
 from graph import prompts
@@ -258,6 +258,15 @@ class ChatInput(BaseModel):
     messages: list[HumanMessage | AIMessage | SystemMessage] = Field(
         ..., min_length=1, description="The conversation so far; the last message is the question."
     )
+
+    @field_validator("messages", mode="wrap")
+    @classmethod
+    def _well_formed(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> list[BaseMessage]:
+        """langchain-core's AIMessage raises TypeError on malformed `invalid_tool_calls`: still the client's."""
+        try:
+            return handler(value)
+        except (TypeError, KeyError, AttributeError) as exc:
+            raise ValueError(f"a message is malformed ({type(exc).__name__}: {exc})") from None
 
     @field_validator("messages")
     @classmethod

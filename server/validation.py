@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
@@ -61,7 +63,12 @@ def _question_schema(schema: dict[str, Any]) -> None:
 Question = Annotated[
     str,
     AfterValidator(check_question),
-    Field(min_length=1, description="The student's question.", json_schema_extra=_question_schema),
+    Field(
+        min_length=1,
+        description="The student's question.",
+        examples=["What is a list comprehension?", "hello!"],  # also what a schema fuzzer sends first
+        json_schema_extra=_question_schema,
+    ),
 ]
 ConversationId = Annotated[
     str,
@@ -96,3 +103,16 @@ class ConfigurableInput(BaseModel):
 def check_configurable(config: dict[str, Any], request: Any) -> dict[str, Any]:
     ConfigurableInput.model_validate(config.get("configurable") or {})
     return config
+
+
+async def check_langserve_body(request: Request) -> None:
+    """LangServe fails with a TypeError (a 500) on a `config` that is not an object (a list of them for
+    /batch); this dependency of its routes answers 422 first. Invalid JSON is left to LangServe's own 422."""
+    try:
+        body = await request.json()  # cached on the request: LangServe reads the same parsed body
+    except ValueError:
+        return
+    allowed = (dict, list) if request.url.path.endswith("/batch") else (dict,)
+    if isinstance(body, dict) and "config" in body and not isinstance(body["config"], allowed):
+        error = {"loc": ["body", "config"], "msg": "config must be an object", "type": "dict_type"}
+        raise RequestValidationError([error])

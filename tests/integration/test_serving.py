@@ -154,6 +154,7 @@ def test_llm_down_is_a_quick_503_and_recovers_without_restarting_the_api(api, ll
         ) as stream:
             events = _sse(stream)
         assert events and events[-1][0] == "error", events
+        assert json.loads(events[-1][1])["status_code"] == 503, events  # as every other route says
         _no_trace(json.dumps(events))
         with httpx.stream("POST", f"{api.url}/api/chat/stream", json=question, timeout=TIMEOUT) as stream:
             events = _sse(stream)

@@ -16,11 +16,11 @@ from core import factories
 from core.settings import COURSE_DIR, Settings
 from core.store import StoreError
 from server import errors
-from server.body import BodyGuard
+from server.body import BodyGuard, require_json
 from server.runnables import ChatInput, MentorInput
 from server.schemas import ChatRequest, IngestRequest
 from server.security import RedactCredentials, redact
-from server.validation import ConfigurableInput, check_configurable, question_token_budget
+from server.validation import ConfigurableInput, check_configurable, check_langserve_body, question_token_budget
 
 
 def _error_types(exc: pytest.ExceptionInfo) -> list[str]:
@@ -132,6 +132,37 @@ def test_other_validation_errors_are_bugs():
     assert errors.classify(KeyError("secret"), SETTINGS) == (500, errors.INTERNAL)
 
 
+def test_langserve_422_sentences_get_fastapis_shape():
+    from starlette.exceptions import HTTPException
+
+    status, detail = errors.classify(HTTPException(422, "Number of configs (1) must match"), SETTINGS)
+    assert status == 422 and detail[0]["msg"] == "Number of configs (1) must match"
+    assert errors.classify(HTTPException(404, "Not Found"), SETTINGS) == (404, "Not Found")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "refused"),
+    [
+        ("/mentor/invoke", {"input": {}, "config": None}, True),
+        ("/mentor/invoke", {"input": {}, "config": []}, True),
+        ("/mentor/batch", {"inputs": [], "config": []}, False),
+        ("/mentor/invoke", {"input": {}, "config": {}}, False),
+        ("/mentor/invoke", [1, 2], False),  # not an object: LangServe's own 422
+    ],
+)
+def test_langserve_config_must_be_an_object(path, body, refused):
+    from fastapi import Depends, FastAPI
+    from fastapi.testclient import TestClient
+
+    app = FastAPI()
+    errors.install(app, SETTINGS)
+    app.post(path, dependencies=[Depends(check_langserve_body)])(lambda: {"ok": True})
+    response = TestClient(app).post(path, json=body)
+    assert response.status_code == (422 if refused else 200), response.text
+    if refused:
+        assert response.json()["detail"][0]["loc"] == ["body", "config"]
+
+
 def test_dependency_outages_are_503_and_context_overflow_is_413():
     request = httpx.Request("POST", "http://llm/v1/chat/completions")
     assert errors.classify(openai.APIConnectionError(request=request), SETTINGS)[0] == 503
@@ -209,18 +240,28 @@ def test_a_body_within_the_limit_reaches_the_app_whole():
     assert status == 200 and seen == b'{"input": {"question": "hi"}}'
 
 
-@pytest.mark.parametrize(
-    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
-)
-def test_posts_must_be_json(content_type):
-    status, body, sent, seen = _run_guard([b'{"input": {"question": "hi"}}'], content_type)
-    assert status == 415 and "application/json" in body["detail"] and seen is None
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/x"])
+def test_posts_must_be_json_where_a_post_route_exists(content_type):
+    from fastapi import Depends, FastAPI
+    from fastapi.testclient import TestClient
+
+    app = FastAPI(dependencies=[Depends(require_json)])
+    app.post("/ask")(lambda: {"ok": True})
+    app.get("/status")(lambda: {"ok": True})
+    client = TestClient(app)
+    headers = {"Content-Type": content_type} if content_type else {}
+    refused = client.post("/ask", content=b'{"question": "hi"}', headers=headers)
+    assert refused.status_code == 415 and "application/json" in refused.json()["detail"]
+    assert client.post("/ask", json={"question": "hi"}).status_code == 200
+    assert client.put("/status", headers=headers).status_code == 405  # the router answers first
+    assert client.post("/nowhere", headers=headers).status_code == 404
 
 
 def test_json_variants_and_gets_pass():
     assert (_run_guard([b"{}"], "application/json; charset=utf-8"))[0] == 200
     assert (_run_guard([b"{}"], "application/merge-patch+json"))[0] == 200
     assert (_run_guard([b""], None, method="GET"))[0] == 200
+    assert (_run_guard([b"\x94"], "text/plain"))[0] == 200  # not JSON: require_json refuses it after routing
 
 
 def test_a_body_that_is_not_utf8_is_422():
