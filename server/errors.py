@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from functools import lru_cache
-from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
@@ -123,12 +123,12 @@ def error_payload(exc: BaseException, settings: Settings, where: str) -> tuple[i
     return status, str(detail)
 
 
-async def langserve_stream_errors(events: AsyncIterator[dict], settings: Settings, where: str) -> AsyncIterator[dict]:
+async def langserve_stream_errors(events: AsyncIterable[Any], settings: Settings, where: str) -> AsyncIterator[Any]:
     """LangServe's streams report every failure as 500 (an `error` event, then the exception re-raised):
     replace that event with one carrying the policy's status, in LangServe's shape (RemoteRunnable raises it)."""
     try:
         async for event in events:
-            if event.get("event") != "error":
+            if not (isinstance(event, dict) and event.get("event") == "error"):
                 yield event
     except Exception as exc:
         status, message = error_payload(exc, settings, where)

@@ -24,6 +24,7 @@ from graph import prompts
 from graph.configuration import config_specs
 from graph.graph import ANSWER_TAG
 from server import metrics
+from server.conversations import keep_latest_checkpoint
 from server.validation import ConversationId, ModuleName, Question, check_question
 
 
@@ -221,6 +222,7 @@ class MentorRunnable(Runnable[dict, dict]):
         assert self.graph is not None
         async with self._turn():
             state = await self.graph.ainvoke(await self._astart(graph_input, cfg), cfg)
+            await keep_latest_checkpoint(self.graph.checkpointer, conversation_id)
         return self._output(state, conversation_id)
 
     async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[dict]:
@@ -245,6 +247,7 @@ class MentorRunnable(Runnable[dict, dict]):
                         yield {"token": chunk["token"]}  # checked answer text (graph/graph.py generate)
                 else:
                     final = chunk
+            await keep_latest_checkpoint(self.graph.checkpointer, conversation_id)
         yield self._output(final, conversation_id)
 
 

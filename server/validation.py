@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 from core import factories
 from core.settings import Settings, get_settings
 from core.store import MODULE_PATTERN
+from graph.configuration import Configuration
 
 QUESTION_TOO_LONG = "question_too_long"
 CONVERSATION_ID_PATTERN = r"^[\w.\-:]{0,128}$"  # empty, like omitted, starts a new conversation
@@ -101,7 +102,14 @@ class ConfigurableInput(BaseModel):
 
 
 def check_configurable(config: dict[str, Any], request: Any) -> dict[str, Any]:
+    """Every knob as the graph will read it (graph/configuration.py), checked before the run starts."""
     ConfigurableInput.model_validate(config.get("configurable") or {})
+    try:
+        Configuration.from_runnable_config(config)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise RequestValidationError(
+            [{"loc": ["body", "config", "configurable"], "msg": str(exc), "type": "value_error"}]
+        ) from None
     return config
 
 

@@ -230,7 +230,7 @@ def test_schema_fuzzer_finds_no_server_error(fuzz_api, llm_server, tmp_path):
     assert statuses[200] > 0 and completions > 0, (statuses, completions)
 
 
-def test_a_conversation_keeps_at_most_history_max_messages(fuzz_api):
+def test_a_stored_conversation_is_bounded(fuzz_api):
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     for question in ("hello!", "thanks!", "hi there", "good morning", "thank you"):
@@ -242,6 +242,8 @@ def test_a_conversation_keeps_at_most_history_max_messages(fuzz_api):
     assert state is not None
     messages = state.checkpoint["channel_values"]["messages"]
     assert [m.content for m in messages][0::2] == ["good morning", "thank you"], messages  # HISTORY_MAX_MESSAGES=4
+    rows = connection.execute("SELECT COUNT(*) FROM checkpoints WHERE thread_id = 'capped'").fetchone()[0]
+    assert rows == 1, rows  # only the latest checkpoint is kept (server/conversations.py)
     connection.close()
 
 
