@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from core.settings import PROJECT_ROOT
+from core.settings import COURSE_DIR, PROJECT_ROOT
 
 PY = sys.executable
 
@@ -107,9 +107,9 @@ class Deployment:
             MILVUS_URI=str(root / "db" / "mentor.db"),
             CHECKPOINT_DB=str(root / "conversations.sqlite"),
             LLM_BASE_URL=llm_url,
-            INGEST_ROOTS=json.dumps([str(PROJECT_ROOT), str(root)]),
-            **extra,
+            INGEST_ROOTS=json.dumps([str(COURSE_DIR), str(root)]),
         )
+        env.update(extra)
         return cls(root, env)
 
     def run_cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -125,6 +125,7 @@ class ApiServer:
     log: Path
     proc: subprocess.Popen | None = None
     extra_env: dict[str, str] | None = None
+    log_level: str = "warning"  # "info" adds uvicorn's access log
 
     @classmethod
     def on_free_port(cls, deployment: Deployment, log: Path) -> ApiServer:
@@ -136,7 +137,7 @@ class ApiServer:
     def start(self) -> None:
         env = {**self.deployment.env, **(self.extra_env or {})}
         self.proc = subprocess.Popen(
-            [PY, "-m", "server", "--port", str(self.port), "--log-level", "warning"],
+            [PY, "-m", "server", "--port", str(self.port), "--log-level", self.log_level],
             cwd=PROJECT_ROOT, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
         )  # fmt: skip
         key = (self.extra_env or {}).get("MENTOR_API_KEY")

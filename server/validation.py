@@ -115,12 +115,19 @@ def check_configurable(config: dict[str, Any], request: Any) -> dict[str, Any]:
 
 async def check_langserve_body(request: Request) -> None:
     """LangServe fails with a TypeError (a 500) on a `config` that is not an object (a list of them for
-    /batch); this dependency of its routes answers 422 first. Invalid JSON is left to LangServe's own 422."""
+    /batch) or /batch `inputs` that are not a list; this dependency of its routes answers 422 first.
+    Invalid JSON is left to LangServe's own 422."""
     try:
         body = await request.json()  # cached on the request: LangServe reads the same parsed body
     except ValueError:
         return
-    allowed = (dict, list) if request.url.path.endswith("/batch") else (dict,)
-    if isinstance(body, dict) and "config" in body and not isinstance(body["config"], allowed):
-        error = {"loc": ["body", "config"], "msg": "config must be an object", "type": "dict_type"}
-        raise RequestValidationError([error])
+    if not isinstance(body, dict):
+        return
+    batch = request.url.path.endswith("/batch")
+    errors = []
+    if "config" in body and not isinstance(body["config"], (dict, list) if batch else dict):
+        errors.append({"loc": ["body", "config"], "msg": "config must be an object", "type": "dict_type"})
+    if batch and not isinstance(body.get("inputs"), list):
+        errors.append({"loc": ["body", "inputs"], "msg": "inputs must be a list", "type": "list_type"})
+    if errors:
+        raise RequestValidationError(errors)

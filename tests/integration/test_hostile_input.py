@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import COURSE, PROJECT_ROOT
-from tests.integration.conftest import ApiServer, Deployment, base_env, free_port
+from harness.servers import ApiServer, Deployment
 
 pytestmark = pytest.mark.integration
 TIMEOUT = httpx.Timeout(300, connect=5)
@@ -71,6 +71,12 @@ def test_blank_question_is_422_before_any_stream_starts(api, path):
 @pytest.mark.parametrize("item", [{}, {"question": "  "}, 1, None, ""])
 def test_batch_with_an_invalid_item_is_422(api, item):
     assert_client_error(post(api, "/mentor/batch", {"inputs": [{"question": "hello!"}, item]}), 422)
+
+
+@pytest.mark.parametrize("body", [{"inputs": None, "config": []}, {"inputs": "AAA"}, {"inputs": [], "config": 3}])
+def test_batch_of_the_wrong_shape_is_422(api, body):
+    for path in ("/mentor/batch", "/mentor/chat/batch"):
+        assert_client_error(post(api, path, body), 422)
 
 
 # ---- 5: the message limits are the same everywhere -----------------------------------------------------------
@@ -172,28 +178,20 @@ def fuzz_api(llm_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[A
     root = tmp_path_factory.mktemp("fuzz")
     for week in ("week01", "week02"):
         shutil.copytree(COURSE / week, root / "course" / week)
-    port = free_port()
-    env = base_env(
-        MILVUS_URI=str(root / "db" / "mentor.db"),
-        CHECKPOINT_DB=str(root / "conversations.sqlite"),
-        LLM_BASE_URL=llm_server.url,
-        LLM_TIMEOUT="60",
-        INGEST_ROOTS=json.dumps([str(root / "course")]),
-        API_PORT=str(port),
-    )
-    deployment = Deployment(root, env)
+    roots = json.dumps([str(root / "course")])
+    deployment = Deployment.create(root, llm_server.url, LLM_TIMEOUT="60", INGEST_ROOTS=roots)
     result = deployment.run_cli("--directory", str(root / "course"), "--quiet")
     assert result.returncode == 0, result.stderr[-2000:]
+    server = ApiServer.on_free_port(deployment, root / "api.log")
     # Short answers and no query rewrites keep each LLM-backed request to a second or two.
-    extra = {"LLM_MAX_TOKENS": "24", "MAX_REWRITES": "0", "HISTORY_MAX_MESSAGES": "4"}
-    url = f"http://127.0.0.1:{port}"
-    server = ApiServer(url, deployment, port, root / "api.log", extra_env=extra, log_level="info")
+    server.extra_env = {"LLM_MAX_TOKENS": "24", "MAX_REWRITES": "0", "HISTORY_MAX_MESSAGES": "4"}
+    server.log_level = "info"
     server.start()
     yield server
     server.stop()
 
 
-FUZZ_SECONDS = 180  # the whole schemathesis run: examples, coverage, then fuzzing until this is spent
+FUZZ_SECONDS = 150  # the whole schemathesis run: examples, coverage, then fuzzing until this is spent
 FUZZ_CHECKS = "not_a_server_error,response_schema_conformance"
 ACCESS_LINE = re.compile(r'"(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|TRACE) \S+ HTTP/[\d.]+" (\d{3})')
 
