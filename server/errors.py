@@ -81,7 +81,10 @@ def classify(exc: BaseException, settings: Settings) -> tuple[int, Any]:
     if isinstance(exc, LLM_ERRORS):
         return 503, llm_unavailable(settings, exc)  # type: ignore[arg-type]
     if _overflow(exc):
-        return 413, "The question and its conversation are too long for the language model's context."
+        return 413, (
+            "The prompt (question, conversation and notes) with room for the answer exceeds the language model's "
+            "context: ask a shorter question, or lower k or max_tokens."
+        )
     if isinstance(exc, StoreError):
         return 503, str(exc)
     if isinstance(exc, _state_errors()):

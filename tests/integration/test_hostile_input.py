@@ -207,7 +207,7 @@ def test_schema_fuzzer_finds_no_server_error(fuzz_api, llm_server, tmp_path):
     cmd = [
         cli, "run", f"{fuzz_api.url}/openapi.json", "--checks", FUZZ_CHECKS,
         "--phases", "examples,coverage,fuzzing", "--max-examples", "10", "--max-time", str(FUZZ_SECONDS),
-        "--workers", "1", "--request-timeout", "120", "--seed", "16", "--no-color",
+        "--workers", "2", "--request-timeout", "120", "--seed", "16", "--no-color",
         "--suppress-health-check", "all", "--report", "ndjson", "--report-dir", str(tmp_path),
     ]  # fmt: skip
     api_lines, llm_lines = len(access_log(fuzz_api.log)), len(access_log(llm_server.log))
