@@ -21,6 +21,7 @@ BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
 def is_json(content_type: str | None) -> bool:
+    """application/json, or a JSON-based type (application/…+json), with or without parameters."""
     media_type = (content_type or "").split(";")[0].strip().lower()
     return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
 
@@ -34,11 +35,14 @@ async def reply(send: Send, status: int, detail: object) -> None:
 
 
 class BodyGuard:
+    """ASGI middleware: the whole body, bounded and UTF-8 when it says JSON, before the app runs."""
+
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 413/422 itself, or run the app with the body replayed as one message."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -76,5 +80,6 @@ class BodyGuard:
 
 
 async def require_json(request: Request) -> None:
+    """415 for a POST that doesn't say it is JSON (a dependency of every route)."""
     if request.method in BODY_METHODS and not is_json(request.headers.get("content-type")):
         raise HTTPException(415, "Send the request body as JSON, with Content-Type: application/json.")

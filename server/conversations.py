@@ -9,6 +9,8 @@ prune, so two statements on its own tables do it.
 
 from __future__ import annotations
 
+import contextlib
+
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
@@ -18,10 +20,8 @@ async def keep_latest_checkpoint(saver: BaseCheckpointSaver | bool | None, threa
     if not isinstance(saver, BaseCheckpointSaver):
         return
     if not isinstance(saver, AsyncSqliteSaver):
-        try:
+        with contextlib.suppress(NotImplementedError):  # in-memory savers (tests, Studio) store nothing
             await saver.aprune([thread_id], strategy="keep_latest")
-        except NotImplementedError:  # in-memory savers (tests, Studio): nothing is stored
-            pass
         return
     latest = await saver.aget_tuple({"configurable": {"thread_id": thread_id}})
     if latest is None:

@@ -1,9 +1,9 @@
 """The error policy of every route, LangServe's included.
 
 A client mistake is a 4xx with a JSON `detail` (422: a list of {loc, msg, type}, as FastAPI documents it;
-otherwise a sentence); an unavailable dependency (the LLM server, the vector store, the conversation database) is 503; anything else is
-a bug: 500, logged with its traceback, which never reaches the client. A stream that fails ends with an
-`error` event carrying the same status.
+otherwise a sentence); an unavailable dependency (the LLM server, the vector store, the conversation
+database) is 503; anything else is a bug: 500, logged with its traceback, which never reaches the client.
+A stream that fails ends with an `error` event carrying the same status.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ INTERNAL = "Internal error; see the server log."
 
 
 def llm_unavailable(settings: Settings, exc: Exception) -> str:
+    """The 503 message for an unreachable LLM server."""
     return (
         f"The language model server at {settings.llm_base_url} is unavailable ({type(exc).__name__}). "
         "Start it with ./startup.sh; requests will work again as soon as it answers."

@@ -60,6 +60,7 @@ class RedactCredentials(logging.Filter):
     """Logs the request line (uvicorn's access log) with credential-like query values replaced by ***."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record's arguments (or its message); never drop it."""
         if isinstance(record.args, tuple):
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
         elif isinstance(record.msg, str) and not record.args:

@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import COURSE, PROJECT_ROOT
 from harness.servers import ApiServer, Deployment
+from tests.conftest import COURSE, PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
 TIMEOUT = httpx.Timeout(300, connect=5)
