@@ -201,7 +201,7 @@ def access_log(path: Path) -> list[str]:
 
 
 def test_schema_fuzzer_finds_no_server_error(fuzz_api, llm_server, tmp_path):
-    """schemathesis (pinned in pyproject) over all 40 operations, the LLM-backed ones included.
+    """schemathesis (pinned in pyproject) over every operation, the LLM-backed ones included.
 
     Two workers: requests that reach the LLM wait in the server's one-at-a-time queue (seconds each on a busy
     machine) while the other worker goes on with the rest."""
