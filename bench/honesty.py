@@ -83,6 +83,7 @@ def _pct(part: float, whole: int) -> float | None:
 def score(rows: list[dict], items: list[dict], index_for) -> dict:  # type: ignore[no-untyped-def]
     """The figures of one side. Sentences are checked with this checkout's checker for every side alike."""
     from core.evidence import Segment, strip_citations, terms
+    from graph.prompts import EXTRACTIVE_INTRO
 
     by_id = {q["id"]: q for q in items}
     errors = [r for r in rows if "error" in r]
@@ -101,7 +102,11 @@ def score(rows: list[dict], items: list[dict], index_for) -> dict:  # type: igno
             text = row["answer"].lower()
             term_hits += any(t.lower() in text for t in q.get("answer_terms", []))
         index, thresholds = index_for([s["text"] for s in cited])
-        body = [line for line in row["answer"].splitlines() if not line.strip().startswith("Sources:")]
+        body = [
+            line
+            for line in row["answer"].splitlines()
+            if not line.strip().startswith("Sources:") and line.strip() != EXTRACTIVE_INTRO
+        ]
         for seg in _segments("\n".join(body)):
             check = index.check(Segment(seg.text.lstrip("> ").strip(), seg.code, seg.block), thresholds)
             if check.claim:
