@@ -88,6 +88,17 @@ def _is_answer_token(message: object, meta: dict) -> bool:
     return isinstance(message, AIMessageChunk) and ANSWER_TAG in (meta.get("tags") or []) and bool(message.content)
 
 
+def _token(mode: str, chunk: Any) -> dict | None:
+    """A `{"token": …}` chunk for the client, or None: small talk's tagged LLM tokens ("messages"), and the
+    checked answer text the generate node writes ("custom")."""
+    if mode == "messages":
+        message, meta = chunk
+        return {"token": message.content} if _is_answer_token(message, meta) else None
+    if mode == "custom" and isinstance(chunk, dict) and chunk.get("token"):
+        return {"token": chunk["token"]}
+    return None
+
+
 class MentorRunnable(Runnable[dict, dict]):
     """Input {question, conversation_id?, module?} → {answer, sources, grounded, route, rewrites, conversation_id}.
 
@@ -205,15 +216,10 @@ class MentorRunnable(Runnable[dict, dict]):
             self.graph.stream(self._start(graph_input, cfg), cfg, stream_mode=["messages", "custom", "values"]),
         )
         for mode, chunk in parts:
-            if mode == "messages":
-                message, meta = chunk
-                if _is_answer_token(message, meta):
-                    yield {"token": message.content}
-            elif mode == "custom":
-                if isinstance(chunk, dict) and chunk.get("token"):
-                    yield {"token": chunk["token"]}  # checked answer text (graph/graph.py generate)
-            else:
+            if mode == "values":
                 final = chunk
+            elif token := _token(mode, chunk):
+                yield token
         yield self._output(final, conversation_id)
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> dict:
@@ -238,15 +244,10 @@ class MentorRunnable(Runnable[dict, dict]):
                 ),
             )
             async for mode, chunk in parts:
-                if mode == "messages":
-                    message, meta = chunk
-                    if _is_answer_token(message, meta):
-                        yield {"token": message.content}
-                elif mode == "custom":
-                    if isinstance(chunk, dict) and chunk.get("token"):
-                        yield {"token": chunk["token"]}  # checked answer text (graph/graph.py generate)
-                else:
+                if mode == "values":
                     final = chunk
+                elif token := _token(mode, chunk):
+                    yield token
             await keep_latest_checkpoint(self.graph.checkpointer, conversation_id)
         yield self._output(final, conversation_id)
 
