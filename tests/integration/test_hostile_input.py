@@ -205,11 +205,14 @@ def test_schema_fuzzer_finds_no_server_error(fuzz_api, llm_server, tmp_path):
 
     Two workers: requests that reach the LLM wait in the server's one-at-a-time queue (seconds each on a busy
     machine) while the other worker goes on with the rest."""
+    # No "examples" phase: building requests from the schema's examples crashed inside hypothesis itself
+    # ("SystemError: AST constructor recursion depth mismatch", a tool error, not a server one); the coverage
+    # and fuzzing phases still reach every operation.
     cli = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
     assert cli, "schemathesis is a dev dependency (pip install -e .[dev])"
     cmd = [
         cli, "run", f"{fuzz_api.url}/openapi.json", "--checks", FUZZ_CHECKS,
-        "--phases", "examples,coverage,fuzzing", "--max-examples", "10", "--max-time", str(FUZZ_SECONDS),
+        "--phases", "coverage,fuzzing", "--max-examples", "10", "--max-time", str(FUZZ_SECONDS),
         "--workers", "2", "--request-timeout", "120", "--seed", "16", "--no-color",
         "--suppress-health-check", "all", "--report", "ndjson", "--report-dir", str(tmp_path),
     ]  # fmt: skip
