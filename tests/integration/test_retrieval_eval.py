@@ -32,7 +32,8 @@ def test_hybrid_is_not_worse_than_dense(tmp_path: Path, request: pytest.FixtureR
     if not (DOCS / "library" / "functions.html").is_file():
         pytest.skip(f"Python 3.11 HTML docs not found at {DOCS}: apt-get install python3.11-doc (./startup.sh test)")
     # Embeddings are keyed by text and model: reusing them across runs changes no number, only the time.
-    cache_dir = Path(str(request.config.cache.mkdir("retrieval_eval")))
+    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+    cache_dir = Path(str(cache.mkdir("retrieval_eval"))) if cache is not None else tmp_path / "cache"
     # The benchmark runs as the program it is (tests never import bench/).
     run = subprocess.run(
         [sys.executable, "-m", "bench.retrieval_eval", "--json", "--questions", str(QUESTIONS), "--docs", str(DOCS),
