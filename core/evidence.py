@@ -66,19 +66,34 @@ _ENGLISH_STOP = {
     "should", "now", "d", "ll", "m", "o", "re", "ve", "y", "ain", "aren", "couldn", "didn", "doesn", "hadn", "hasn",
     "haven", "isn", "ma", "mightn", "mustn", "needn", "shan", "shouldn", "wasn", "weren", "won", "wouldn"
 }
+# Words that turn a statement into its opposite. They weigh nothing as terms, so "Lists are not mutable" holds
+# every term of "Lists are mutable": the sentence check compares them separately (`negated`). English only, as
+# are the stop words above; other languages get no polarity check.
+_NEGATIONS = {"english": frozenset({
+    "not", "no", "never", "cannot", "none", "nothing", "neither", "nor", "nobody", "nowhere",
+    "dont", "doesnt", "didnt", "isnt", "arent", "wasnt", "werent", "cant", "couldnt", "wont", "wouldnt",
+    "shouldnt", "hasnt", "havent", "hadnt", "mustnt", "neednt", "mightnt", "shant", "aint",
+})}
 # fmt: on
 
 
 @lru_cache(maxsize=8)
 def _stop(language: str) -> frozenset[str]:
     if language == "english":
-        return frozenset(_ENGLISH_STOP | _QUESTION_WORDS)
+        return frozenset(_ENGLISH_STOP | _QUESTION_WORDS | _NEGATIONS["english"])
     return frozenset(w.replace("'", "").lower() for w in get_stop_words(language))
 
 
 def words(text: str) -> list[str]:
     """Lower-cased words, names split at dots and underscores (`os.getenv` → os, getenv)."""
-    return [w.replace("'", "").lower() for w in _WORD.findall(text.replace("_", " "))]
+    text = text.replace("_", " ").replace("\u2019", "'")  # don’t → don't, one word
+    return [w.replace("'", "").lower() for w in _WORD.findall(text)]
+
+
+def negated(text: str, language: str = "english") -> bool | None:
+    """Whether the text says "not" in some way; None for a language without a negation list."""
+    cues = _NEGATIONS.get(language)
+    return None if cues is None else any(w in cues for w in words(text))
 
 
 def light_stem(word: str) -> str:
@@ -367,6 +382,8 @@ class Thresholds:
     overlap: float = 0.6  # share (idf-weighted) of the sentence's content terms found in that note
     strong_overlap: float = 0.9  # nearly every term in the note: supported even when phrased apart
     code_overlap: float = 0.8  # share of a code block's words found in the note
+    # A sentence this close to a negated note sentence, without its negation, says the opposite of it.
+    flipped_similarity: float = 0.8
 
 
 class NoteIndex:
@@ -384,6 +401,7 @@ class NoteIndex:
         ]
         self.embed = embed
         self.matrix = _unit_rows(embed([seg.text for _, seg in self.units])) if self.units else _unit_rows([])
+        self.unit_negated = [negated(seg.text, stats.language) for _, seg in self.units]
 
     def similarities(self, texts: Sequence[str]) -> np.ndarray:
         """Cosine of each text to each note sentence: shape (len(texts), len(units))."""
@@ -402,13 +420,17 @@ class NoteIndex:
         exact = _exact_tokens(plain)
         if not own and not exact:
             return Support(plain, True, 0, 0.0, 1.0, claim=False)  # "Here is how:" claims nothing
+        says_not = negated(plain, self.stats.language)
         best: Support | None = None
         for n in range(1, len(self.notes) + 1):
             idx = [i for i, (note, _) in enumerate(self.units) if note == n]
-            sim = float(row[idx].max()) if idx else 0.0
+            closest = max(idx, key=lambda i: row[i]) if idx else None
+            sim = float(row[closest]) if closest is not None else 0.0
             cov = weighted_coverage(own, self.note_terms[n - 1], self.note_stems[n - 1], self.stats) if own else None
             overlap = cov.score if cov else 1.0
             lacking = [x for x in sorted(exact) if _normalised(x) not in self.note_text[n - 1]]
+            if says_not is not None and closest is not None and self._flips(says_not, closest, sim, thresholds):
+                lacking.append("not")  # the note's closest sentence says the opposite
             ok = not lacking and (
                 (sim >= thresholds.similarity and overlap >= thresholds.overlap) or overlap >= thresholds.strong_overlap
             )
@@ -417,6 +439,14 @@ class NoteIndex:
                 best = found
         assert best is not None or not self.notes
         return best or Support(plain, False, 0, 0.0, 0.0)
+
+    def _flips(self, says_not: bool, unit: int, similarity: float, thresholds: Thresholds) -> bool:
+        """A negation the closest note sentence lacks ("Lists are not mutable" beside "Lists are mutable"), or a
+        near copy of a negated note sentence without its negation. A loose paraphrase of a negated sentence
+        ("Lists can change" beside "unlike tuples, lists are not fixed") is left to the other checks."""
+        note_not = bool(self.unit_negated[unit])
+        dropped = note_not and not says_not and similarity >= thresholds.flipped_similarity
+        return (says_not and not note_not) or dropped
 
     def _check_code(self, code: str, thresholds: Thresholds) -> Support:
         """A code block is supported when a note holds nearly all of its words (names, keywords, literals)."""

@@ -108,6 +108,24 @@ def test_sentence_check_needs_the_notes_words_numbers_and_names(stats):
     assert lead_in.supported and not lead_in.claim
 
 
+def test_a_sentence_that_says_the_opposite_of_the_note_is_not_supported(stats):
+    """Negations weigh nothing as terms, so without a polarity check "not mutable" would pass on "mutable"."""
+    index = NoteIndex([COLLECTION[3], "Tuples cannot be changed once they are created."], bag, stats)
+    th = Thresholds()
+    assert index.check(Segment("Lists are ordered and mutable [1]."), th).supported
+    for flipped in ("Lists are not mutable [1].", "Lists aren't mutable.", "Lists are\u2019nt mutable, never."):
+        check = index.check(Segment(flipped), th)
+        assert not check.supported and "not" in check.missing, flipped
+    kept = index.check(Segment("Tuples cannot be changed once they are created."), th)
+    assert kept.supported and kept.n == 2
+    dropped = index.check(Segment("Tuples can be changed once they are created."), th)  # the note's "cannot" lost
+    assert not dropped.supported and "not" in dropped.missing
+
+
+def test_negations_are_not_content_terms():
+    assert terms("Why doesn't {} make an empty set? I don’t know") == ["empty", "set"]
+
+
 def test_code_blocks_are_supported_only_by_code_the_notes_hold(stats):
     index = NoteIndex(["Example:\n\n```python\nsquares = [x * x for x in range(10)]\n```"], bag, stats)
     th = Thresholds()
