@@ -50,6 +50,7 @@ class NodeTimer(BaseCallbackHandler):
         self.node_seconds: dict[str, float] = defaultdict(float)
         self.llm_calls: list[tuple[str, list]] = []
         self.completion_tokens: list[int] = []
+        self.streamed: defaultdict[UUID, int] = defaultdict(int)
         self.candidates: list[dict] = []
         self.gradings: list[tuple[list[dict], list[int]]] = []  # (candidates, relevant) per grader pass
 
@@ -68,9 +69,14 @@ class NodeTimer(BaseCallbackHandler):
             elif node == "grade_documents":
                 self.gradings.append((self.candidates, outputs.get("relevant", [])))
 
+    def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
+        self.streamed[run_id] += 1
+
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        # A streamed reply carries no usage (llama-cpp-python's server ignores stream_options): it sends one
+        # token per chunk, so the chunks are the count.
         usage = (response.llm_output or {}).get("token_usage") or {}
-        self.completion_tokens.append(int(usage.get("completion_tokens") or 0))
+        self.completion_tokens.append(int(usage.get("completion_tokens") or self.streamed.pop(run_id, 0)))
 
     def on_chat_model_start(self, serialized: Any, messages: list, *, metadata: dict | None = None,
                             **kwargs: Any) -> None:  # fmt: skip
