@@ -48,6 +48,23 @@ async def _open_store(settings: Settings, wait_seconds: float = 30.0):  # type: 
             await asyncio.sleep(1)
 
 
+async def probe_llm(base_url: str, connect_timeout: float, read_timeout: float = 3.0) -> dict:
+    """The LLM server's state for /health: ok, busy (connected, no reply in time) or the error's name.
+
+    llama-cpp-python's server answers nothing else while it writes an answer (seen as a 503 from /health under
+    the fuzz test's load); busy is not down, and a dead server refuses the connection instead."""
+    llm: dict = {"url": base_url}
+    try:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(read_timeout, connect=connect_timeout)) as client:
+            response = await client.get(base_url.rstrip("/") + "/models")
+        llm["ok"] = response.status_code == 200
+    except httpx.ReadTimeout:
+        llm.update(ok=True, busy=True)
+    except httpx.HTTPError as exc:
+        llm.update(ok=False, error=type(exc).__name__)
+    return llm
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The FastAPI app; the store, embeddings and conversation checkpointer open in its lifespan."""
     settings = settings or get_settings()
@@ -110,13 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/health", tags=["status"])
     async def health(request: Request) -> JSONResponse:
-        llm: dict = {"url": settings.llm_base_url}
-        try:
-            async with httpx.AsyncClient(timeout=httpx.Timeout(3.0, connect=settings.llm_connect_timeout)) as client:
-                response = await client.get(settings.llm_base_url.rstrip("/") + "/models")
-            llm["ok"] = response.status_code == 200
-        except httpx.HTTPError as exc:
-            llm.update(ok=False, error=type(exc).__name__)
+        llm = await probe_llm(settings.llm_base_url, settings.llm_connect_timeout)
         database: dict = {"collection": settings.milvus_collection_name}
         try:
             database.update(ok=True, chunks=await asyncio.to_thread(request.app.state.store.count))
