@@ -218,7 +218,8 @@ def test_schema_fuzzer_finds_no_server_error(fuzz_api, llm_server, tmp_path):
     ]  # fmt: skip
     api_lines, llm_lines = len(access_log(fuzz_api.log)), len(access_log(llm_server.log))
     started = time.monotonic()
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=FUZZ_SECONDS + 300)
+    # cwd: schemathesis keeps a crash cache in ./.schemathesis and replays it; each run starts clean
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=FUZZ_SECONDS + 300, cwd=tmp_path)
     elapsed = time.monotonic() - started
     time.sleep(0.5)  # the last access log line
     statuses = collections.Counter(
