@@ -207,10 +207,10 @@ start_llm() {
   port_taken "$LLM_HOST" "$LLM_PORT" && die "Port $LLM_PORT is taken by another program; set LLM_PORT in .env"
   local model; model="$(model_path)"
   log "Model: $model"
-  start_process llm "$PY" -m llama_cpp.server --model "$model" --host "$LLM_HOST" --port "$LLM_PORT" \
-    --n_ctx "$(setting LLM_N_CTX 4096)" --n_threads "$(setting LLM_N_THREADS 2)" \
-    --chat_format "$(setting LLM_CHAT_FORMAT chatml)" --model_alias "$(setting LLM_MODEL_NAME smollm2-135m-instruct)" \
-    --interrupt_requests False
+  # core/llm_server.py builds the command from the settings: llama-server when the install built one, else
+  # llama-cpp-python's server (LLM_SERVER); `python -m core.llm_server --print` shows it.
+  log "LLM server: $("$PY" -m core.llm_server --host "$LLM_HOST" --port "$LLM_PORT" --print | cut -d' ' -f1-3)"
+  start_process llm "$PY" -m core.llm_server --host "$LLM_HOST" --port "$LLM_PORT"
   wait_for llm "$url" 180
 }
 

@@ -69,7 +69,7 @@ class NodeTimer(BaseCallbackHandler):
             elif node == "grade_documents":
                 self.gradings.append((self.candidates, outputs.get("relevant", [])))
 
-    def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
+    def on_llm_new_token(self, token: Any, *, run_id: UUID, **kwargs: Any) -> None:
         self.streamed[run_id] += 1
 
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:

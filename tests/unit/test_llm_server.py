@@ -1,0 +1,71 @@
+"""core/llm_server.py and deploy/llama_server.py: which server serves, with which command, built for which CPU."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.llm_server import command
+from core.settings import Settings
+from deploy.llama_server import cmake_switches, feature_key, levels_for
+
+SAPPHIRE_RAPIDS = {
+    *("fma", "f16c", "avx2", "bmi2", "avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl"),
+    *("avx_vnni", "avx512_bf16", "avx512vbmi", "avx512_vnni", "amx_bf16", "amx_tile", "amx_int8"),
+}
+HASWELL = {"fma", "f16c", "avx2", "bmi2"}
+MODEL = Path("/models/m.gguf")
+
+
+def settings(**kw: Any) -> Settings:
+    return Settings(_env_file=None, **kw)  # type: ignore[call-arg]
+
+
+def test_each_cpu_gets_the_instruction_sets_it_has_and_never_amx():
+    assert levels_for(SAPPHIRE_RAPIDS) == ["avx512", "avx2", "sse42"]
+    assert levels_for(HASWELL) == ["avx2", "sse42"]
+    assert levels_for(set()) == ["sse42"]
+    fast = cmake_switches("avx512", SAPPHIRE_RAPIDS)
+    assert {"-DGGML_AVX512=ON", "-DGGML_AVX512_VNNI=ON", "-DGGML_AVX512_BF16=ON", "-DGGML_AVX_VNNI=ON"} <= set(fast)
+    assert not any("AMX" in s for s in fast)
+    assert "-DGGML_AVX512=ON" not in cmake_switches("avx2", SAPPHIRE_RAPIDS)
+    assert "-DGGML_AVX2=OFF" in cmake_switches("sse42", HASWELL)
+
+
+def test_a_different_cpu_never_shares_a_cached_build():
+    plain_avx512 = SAPPHIRE_RAPIDS - {"avx512_vnni", "avx512_bf16", "avx512vbmi", "avx_vnni"}
+    keys = {
+        feature_key("0.3.36", "avx512", cmake_switches("avx512", SAPPHIRE_RAPIDS)),
+        feature_key("0.3.36", "avx512", cmake_switches("avx512", plain_avx512)),
+        feature_key("0.3.37", "avx512", cmake_switches("avx512", SAPPHIRE_RAPIDS)),
+        feature_key("0.3.36", "avx2", cmake_switches("avx2", SAPPHIRE_RAPIDS)),
+    }
+    assert len(keys) == 4
+
+
+def test_llama_cpp_python_serves_one_at_a_time_without_cutting_streams(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))  # no llama-server installed here
+    argv = command(settings(llm_n_threads=3, llm_flash_attn=True), MODEL, "127.0.0.1", 9000)
+    assert argv[1:3] == ["-m", "llama_cpp.server"]
+    joined = " ".join(argv)
+    assert "--interrupt_requests False" in joined and "--n_threads 3 --n_threads_batch 3" in joined
+    assert "--flash_attn True" in joined and "--port 9000" in joined
+    with pytest.raises(FileNotFoundError, match="LLM_SERVER=llama-server"):
+        command(settings(llm_server="llama-server"), MODEL, "127.0.0.1", 9000)
+
+
+def test_an_installed_llama_server_serves_with_a_whole_context_per_slot(tmp_path, monkeypatch):
+    binary = tmp_path / "bin" / "llama-server"
+    binary.parent.mkdir()
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    argv = command(settings(llm_parallel=4, llm_n_ctx=2048, llm_n_threads_batch=2), MODEL, "0.0.0.0", 8080)
+    assert argv[0] == str(binary)
+    joined = " ".join(argv)
+    assert "--ctx-size 8192 --parallel 4" in joined and "--threads-batch 2" in joined
+    assert "--chat-template chatml" in joined and "--alias smollm2-135m-instruct" in joined
+    assert command(settings(llm_server="llama-cpp-python"), MODEL, "h", 1)[1:3] == ["-m", "llama_cpp.server"]
