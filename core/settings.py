@@ -174,6 +174,14 @@ class Settings(BaseSettings):
         "and waits for the server's 200 ms time tick; Bounded answers in ms, up to a few seconds behind writes.",
     )
 
+    # Web pages and the interaction log (server/web.py, server/interactions.py).
+    instructor_api_key: str = Field("", description="Key for /instructor's data; empty: MENTOR_API_KEY guards it.")
+    interactions_enabled: bool = Field(True, description="Record questions, answers and feedback for /instructor.")
+    interactions_db_url: str = Field(
+        "", description="SQLAlchemy URL of the interaction log; empty: interactions.sqlite beside CHECKPOINT_DB."
+    )
+    interactions_retention_days: int = Field(180, ge=0, description="Delete interactions older than this; 0 = keep.")
+
     @field_validator("chunk_overlap")
     @classmethod
     def _overlap_below_size(cls, value: int, info) -> int:  # type: ignore[no-untyped-def]
@@ -208,6 +216,16 @@ class Settings(BaseSettings):
     def record_manager_db(self) -> str:
         """Where the ingest records live: RECORD_MANAGER_URL, else the SQLite file beside the database."""
         return self.record_manager_url or str(self.record_manager_path)
+
+    @property
+    def interactions_url(self) -> str:
+        """INTERACTIONS_DB_URL, else the conversations' PostgreSQL when they are shared, else a SQLite file
+        beside the conversations' (a path or any SQLAlchemy URL: core.sql.sqlalchemy_url reads both)."""
+        if self.interactions_db_url:
+            return self.interactions_db_url
+        if self.checkpoint_uri.startswith(("postgres://", "postgresql://", "postgresql+")):
+            return self.checkpoint_uri
+        return str(resolve_path(self.checkpoint_uri).parent / "interactions.sqlite")
 
     @property
     def merge_system_prompt(self) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -21,6 +20,7 @@ from core.evidence import TermStats
 from core.retrieval import Hit, apply_floor, bm25_query, cosines, fuse_hits, fusion_weights, keyword_text
 from core.settings import RetrievalMode, Settings, resolve_path
 from core.sources import SOURCE_KEYS
+from core.store_errors import DatabaseLockedError, StoreError, lite_db_locked
 
 
 def _import_pymilvus() -> None:
@@ -69,28 +69,6 @@ _WARNED: set[str] = set()
 # Milvus Lite's embedded gRPC server logs a traceback for an RPC it doesn't implement (AllocTimestamp,
 # used only to wait for index builds it finishes synchronously); it is noise, not an error.
 logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
-
-
-class StoreError(RuntimeError):
-    """The vector store cannot be used; the message says what the user should do."""
-
-
-class DatabaseLockedError(StoreError):
-    """Another process (usually the API server) holds the Milvus Lite database."""
-
-
-def lite_db_locked(db_path: Path) -> bool:
-    """Milvus Lite allows one process per database; it flocks <db>/LOCK. Probe without keeping it."""
-    lock = db_path / "LOCK"
-    if not lock.exists():
-        return False
-    with open(lock, "a+b") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return False
 
 
 def server_supports_bm25(version: str) -> bool:

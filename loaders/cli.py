@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
-from core.settings import get_settings
-from core.store import DatabaseLockedError, StoreError
+from core.settings import Settings, get_settings
+from core.store_errors import DatabaseLockedError, StoreError, lite_db_locked
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help="Ingest course materials into AI Mentor.")
 console = Console(stderr=True)
@@ -40,6 +40,49 @@ def _settings(collection: str | None):  # type: ignore[no-untyped-def]
     return settings.model_copy(update={"milvus_collection_name": collection}) if collection else settings
 
 
+def _held_by_server(settings: Settings) -> bool:
+    """Milvus Lite lets one process open a database: when the API server holds it, ask the server. Checked
+    before the ingest stack is imported, which alone takes seconds (pymilvus, torch, the model)."""
+    return settings.milvus_is_local and lite_db_locked(Path(settings.milvus_connection_uri))
+
+
+class _Counter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+def _quiet_libraries(settings: Settings) -> tuple[Path, _Counter]:
+    """The terminal shows our progress bars, warnings and summary; libraries' warnings (pypdf's font notes,
+    148 lines for one 288-page book) go to a log file beside the database."""
+    log_path = settings.data_dir / "ingest.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    to_file = logging.FileHandler(log_path)
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    counter = _Counter()
+    logging.basicConfig(level=logging.WARNING, handlers=[to_file, counter], force=True)
+    logging.captureWarnings(True)
+    to_terminal = logging.StreamHandler(sys.stderr)
+    to_terminal.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    for ours in ("loaders", "core", "graph", "ai_mentor"):
+        logging.getLogger(ours).addHandler(to_terminal)
+    return log_path, counter
+
+
+def _via_server(settings: Settings, directory: Path, *, reset: bool, dry_run: bool):  # type: ignore[no-untyped-def]
+    from loaders.remote import RemoteIngestError, ingest_via_server
+
+    console.print(f"[yellow]The database is held by the API server: ingesting through {settings.api_url}[/]")
+    try:
+        return ingest_via_server(settings, directory, reset=reset, dry_run=dry_run)
+    except RemoteIngestError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+
+
 @app.callback(invoke_without_command=True)
 def ingest(
     ctx: typer.Context,
@@ -59,31 +102,29 @@ def ingest(
         raise typer.BadParameter("--directory is required", param_hint="--directory")
     if not directory.is_dir():
         raise typer.BadParameter(f"{directory} is not a folder", param_hint="--directory")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = _settings(collection)
-    from loaders.ingest import ingest_directory
+    if _held_by_server(settings):
+        report = _via_server(settings, directory, reset=reset, dry_run=dry_run)
+    else:
+        log_path, library_messages = _quiet_libraries(settings)
+        from loaders.ingest import ingest_directory
 
-    show = not quiet and not as_json and sys.stderr.isatty()
-    try:
-        report = ingest_directory(
-            directory,
-            settings=settings,
-            reset=reset,
-            dry_run=dry_run,
-            progress=lambda total, label: _Bar(total, label, show),
-        )
-    except DatabaseLockedError:
-        from loaders.remote import RemoteIngestError, ingest_via_server
-
-        console.print(f"[yellow]The database is held by the API server: ingesting through {settings.api_url}[/]")
+        show = not quiet and not as_json and sys.stderr.isatty()
         try:
-            report = ingest_via_server(settings, directory, reset=reset, dry_run=dry_run)
-        except RemoteIngestError as exc:
+            report = ingest_directory(
+                directory,
+                settings=settings,
+                reset=reset,
+                dry_run=dry_run,
+                progress=lambda total, label: _Bar(total, label, show),
+            )
+        except DatabaseLockedError:  # the server started meanwhile
+            report = _via_server(settings, directory, reset=reset, dry_run=dry_run)
+        except StoreError as exc:
             console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(1) from exc
-    except StoreError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
+        if library_messages.count and not as_json:
+            console.print(f"[dim]{library_messages.count} messages from libraries written to {log_path}[/]")
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
@@ -101,26 +142,15 @@ def _print_report(report) -> None:  # type: ignore[no-untyped-def]
         for f in problems:
             table.add_row(f.source, f"[red]{f.status}[/]" if f.status == "failed" else f.status, f.reason)
         console.print(table)
-    summary = Table(
-        title=f"Ingest of {report.directory} → {report.collection}" + (" (dry run)" if report.dry_run else "")
-    )
-    for column in (
-        "added",
-        "updated",
-        "unchanged",
-        "deleted",
-        "failed",
-        "skipped",
-        "chunks written",
-        "seconds",
-    ):
-        summary.add_column(column, justify="right")
-    counts = report.summary()
-    summary.add_row(
-        *(str(counts[s]) for s in ("added", "updated", "unchanged", "deleted", "failed", "skipped")),
-        str(report.chunks_written),
-        f"{report.seconds:.1f}",
-    )
+    # One row per figure: eight columns side by side were cut to "unchang…" in an 80-column terminal.
+    console.print(f"Ingest of {report.directory} → {report.collection}" + (" (dry run)" if report.dry_run else ""))
+    summary = Table(show_header=False)
+    summary.add_column("what", no_wrap=True)
+    summary.add_column("count", justify="right", no_wrap=True)
+    for status, count in report.summary().items():
+        summary.add_row(f"files {status}", str(count))
+    summary.add_row("chunks written", str(report.chunks_written))
+    summary.add_row("seconds", f"{report.seconds:.1f}")
     console.print(summary)
 
 
@@ -130,22 +160,22 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Chunks per source in the collection."""
-    from core.factories import get_store
-
     settings = _settings(collection)
-    try:
-        store = get_store(settings)
-    except DatabaseLockedError:
+    if _held_by_server(settings):
         import httpx
 
         from loaders.remote import auth_headers
 
         data = httpx.get(f"{settings.api_url}/api/chat/stats", headers=auth_headers(settings), timeout=30).json()
         per_source = data.get("chunks_per_source", {})
-    except StoreError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
     else:
+        from core.factories import get_store
+
+        try:
+            store = get_store(settings)
+        except StoreError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(1) from exc
         per_source = store.chunks_per_source()
         store.close()
     if as_json:

@@ -15,9 +15,9 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
 from langchain_core.documents import Document
 from langchain_core.indexing import index
@@ -29,6 +29,7 @@ from core.store import CourseStore
 from loaders.chunking import chunk_file
 from loaders.manifest import FileEntry, Manifest
 from loaders.parsers import ParseError, parse_file, supported
+from loaders.report import FileResult, IngestReport, Status
 
 log = logging.getLogger(__name__)
 
@@ -37,49 +38,6 @@ PIPELINE_VERSION = "3"
 # New chunks are embedded together, this many at a time (≈ 3 MB of vectors), before their files are written.
 EMBED_WINDOW = 2048
 SKIP_DIRS = {".git", ".ipynb_checkpoints", "__pycache__", ".venv", "node_modules"}
-
-Status = Literal["added", "updated", "unchanged", "deleted", "failed", "skipped"]
-
-
-@dataclass
-class FileResult:
-    """What happened to one file, and why when it failed."""
-
-    source: str
-    status: Status
-    chunks: int = 0
-    reason: str = ""
-
-
-@dataclass
-class IngestReport:
-    """The outcome of one ingest run, printed by the CLI and returned by POST /api/ingest."""
-
-    directory: str
-    collection: str
-    files: list[FileResult] = field(default_factory=list)
-    chunks_written: int = 0
-    chunks_deleted: int = 0
-    seconds: float = 0.0
-    dry_run: bool = False
-
-    def count(self, status: Status) -> int:
-        """Files that ended with this status."""
-        return sum(1 for f in self.files if f.status == status)
-
-    @property
-    def exit_code(self) -> int:
-        """1 when some file failed (the rest is still ingested), else 0."""
-        return 1 if self.count("failed") else 0
-
-    def summary(self) -> dict[str, int]:
-        """Files per status, every status present (0 included) so scripts can rely on the keys."""
-        statuses: tuple[Status, ...] = ("added", "updated", "unchanged", "deleted", "failed", "skipped")
-        return {s: self.count(s) for s in statuses}
-
-    def to_dict(self) -> dict:
-        """JSON-ready form, with the summary and exit code, for --json and the API."""
-        return {**asdict(self), "summary": self.summary(), "exit_code": self.exit_code}
 
 
 @dataclass
@@ -133,9 +91,14 @@ def discover(root: Path, confine: bool = False) -> tuple[list[Candidate], list[F
             if not supported(path):
                 problems.append(FileResult(source, "skipped", reason=f"unsupported type {path.suffix or '(none)'}"))
                 continue
-            parts = Path(source).parts
-            found.append(Candidate(path, source, parts[0] if len(parts) > 1 else ""))
+            found.append(Candidate(path, source, module_of(source)))
     return found, problems
+
+
+def module_of(source: str) -> str:
+    """A file's module: the first folder level below the ingested folder ("" for files at its top)."""
+    parts = Path(source).parts
+    return parts[0] if len(parts) > 1 else ""
 
 
 def _relative(path: Path, root: Path) -> str:

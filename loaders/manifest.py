@@ -56,6 +56,23 @@ class Manifest:
         with self.engine.connect() as conn:
             return {row[0]: FileEntry(*row) for row in conn.execute(query)}
 
+    def locate(self, source: str) -> list[tuple[str, FileEntry]]:
+        """(root, entry) of each ingested file with this relative path, newest first (the web page opens it)."""
+        t = ingested_files.c
+        query = (
+            select(t.root, t.file_id, t.source, t.fingerprint, t.chunks)
+            .where(t.namespace == self.namespace, t.source == source)
+            .order_by(t.updated_at.desc())
+        )
+        with self.engine.connect() as conn:
+            return [(row[0], FileEntry(*row[1:])) for row in conn.execute(query)]
+
+    def sources(self) -> set[str]:
+        """The relative paths of every file recorded in this namespace."""
+        t = ingested_files.c
+        with self.engine.connect() as conn:
+            return {row[0] for row in conn.execute(select(t.source).where(t.namespace == self.namespace))}
+
     def total_entries(self) -> int:
         """Files recorded in this namespace, under any folder."""
         query = select(func.count()).select_from(ingested_files).where(ingested_files.c.namespace == self.namespace)

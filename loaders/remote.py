@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 
 from core.settings import Settings
-from loaders.ingest import FileResult, IngestReport
+from loaders.report import FileResult, IngestReport
 
 
 class RemoteIngestError(RuntimeError):

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from langchain_core.runnables import Runnable
 from langserve import APIHandler, add_routes
 from sse_starlette.sse import EventSourceResponse
@@ -28,8 +28,9 @@ from server.body import BodyGuard, require_json
 from server.checkpoints import open_checkpointer, state_errors, unavailable_detail
 from server.runnables import ChatMentorRunnable, MentorRunnable
 from server.schemas import ChatRequest, ChatResponse, IngestRequest, SourceItem
-from server.security import ApiKeyMiddleware, redact_access_log
+from server.security import ApiKeyMiddleware, redact_access_log, wants_page
 from server.validation import check_configurable, check_langserve_body
+from server.web import web_router
 
 log = logging.getLogger("ai_mentor.server")
 
@@ -107,8 +108,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app, settings)
     redact_access_log()
 
-    @app.get("/", tags=["status"])
-    async def status() -> dict:
+    @app.get("/", tags=["status"], response_model=None)
+    async def status(request: Request) -> dict | RedirectResponse:
+        if wants_page(request.headers.get("accept", "")):  # a browser: the chat page; API clients: JSON
+            return RedirectResponse("/chat", status_code=307)
         return {
             "name": "AI Mentor",
             "status": "running",
@@ -116,6 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "endpoints": {
                 "chat": "/api/chat",
                 "chat_stream": "/api/chat/stream",
+                "chat_page": "/chat",
+                "instructor_page": "/instructor",
                 "stats": "/api/chat/stats",
                 "langserve": "/mentor/invoke",
                 "playground": "/mentor/playground/",
@@ -155,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             route=out["route"],
             support=out.get("support", []),
             verified=out.get("verified"),
+            answer_id=out["answer_id"],
         )
 
     @app.post("/api/chat/stream", tags=["chat"])
@@ -192,9 +198,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "chunks_per_source": per_source,
             "retrieval_mode": store.effective_mode(),
             "milvus": {"uri": settings.milvus_uri, "version": store.server_version},
-            "embedding_model": str(factories.embedding_model_path(settings).name) + " (all-MiniLM-L6-v2)"
-            if not settings.embedding_model_path
-            else settings.embedding_model_path,
+            "embedding_model": factories.embedding_model_name(settings),
             "llm": {"endpoint": settings.llm_base_url, "model": settings.llm_model_name},
         }
 
@@ -236,6 +240,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.INGEST_RUNS.labels("ok" if report.exit_code == 0 else "some_files_failed").inc()
         return report.to_dict()
 
+    app.include_router(web_router(settings, mentor))
     serve(app, mentor, "/mentor", settings)
     # {"messages": [...]} → answer text with its sources listed: LangServe's chat playground needs this shape.
     serve(app, ChatMentorRunnable(mentor), "/mentor/chat", settings, playground_type="chat")

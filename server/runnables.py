@@ -6,9 +6,13 @@ LangServe serves `MentorRunnable`; the original app's /api/chat and /api/chat/st
 from __future__ import annotations
 
 import asyncio
+import logging
+import secrets
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
@@ -26,6 +30,8 @@ from graph.graph import ANSWER_TAG
 from server import metrics
 from server.conversations import keep_latest_checkpoint
 from server.validation import ConversationId, ModuleName, Question, check_question
+
+log = logging.getLogger("ai_mentor.server")
 
 
 def _playground_schema(schema: dict[str, Any]) -> None:
@@ -81,6 +87,20 @@ class MentorOutput(BaseModel):
     query: str = Field("", description="The standalone search query the question became.")
     turns: int = Field(0, description="Questions asked so far in this conversation.")
     conversation_id: str = ""
+    answer_id: str = Field("", description="Random id of this answer: POST /api/feedback refers to it.")
+
+
+@dataclass
+class Answered:
+    """What the runnable tells `on_answer` about each answer (the interaction log, server/interactions.py)."""
+
+    question: str
+    module: str
+    conversation_id: str
+    output: dict
+    seconds: float
+    first_token_seconds: float | None = None
+    at: float = 0.0
 
 
 def _is_answer_token(message: object, meta: dict) -> bool:
@@ -110,6 +130,8 @@ class MentorRunnable(Runnable[dict, dict]):
     def __init__(self, graph: CompiledStateGraph | None = None) -> None:
         self.graph = graph
         self._gate: asyncio.Semaphore | None = None
+        # Told of every answer (the interaction log, server/interactions.py); must return at once.
+        self.on_answer: Callable[[Answered], None] | None = None
 
     @property
     def InputType(self) -> Any:  # noqa: N802 (LangChain's API name); Any as in langchain-core's own subclasses
@@ -175,8 +197,28 @@ class MentorRunnable(Runnable[dict, dict]):
             "query": state.get("query", ""),
             "turns": int(state.get("turns", 0)),
             "conversation_id": conversation_id,
+            "answer_id": secrets.token_hex(16),
         }
         metrics.count_answer(output)
+        return output
+
+    def _answered(
+        self, graph_input: dict, cfg: RunnableConfig, output: dict, started: float, first_token: float | None
+    ) -> dict:
+        """Tell `on_answer` (question, output, seconds, first token); its failure never costs the answer."""
+        if self.on_answer is not None:
+            item = Answered(
+                question=graph_input["question"],
+                module=str((cfg.get("configurable") or {}).get("module") or ""),
+                conversation_id=output["conversation_id"],
+                output=output,
+                seconds=time.perf_counter() - started,
+                first_token_seconds=None if first_token is None else first_token - started,
+            )
+            try:
+                self.on_answer(item)
+            except Exception:  # recording must never cost a student an answer
+                log.exception("recording an answer failed")
         return output
 
     def _gate_for_loop(self) -> asyncio.Semaphore:
@@ -201,12 +243,15 @@ class MentorRunnable(Runnable[dict, dict]):
     # sync API (notebooks, tests); the server uses the async one
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> dict:
         """Sync path for notebooks and tests; it skips the queue, which only the async server paths share."""
+        started = time.perf_counter()
         graph_input, cfg, conversation_id = self._prepare(input, config)
         assert self.graph is not None
-        return self._output(self.graph.invoke(self._start(graph_input, cfg), cfg), conversation_id)
+        output = self._output(self.graph.invoke(self._start(graph_input, cfg), cfg), conversation_id)
+        return self._answered(graph_input, cfg, output, started, None)
 
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[dict]:
         """`{"token": ...}` chunks of the checked answer, then the whole output."""
+        started, first_token = time.perf_counter(), None
         graph_input, cfg, conversation_id = self._prepare(input, config)
         assert self.graph is not None
         final: dict = {}
@@ -219,20 +264,23 @@ class MentorRunnable(Runnable[dict, dict]):
             if mode == "values":
                 final = chunk
             elif token := _token(mode, chunk):
+                first_token = first_token or time.perf_counter()
                 yield token
-        yield self._output(final, conversation_id)
+        yield self._answered(graph_input, cfg, self._output(final, conversation_id), started, first_token)
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> dict:
         """Waits its turn (one answer at a time), then runs the graph."""
+        started = time.perf_counter()
         graph_input, cfg, conversation_id = self._prepare(input, config)
         assert self.graph is not None
         async with self._turn():
             state = await self.graph.ainvoke(await self._astart(graph_input, cfg), cfg)
             await keep_latest_checkpoint(self.graph.checkpointer, conversation_id)
-        return self._output(state, conversation_id)
+        return self._answered(graph_input, cfg, self._output(state, conversation_id), started, None)
 
     async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[dict]:
         """Waits its turn, then streams `{"token": ...}` chunks and the whole output last."""
+        started, first_token = time.perf_counter(), None
         graph_input, cfg, conversation_id = self._prepare(input, config)
         assert self.graph is not None
         final: dict = {}
@@ -247,9 +295,10 @@ class MentorRunnable(Runnable[dict, dict]):
                 if mode == "values":
                     final = chunk
                 elif token := _token(mode, chunk):
+                    first_token = first_token or time.perf_counter()
                     yield token
             await keep_latest_checkpoint(self.graph.checkpointer, conversation_id)
-        yield self._output(final, conversation_id)
+        yield self._answered(graph_input, cfg, self._output(final, conversation_id), started, first_token)
 
 
 # ---- chat interface (LangServe's chat playground) -------------------------------------------------

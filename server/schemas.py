@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -43,6 +44,7 @@ class ChatResponse(BaseModel):
     route: str = ""
     support: list[dict] = Field(default_factory=list, description="Per-sentence check of the model's reply.")
     verified: dict | None = None
+    answer_id: str = Field("", description="Random id of this answer: POST /api/feedback refers to it.")
 
 
 class IngestRequest(BaseModel):
@@ -61,3 +63,41 @@ class IngestRequest(BaseModel):
         if "\x00" in value or not os.path.isabs(value):
             raise ValueError("must be an absolute path to a folder")
         return value
+
+
+# ---- the web page's routes (server/web.py) ---------------------------------------------------------
+MAX_COMMENT_CHARS = 2000
+
+
+class FeedbackRequest(BaseModel):
+    """Thumbs up or down on an answer, with an optional comment."""
+
+    answer_id: str = Field(..., min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")
+    rating: Literal[1, -1] = Field(..., description="1 = thumbs up, -1 = thumbs down.")
+    comment: str = Field("", max_length=MAX_COMMENT_CHARS)
+
+
+class RenderSource(BaseModel):
+    """The fields of a source that locate it (the rest of the final event's source is ignored)."""
+
+    n: int = Field(..., ge=1, le=99)
+    source: str = Field(..., max_length=1000)
+    page: int = 0
+    slide: int = 0
+    cell: int = 0
+    anchor: str = Field("", max_length=500)
+    headings: str = Field("", max_length=2000)
+
+
+class RenderRequest(BaseModel):
+    """An answer to render, with the sources its citations name."""
+
+    answer: str = Field(..., max_length=16_000)
+    sources: list[RenderSource] = Field(default_factory=list, max_length=50)
+
+
+class ClosestRequest(BaseModel):
+    """A question whose nearest notes a refusal shows."""
+
+    question: str = Field(..., min_length=1, max_length=4000)
+    module: str | None = Field(None, max_length=100)

@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,3 +63,33 @@ def start_milvus_server(base_dir: Path) -> MilvusServer:
     server = MilvusServer(base_dir)
     server.start()
     return server
+
+
+def keyed_server(llm_server: LLMServer, root: Path, key: str) -> ApiServer:
+    """A started API server with MENTOR_API_KEY set, on its own database (one process per Milvus Lite file),
+    still empty; root/course holds one lesson (week01/tuples.md) to ingest."""
+    course = root / "course" / "week01"
+    course.mkdir(parents=True)
+    (course / "tuples.md").write_text(
+        "# Tuples\n\nA tuple is an immutable sequence, written with parentheses: point = (3, 4). "
+        "Tuples can be unpacked: x, y = point. Because they are immutable, tuples can be dictionary keys.\n"
+    )
+    server = ApiServer.on_free_port(Deployment.create(root, llm_server.url, LLM_TIMEOUT="60"), root / "api.log")
+    server.extra_env = {"MENTOR_API_KEY": key}
+    server.start()
+    return server
+
+
+@pytest.fixture
+def downloads(tmp_path: Path) -> Path:
+    """Where the test browser saves downloads."""
+    return tmp_path / "downloads"
+
+
+@pytest.fixture
+def browser(downloads: Path) -> Iterator[Any]:
+    """Headless Chromium (tests/integration/browser.py); skipped without it or selenium."""
+    from tests.integration.browser import chromium
+
+    with chromium(downloads) as driver:
+        yield driver

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
 
 import pytest
 
-from harness.servers import Deployment, base_env
-from tests.conftest import COURSE
+from harness.servers import PY, Deployment, base_env
+from tests.conftest import COURSE, PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -57,3 +59,41 @@ def test_dry_run_reset_stats_backup_restore(cli, tmp_path):
     assert f"Restored {written} chunks" in restored.stderr and "week05/files_and_with.txt" in restored.stderr
     again = json.loads(cli.run_cli("--directory", str(course), "--json").stdout)
     assert again["summary"]["unchanged"] == 4 and again["chunks_written"] == 0, "records were restored too"
+
+
+def test_library_noise_goes_to_a_log_and_the_summary_fits_80_columns(tmp_path):
+    env = base_env(MILVUS_URI=str(tmp_path / "db" / "mentor.db"), COLUMNS="80")
+    env.pop("HF_HUB_DISABLE_PROGRESS_BARS")  # as a user runs it: transformers would draw its "Loading weights" bar
+    course = tmp_path / "course" / "week01"
+    course.mkdir(parents=True)
+    handout = (COURSE / "week02" / "loops_handout.pdf").read_bytes()
+    pointer = re.search(rb"startxref\s+(\d+)", handout)
+    assert pointer
+    # a wrong xref offset: pypdf warns (twice), then reads the file anyway
+    broken = handout[: pointer.start(1)] + str(int(pointer.group(1)) + 7).encode() + handout[pointer.end(1) :]
+    (course / "handout.pdf").write_bytes(broken)
+    result = Deployment(tmp_path, env).run_cli("--directory", str(tmp_path / "course"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "pypdf" not in result.stderr and "Loading weights" not in result.stderr, result.stderr
+    assert "files unchanged" in result.stderr and "chunks written" in result.stderr and "…" not in result.stderr
+    assert "messages from libraries written to" in result.stderr
+    assert "incorrect startxref pointer" in (tmp_path / "db" / "ingest.log").read_text()
+
+
+def test_delegating_to_the_running_server_imports_no_model_stack(api):
+    """Milvus Lite's lock is checked first: the CLI then needs neither pymilvus nor torch (seconds to import)."""
+    folder = api.deployment.root / "cli-delegate"
+    (folder / "week01").mkdir(parents=True)
+    (folder / "week01" / "sets.md").write_text("# Sets\n\nA set holds unique items: {1, 2, 3}.\n")
+
+    def run() -> subprocess.CompletedProcess:
+        command = [PY, "-X", "importtime", "-m", "loaders", "--directory", str(folder), "--json"]
+        return subprocess.run(command, env=api.deployment.env, cwd=PROJECT_ROOT, capture_output=True, text=True,
+                              timeout=600)  # fmt: skip
+
+    result = run()
+    assert result.returncode == 0 and json.loads(result.stdout)["summary"]["added"] == 1, result.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "httpx" in imported and not {"torch", "pymilvus", "transformers", "sentence_transformers"} & imported
+    (folder / "week01" / "sets.md").unlink()
+    assert json.loads(run().stdout)["summary"]["deleted"] == 1

@@ -14,8 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from harness.servers import ApiServer, Deployment, base_env, free_port
+from harness.servers import ApiServer
 from server.app import INGEST_HINT
+from tests.integration.conftest import keyed_server
 
 pytestmark = pytest.mark.integration
 TIMEOUT = httpx.Timeout(300, connect=5)
@@ -41,30 +42,8 @@ def _sse(response: httpx.Response) -> list[tuple[str, str]]:
 # ---- a second API server: API key set, its own (at first empty) database -------------------------
 @pytest.fixture(scope="module")
 def keyed_api(llm_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    root = tmp_path_factory.mktemp("keyed")
-    course = root / "course" / "week01"
-    course.mkdir(parents=True)
-    (course / "tuples.md").write_text(
-        "# Tuples\n\nA tuple is an immutable sequence, written with parentheses: point = (3, 4). "
-        "Tuples can be unpacked: x, y = point. Because they are immutable, tuples can be dictionary keys.\n"
-    )
-    port = free_port()
-    env = base_env(
-        MILVUS_URI=str(root / "db" / "mentor.db"),
-        CHECKPOINT_DB=str(root / "conversations.sqlite"),
-        LLM_BASE_URL=llm_server.url,
-        LLM_TIMEOUT="60",
-        INGEST_ROOTS=json.dumps([str(root)]),
-        API_PORT=str(port),
-    )
-    server = ApiServer(
-        f"http://127.0.0.1:{port}",
-        Deployment(root, env),
-        port,
-        root / "api.log",
-        extra_env={"MENTOR_API_KEY": KEY},
-    )
-    server.start()
+    """A second API server: API key set, its own (at first empty) database."""
+    server = keyed_server(llm_server, tmp_path_factory.mktemp("keyed"), KEY)
     yield server
     server.stop()
 

@@ -1,0 +1,244 @@
+"""Answers and course files as safe HTML: markdown-it-py parses, Pygments highlights, nh3 (ammonia) sanitises.
+
+Everything here came from a student, a document or the model, so every string leaves through `nh3.clean`,
+and the pages that show it forbid scripts anyway (see server/web.py's Content-Security-Policy).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
+from mdit_py_plugins.anchors import anchors_plugin
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
+from pygments.lexers import TextLexer, get_lexer_by_name, get_lexer_for_filename
+from pygments.util import ClassNotFound
+
+from loaders.parsers import ParsedFile
+from server.interactions import CITATION
+
+_FORMATTER = HtmlFormatter(nowrap=True)
+HIGHLIGHT_CLASS = "hl"
+
+# Tags and attributes a rendered answer or document may keep; ids only where a citation link lands.
+_TAGS = set(nh3.ALLOWED_TAGS) | {"section"}
+_ANSWER_ATTRIBUTES: dict[str, set[str]] = {
+    **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
+    "a": {"href", "class", "data-n", "target", "title"},
+    "span": {"class"},
+    "pre": {"class"},
+    "code": {"class"},
+}
+_DOCUMENT_ATTRIBUTES: dict[str, set[str]] = {
+    **_ANSWER_ATTRIBUTES,
+    "*": {"id", "class", "title", "lang", "dir"},
+}
+_URL_SCHEMES = {"http", "https", "mailto", "data"}
+
+
+def lexer_for(language: str = "", filename: str = "") -> Lexer:
+    """Pygments' lexer for a fence's language or a file name; plain text when unknown (never guessed)."""
+    try:
+        if language:
+            return get_lexer_by_name(language)
+        if filename:
+            return get_lexer_for_filename(filename)
+    except ClassNotFound:
+        pass
+    return TextLexer()
+
+
+def code_block(code: str, language: str = "", filename: str = "") -> str:
+    """Code highlighted by Pygments, in `<pre class="hl">`."""
+    highlighted = highlight(code, lexer_for(language, filename), _FORMATTER)
+    return f'<pre class="{HIGHLIGHT_CLASS}"><code>{highlighted}</code></pre>'
+
+
+def _fence(code: str, language: str, _attrs: str) -> str:
+    return code_block(code, language.split()[0] if language else "")
+
+
+def heading_id(text: str) -> str:
+    """The id a heading gets in a rendered document, and so the fragment a citation links to."""
+    slug = re.sub(r"[^\w]+", "-", text.lower()).strip("-")
+    return "h-" + (slug or "section")
+
+
+def _citation_rule(state: StateCore) -> None:
+    """`[n]` in text (never inside code) becomes a link to source n, when the answer has a source n."""
+    links: Mapping[int, str] = state.env.get("links") or {}
+    if not links:
+        return
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        children: list[Token] = []
+        for child in block.children:
+            if child.type != "text" or not CITATION.search(child.content):
+                children.append(child)
+                continue
+            last = 0
+            for match in CITATION.finditer(child.content):
+                n = int(match.group(1))
+                if n not in links:
+                    continue
+                children.append(Token("text", "", 0, content=child.content[last : match.start()]))
+                chip = Token("html_inline", "", 0)
+                chip.content = (
+                    f'<a class="cite" href="{html.escape(links[n], quote=True)}" data-n="{n}" target="_blank" '
+                    f'title="Open source {n}">[{n}]</a>'
+                )
+                children.append(chip)
+                last = match.end()
+            children.append(Token("text", "", 0, content=child.content[last:]))
+        block.children = children
+
+
+@lru_cache(maxsize=1)
+def _answer_parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "highlight": _fence}).enable(["table", "strikethrough"])
+    md.core.ruler.push("citations", _citation_rule)
+    return md
+
+
+@lru_cache(maxsize=1)
+def _document_parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "highlight": _fence}).enable(["table", "strikethrough"])
+    anchors_plugin(md, min_level=1, max_level=6, slug_func=heading_id)
+    return md
+
+
+def _url_filter(tag: str, attribute: str, value: str) -> str | None:
+    """Images only inline (a file's own images were not ingested, so a link to one would be a 404), and
+    data: URLs only for images."""
+    if tag == "img" and attribute == "src":
+        return value if value.startswith("data:image/") else None
+    if attribute in ("href", "src") and value.lower().startswith("data:"):
+        return None
+    return value
+
+
+def _clean(fragment: str, attributes: Mapping[str, set[str]]) -> str:
+    return nh3.clean(
+        fragment,
+        tags=_TAGS,
+        attributes=attributes,
+        attribute_filter=_url_filter,
+        url_schemes=_URL_SCHEMES,
+        link_rel="noopener noreferrer",
+    )
+
+
+def render_answer(answer: str, links: Mapping[int, str] | None = None) -> str:
+    """An answer's Markdown as sanitised HTML, each valid citation `[n]` a link to the original of source n."""
+    return _clean(_answer_parser().render(answer, {"links": dict(links or {})}), _ANSWER_ATTRIBUTES)
+
+
+# ---- course files as pages ---------------------------------------------------------------------------
+@dataclass
+class DocumentView:
+    """A course file as a page: its title and sanitised body."""
+
+    title: str
+    body: str  # sanitised HTML
+
+
+def _markdown_document(text: str) -> str:
+    return _document_parser().render(text)
+
+
+def _notebook(path: Path) -> str:
+    """Cells in order, each `<section id="cell-N">` (N 1-based, as ingest numbers them); outputs as text."""
+    import nbformat
+
+    nb = nbformat.reads(path.read_text(encoding="utf-8-sig"), as_version=4)
+    language = str((nb.metadata.get("kernelspec") or {}).get("language") or "")
+    parts = []
+    for number, cell in enumerate(nb.cells, start=1):
+        source = cell.get("source", "")
+        if cell.cell_type == "markdown":
+            inner = _markdown_document(source)
+        elif cell.cell_type == "code":
+            inner = code_block(source, language) + "".join(_output(o) for o in cell.get("outputs", []))
+        else:
+            inner = f"<pre>{html.escape(source)}</pre>"
+        parts.append(f'<section class="cell {cell.cell_type}" id="cell-{number}">{inner}</section>')
+    return "\n".join(parts)
+
+
+def _output(output: dict) -> str:
+    """A code cell's output as text (rich HTML/JS outputs are not executed or shown)."""
+    if output.get("output_type") == "stream":
+        text = output.get("text", "")
+    elif output.get("output_type") == "error":
+        text = f"{output.get('ename', '')}: {output.get('evalue', '')}"
+    else:
+        text = (output.get("data") or {}).get("text/plain", "")
+    text = "".join(text) if isinstance(text, list) else str(text)
+    return f'<pre class="output">{html.escape(text)}</pre>' if text.strip() else ""
+
+
+def _html_body(path: Path) -> str:
+    from bs4 import BeautifulSoup
+
+    from loaders.parsers import read_text
+
+    soup = BeautifulSoup(read_text(path), "lxml")
+    return (soup.body or soup).decode_contents()
+
+
+def _sections(parsed: ParsedFile) -> str:
+    """DOCX and PPTX as the text ingest extracted: slides as `<section id="slide-N">`, headings with ids."""
+    parts: list[str] = []
+    heading = None
+    for section in parsed.sections:
+        lines = [line for line in section.text.splitlines() if line.strip()]
+        if section.slide:
+            title = section.headings[0] if section.headings else ""
+            label = f"Slide {section.slide}" + (f": {title}" if title else "")
+            parts.append(f'<section class="slide" id="slide-{section.slide}"><h2>{html.escape(label)}</h2>')
+            parts.extend(f"<p>{html.escape(line)}</p>" for line in (lines[1:] if title else lines))
+            parts.append("</section>")
+            continue
+        if section.headings and section.headings[-1] != heading:
+            heading = section.headings[-1]
+            level = min(len(section.headings) + 1, 6)
+            parts.append(f'<h{level} id="{heading_id(heading)}">{html.escape(heading)}</h{level}>')
+        parts.extend(f"<p>{html.escape(line)}</p>" for line in lines if line.strip() != heading)
+    return "\n".join(parts)
+
+
+def render_document(path: Path) -> DocumentView:
+    """A course file (not a PDF: browsers show those) as a sanitised page the citation links can scroll in.
+
+    Raises loaders.parsers.ParseError when the file can no longer be read."""
+    from loaders.parsers import parse_file, read_text
+
+    parsed = parse_file(path)  # the title ingest gave it, and the text of DOCX/PPTX
+    suffix = path.suffix.lower()
+    if suffix in (".md", ".markdown"):
+        body = _markdown_document(read_text(path))
+    elif suffix == ".ipynb":
+        body = _notebook(path)
+    elif suffix in (".html", ".htm"):
+        body = _html_body(path)
+    elif suffix in (".docx", ".pptx"):
+        body = _sections(parsed)
+    else:
+        body = code_block(read_text(path), filename=path.name)
+    return DocumentView(title=parsed.title or path.name, body=_clean(body, _DOCUMENT_ATTRIBUTES))
+
+
+def highlight_css() -> str:
+    """Pygments' stylesheet for highlighted code (generated, not hand-written)."""
+    return _FORMATTER.get_style_defs(f".{HIGHLIGHT_CLASS}")

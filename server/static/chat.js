@@ -1,0 +1,405 @@
+"use strict";
+// The student page: streams an answer from /api/chat/stream, then shows the server-rendered, sanitised
+// answer (/api/render) with its sources. Text from the model or a document only ever enters the page as
+// textContent, or as HTML that the server sanitised; the page's Content-Security-Policy forbids any
+// script but this file and api.js.
+const MentorChat = (() => {
+  const STORE = "mentor.conversations";
+  const MAX_CONVERSATIONS = 30;
+  const MAX_MESSAGES = 60;
+  const $ = (selector, root) => (root || document).querySelector(selector);
+  const state = { conversations: load(), current: null, busy: false, count: 0 };
+
+  // ---- conversations kept in this browser (continued server-side by their id) -----------------------
+  function load() {
+    try {
+      const value = JSON.parse(localStorage.getItem(STORE) || "[]");
+      return Array.isArray(value) ? value : [];
+    } catch (err) {
+      return [];
+    }
+  }
+
+  function save() {
+    state.conversations.sort((a, b) => b.updated - a.updated);
+    state.conversations = state.conversations.slice(0, MAX_CONVERSATIONS);
+    for (const c of state.conversations) c.messages = c.messages.slice(-MAX_MESSAGES);
+    try {
+      localStorage.setItem(STORE, JSON.stringify(state.conversations));
+    } catch (err) {
+      // storage full: keep working, the server still holds the conversation
+    }
+    renderHistory();
+  }
+
+  function renderHistory() {
+    const list = $("#conversations");
+    list.replaceChildren();
+    for (const conversation of state.conversations) {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "conversation-link";
+      if (state.current && state.current.id === conversation.id) button.setAttribute("aria-current", "true");
+      const title = document.createElement("span");
+      title.textContent = conversation.title;
+      const when = document.createElement("small");
+      when.textContent = new Date(conversation.updated).toLocaleString();
+      button.append(title, when);
+      button.addEventListener("click", () => open(conversation));
+      item.append(button);
+      list.append(item);
+    }
+  }
+
+  function clearMessages() {
+    const messages = $("#messages");
+    messages.replaceChildren($("#empty-state") || document.createElement("p"));
+  }
+
+  function open(conversation) {
+    state.current = conversation;
+    $("#module").value = conversation.module || "";
+    clearMessages();
+    $("#empty-state").hidden = conversation.messages.length > 0;
+    for (const message of conversation.messages) {
+      if (message.role === "user") addQuestion(message.text);
+      else showAnswer(newAnswer(), message);
+    }
+    renderHistory();
+    toggleHistory(false);
+  }
+
+  function startNew() {
+    state.current = null;
+    clearMessages();
+    $("#empty-state").hidden = false;
+    renderHistory();
+    $("#question").focus();
+  }
+
+  async function ensureConversation(question) {
+    if (state.current) return state.current;
+    // A random server-issued id (128 bits): a conversation is private to whoever holds its id.
+    const { conversation_id: id } = await MentorApi.post("/api/conversations", {});
+    state.current = { id, title: question.slice(0, 80), module: $("#module").value, updated: Date.now(), messages: [] };
+    state.conversations.unshift(state.current);
+    return state.current;
+  }
+
+  // ---- messages ------------------------------------------------------------------------------
+  function addQuestion(text) {
+    $("#empty-state").hidden = true;
+    const node = document.createElement("article");
+    node.className = "message question";
+    const body = document.createElement("p");
+    body.textContent = text;
+    node.append(body);
+    $("#messages").append(node);
+    node.scrollIntoView({ block: "end" });
+  }
+
+  function newAnswer() {
+    const node = $("#answer-template").content.firstElementChild.cloneNode(true);
+    node.id = `answer-${++state.count}`;
+    $("#messages").append(node);
+    return node;
+  }
+
+  function setBadge(node, text, kind) {
+    const badge = $(".badge", node);
+    badge.textContent = text;
+    badge.className = `badge ${kind || ""}`;
+  }
+
+  function locationOf(source) {
+    const parts = [];
+    if (source.page) parts.push(`page ${source.page}`);
+    if (source.slide) parts.push(`slide ${source.slide}`);
+    if (source.cell) parts.push(`cell ${source.cell}`);
+    if (source.anchor) parts.push(`#${source.anchor}`);
+    return parts.join(", ");
+  }
+
+  function element(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function renderSources(node, final, links) {
+    const panel = $(".sources", node);
+    const list = $("ol", panel);
+    list.replaceChildren();
+    const sources = final.sources || [];
+    panel.hidden = sources.length === 0;
+    const refused = final.route === "course" && !final.grounded;
+    const label = final.weak_matches ? "Closest material (weak matches)" : refused ? "Closest sources" : "Sources";
+    $("summary", panel).textContent = `${label} (${sources.length})`;
+    panel.open = true;
+    for (const source of sources) {
+      const item = element("li", "source");
+      item.id = `${node.id}-source-${source.n}`;
+      item.value = source.n;
+      const head = element("div", "source-head");
+      const link = element("a", "source-open", source.source);
+      link.href = links[source.n] || "#";
+      link.target = "_blank";
+      link.rel = "noopener";
+      link.title = "Open the original";
+      head.append(element("span", "source-n", `[${source.n}]`), link);
+      const where = locationOf(source);
+      if (where) head.append(element("span", "source-location", where));
+      head.append(element("span", "source-score", `relevance ${Number(source.score || 0).toFixed(2)}`));
+      item.append(head);
+      const path = [source.title, ...(source.headings ? source.headings.split(" > ") : [])]
+        .filter((part, i, all) => part && all.indexOf(part) === i);
+      if (path.length) item.append(element("p", "source-path", path.join(" › ")));
+      item.append(element("blockquote", "excerpt", source.snippet || source.text || ""));
+      list.append(item);
+    }
+  }
+
+  function renderRemoved(node, final) {
+    const removed = (final.support || []).filter((s) => !s.supported);
+    const panel = $(".removed", node);
+    panel.hidden = removed.length === 0;
+    const list = $("ul", panel);
+    list.replaceChildren(...removed.map((s) => element("li", "unsupported", s.text)));
+  }
+
+  function badgeFor(final) {
+    if (final.route === "chat") return ["Small talk: not from the course materials", "neutral"];
+    if (!final.grounded) return ["Not in the course materials", "refused"];
+    const v = final.verified;
+    const checked = v && v.sentences ? ` · ${v.supported} of ${v.sentences} sentences found in the notes` : "";
+    return [`Grounded in the course materials${checked}`, "grounded"];
+  }
+
+  function bindCitations(node) {
+    for (const chip of node.querySelectorAll("a.cite")) {
+      chip.addEventListener("click", () => {
+        const target = document.getElementById(`${node.id}-source-${chip.dataset.n}`);
+        if (!target) return;
+        for (const other of node.querySelectorAll(".source.highlight")) other.classList.remove("highlight");
+        $(".sources", node).open = true;
+        target.classList.add("highlight");
+        target.scrollIntoView({ block: "nearest" });
+      });
+    }
+  }
+
+  // One finished answer: `stored` is {final, html, links, feedback}; html was sanitised by the server.
+  function showAnswer(node, stored) {
+    const { final } = stored;
+    $(".answer-body", node).innerHTML = stored.html;
+    const [text, kind] = badgeFor(final);
+    setBadge(node, text, kind);
+    renderRemoved(node, final);
+    renderSources(node, final, stored.links || {});
+    bindCitations(node);
+    setupFeedback(node, stored);
+    node.dataset.state = "done";
+    node.dataset.route = final.route || "";
+    node.dataset.grounded = String(Boolean(final.grounded));
+  }
+
+  // A refusal for want of any note above the relevance floor comes without sources: show the nearest anyway.
+  async function withClosest(final, question, moduleName) {
+    if (final.route !== "course" || final.grounded || (final.sources || []).length) return final;
+    try {
+      const { sources } = await MentorApi.post("/api/closest", { question, module: moduleName || null });
+      return Object.assign({}, final, { sources, weak_matches: true });
+    } catch (err) {
+      return final;
+    }
+  }
+
+  async function renderFinal(node, streamed, question, moduleName) {
+    const final = await withClosest(streamed, question, moduleName);
+    const sources = (final.sources || []).map((s) => ({
+      n: s.n, source: s.source, page: s.page || 0, slide: s.slide || 0, cell: s.cell || 0,
+      anchor: s.anchor || "", headings: s.headings || "",
+    }));
+    const rendered = await MentorApi.post("/api/render", { answer: final.answer || "", sources });
+    const links = {};
+    for (const link of rendered.links) links[link.n] = link.href;
+    const stored = { role: "assistant", final, html: rendered.html, links, feedback: null };
+    showAnswer(node, stored);
+    return stored;
+  }
+
+  // ---- feedback -----------------------------------------------------------------------------
+  function setupFeedback(node, stored) {
+    const box = $(".feedback", node);
+    const answerId = stored.final.answer_id;
+    box.hidden = !answerId;
+    if (!answerId) return;
+    const status = $(".feedback-status", box);
+    const form = $(".comment", box);
+    const votes = box.querySelectorAll(".vote");
+    const mark = (rating) => {
+      for (const vote of votes) vote.setAttribute("aria-pressed", String(Number(vote.dataset.rating) === rating));
+    };
+    if (stored.feedback) mark(stored.feedback.rating);
+    const send = async (rating, comment) => {
+      try {
+        await MentorApi.post("/api/feedback", { answer_id: answerId, rating, comment });
+        stored.feedback = { rating, comment };
+        status.textContent = comment ? "Thanks, your comment was sent." : "Thanks for the feedback.";
+        save();
+      } catch (err) {
+        status.textContent = `Feedback not sent: ${err.message}`;
+      }
+    };
+    for (const vote of votes) {
+      vote.addEventListener("click", () => {
+        const rating = Number(vote.dataset.rating);
+        mark(rating);
+        form.hidden = false;
+        send(rating, "");
+      });
+    }
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const pressed = box.querySelector('.vote[aria-pressed="true"]');
+      send(pressed ? Number(pressed.dataset.rating) : -1, form.comment.value.trim());
+    });
+  }
+
+  // ---- streaming ----------------------------------------------------------------------------
+  // Server-sent events over fetch (EventSource can't POST or send the key header).
+  async function* events(response) {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, "\n");
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let name = "message";
+        const data = [];
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event:")) name = line.slice(6).trim();
+          else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+        }
+        if (data.length) yield { name, data: JSON.parse(data.join("\n")) };
+      }
+    }
+  }
+
+  function showError(node, message) {
+    setBadge(node, "Something went wrong", "error");
+    $(".answer-body", node).replaceChildren(element("p", "error-text", message));
+    node.dataset.state = "error";
+  }
+
+  async function ask(question) {
+    const started = performance.now();
+    addQuestion(question);
+    const node = newAnswer();
+    setBadge(node, "Looking in your course materials…", "pending");
+    node.scrollIntoView({ block: "end" });
+    const conversation = await ensureConversation(question);
+    const moduleName = $("#module").value;
+    const requested = performance.now();
+    const response = await MentorApi.request("/api/chat/stream", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      body: JSON.stringify({ message: question, conversation_id: conversation.id, module: moduleName || null }),
+    });
+    if (!response.ok) {
+      showError(node, await MentorApi.detail(response));
+      return;
+    }
+    const text = $(".streaming-text", node);
+    let final = null;
+    for await (const event of events(response)) {
+      if (event.name === "token") {
+        if (!text.textContent) {
+          // Time to first token as the stream delivered it, and as the student saw it (from pressing Enter
+          // to the first token painted): bench/web.py compares the two.
+          node.dataset.streamFirstTokenMs = String(Math.round(performance.now() - requested));
+          setBadge(node, "Writing…", "pending");
+          requestAnimationFrame(() => {
+            node.dataset.firstTokenMs = String(Math.round(performance.now() - started));
+          });
+        }
+        text.append(event.data);
+      } else if (event.name === "final") {
+        final = event.data;
+      } else if (event.name === "error") {
+        showError(node, event.data.detail || "The answer could not be completed.");
+        return;
+      }
+    }
+    if (!final) {
+      showError(node, "The answer stream ended early.");
+      return;
+    }
+    const stored = await renderFinal(node, final, question, moduleName);
+    conversation.messages.push({ role: "user", text: question }, stored);
+    conversation.updated = Date.now();
+    save();
+  }
+
+  function toggleHistory(show) {
+    const nav = $("#history");
+    const open = show === undefined ? !nav.classList.contains("open") : show;
+    nav.classList.toggle("open", open);
+    $("#toggle-history").setAttribute("aria-expanded", String(open));
+  }
+
+  async function loadModules() {
+    try {
+      const { modules } = await MentorApi.json("/api/modules");
+      const select = $("#module");
+      for (const name of modules) select.append(new Option(name, name));
+      if (state.current) select.value = state.current.module || "";
+    } catch (err) {
+      // the picker stays at "All modules"
+    }
+  }
+
+  function init() {
+    const form = $("#composer");
+    const box = $("#question");
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const question = box.value.trim();
+      if (!question || state.busy) return;
+      state.busy = true;
+      $("#send").disabled = true;
+      box.value = "";
+      try {
+        await ask(question);
+      } catch (err) {
+        const node = $("#messages").lastElementChild;
+        if (node && node.classList.contains("answer")) showError(node, err.message);
+      } finally {
+        state.busy = false;
+        $("#send").disabled = false;
+        box.focus();
+      }
+    });
+    $("#new-conversation").addEventListener("click", startNew);
+    $("#toggle-history").addEventListener("click", () => toggleHistory());
+    renderHistory();
+    loadModules();
+  }
+
+  document.addEventListener("DOMContentLoaded", init);
+  // Shows a final answer exactly as the stream's final event is shown (tests feed it hostile replies).
+  return { showFinal: (final, question) => renderFinal(newAnswer(), final, question || "", "") };
+})();

@@ -1,0 +1,150 @@
+"use strict";
+// The instructor page: a summary of what students asked (/api/instructor/summary) and a CSV export.
+// Every value is shown as textContent: questions and comments are students' text.
+(() => {
+  const $ = (selector) => document.querySelector(selector);
+  MentorApi.setScope("instructor");
+
+  function cell(text, className) {
+    const td = document.createElement("td");
+    if (className) td.className = className;
+    td.textContent = text;
+    return td;
+  }
+
+  function fill(table, rows, empty) {
+    const body = $(`${table} tbody`);
+    body.replaceChildren(...rows);
+    if (!rows.length) {
+      const tr = document.createElement("tr");
+      const td = cell(empty, "hint");
+      td.colSpan = $(`${table} thead tr`).children.length;
+      tr.append(td);
+      body.append(tr);
+    }
+  }
+
+  function row(...cells) {
+    const tr = document.createElement("tr");
+    tr.append(...cells);
+    return tr;
+  }
+
+  function when(iso) {
+    return new Date(iso).toLocaleString();
+  }
+
+  function percent(value) {
+    return value === null || value === undefined ? "–" : `${Math.round(value * 100)} %`;
+  }
+
+  function seconds(ms) {
+    return ms === null || ms === undefined ? "–" : `${(ms / 1000).toFixed(1)} s`;
+  }
+
+  function renderTotals(t) {
+    const cards = [
+      ["Questions", t.questions],
+      ["Conversations", t.conversations],
+      ["Grounded rate", percent(t.grounded_rate), "course questions answered from the materials"],
+      ["Not answered", t.refused],
+      ["Median answer time", seconds(t.median_latency_ms)],
+      ["Median first word (streamed answers)", seconds(t.median_first_token_ms)],
+      ["Helpful / not helpful", `${t.thumbs_up} / ${t.thumbs_down}`],
+    ];
+    const list = $("#totals");
+    list.replaceChildren();
+    for (const [label, value, hint] of cards) {
+      const box = document.createElement("div");
+      box.className = "card";
+      const dt = document.createElement("dt");
+      dt.textContent = label;
+      const dd = document.createElement("dd");
+      dd.textContent = String(value);
+      if (hint) dd.title = hint;
+      box.append(dt, dd);
+      list.append(box);
+    }
+  }
+
+  function closest(sources) {
+    const td = document.createElement("td");
+    const list = document.createElement("ul");
+    list.className = "plain";
+    for (const s of sources) {
+      const item = document.createElement("li");
+      item.textContent = `${s.location}${s.headings ? ` (${s.headings})` : ""} · ${Number(s.score || 0).toFixed(2)}`;
+      list.append(item);
+    }
+    if (!sources.length) td.textContent = "nothing close";
+    else td.append(list);
+    return td;
+  }
+
+  function perDayRow(day, max) {
+    const bar = document.createElement("span");
+    bar.className = "bar";
+    bar.style.width = `${max ? Math.round((day.questions / max) * 70) : 0}%`;
+    const count = cell("");
+    count.append(bar, document.createTextNode(` ${day.questions}`));
+    return row(cell(day.day), count, cell(String(day.refused)));
+  }
+
+  function render(data) {
+    renderTotals(data.totals);
+    fill("#unanswered", data.unanswered.map((u) => row(
+      cell(u.question),
+      cell(`${u.times}× · last ${when(u.last_asked)}`),
+      cell(u.reasons.join(", ")),
+      closest(u.closest),
+      cell(u.comments.join(" | ")),
+    )), "Every question in this period was answered from the materials.");
+    const active = data.per_day.filter((d) => d.questions > 0).reverse();
+    const max = Math.max(0, ...active.map((d) => d.questions));
+    fill("#per-day", active.map((d) => perDayRow(d, max)), "No questions in this period.");
+    fill("#top-sources", data.top_sources.map((s) => row(cell(s.source), cell(String(s.answers)))),
+      "No grounded answers yet.");
+    fill("#comments", data.comments.map((c) => row(
+      cell(when(c.at)), cell(c.rating === 1 ? "helpful" : c.rating === -1 ? "not helpful" : ""), cell(c.comment), cell(c.question),
+    )), "No comments yet.");
+  }
+
+  async function refresh() {
+    const status = $("#status");
+    $("#dashboard").setAttribute("aria-busy", "true");
+    try {
+      const data = await MentorApi.json(`/api/instructor/summary?days=${$("#days").value}`);
+      render(data);
+      status.textContent = `Updated ${new Date().toLocaleTimeString()}.`;
+    } catch (err) {
+      status.textContent = `Could not load the summary: ${err.message}`;
+    } finally {
+      $("#dashboard").setAttribute("aria-busy", "false");
+    }
+  }
+
+  async function download() {
+    const status = $("#status");
+    const response = await MentorApi.request("/api/instructor/export.csv");
+    if (!response.ok) {
+      status.textContent = `Export failed: ${await MentorApi.detail(response)}`;
+      return;
+    }
+    const url = URL.createObjectURL(await response.blob());
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = `ai-mentor-interactions-${new Date().toISOString().slice(0, 10)}.csv`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    status.textContent = "CSV downloaded.";
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("#refresh").addEventListener("click", refresh);
+    $("#days").addEventListener("change", refresh);
+    $("#export").addEventListener("click", download);
+    refresh();
+  });
+})();

@@ -1,0 +1,292 @@
+"""The student and instructor pages in a real browser, against the real API, model and database.
+
+Screenshots of both pages go to test-artifacts/ (copies in docs/ illustrate the README).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from harness.servers import ApiServer
+from tests.integration.browser import ANSWER_WAIT, console_errors, screenshot, type_into
+from tests.integration.conftest import keyed_server
+
+if TYPE_CHECKING:
+    from selenium.webdriver import Chrome
+
+pytestmark = pytest.mark.integration
+from selenium.common.exceptions import NoSuchElementException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+TIMEOUT = httpx.Timeout(300, connect=5)
+# A course page that tries to run code three ways, and teaches a <script> tag as text (which a reply may quote).
+HOSTILE_PAGE = """<html><head><title>Zebra field notes</title><script>window.pwned = 1</script></head><body>
+<h1 id="zebras">Zebra migration</h1>
+<p onclick="window.pwned = 2">Zebras migrate each year across the Serengeti, following the rains to fresh grass.</p>
+<img src="missing.png" onerror="window.pwned = 3">
+<h2 id="tracking">Tracking zebras</h2>
+<p>The field team's tracking page embeds the tag &lt;script&gt;window.pwned = 4&lt;/script&gt; to plot each herd.</p>
+</body></html>"""
+HOSTILE_REPLY = 'Zebras <script>window.pwned = 5</script><img src=x onerror="window.pwned = 6"> migrate [1].'
+
+
+def _answer_done(browser: Chrome, count: int) -> Callable:
+    def done(driver: Chrome):  # type: ignore[no-untyped-def]
+        answers = driver.find_elements(By.CSS_SELECTOR, "article.answer")
+        if len(answers) >= count and answers[count - 1].get_attribute("data-state") in ("done", "error"):
+            return answers[count - 1]
+        return False
+
+    return done
+
+
+def _ask(browser: Chrome, question: str, count: int = 1):  # type: ignore[no-untyped-def]
+    box = browser.find_element(By.ID, "question")
+    type_into(browser, box, question)
+    box.send_keys("\n")  # Enter sends
+    answer = WebDriverWait(browser, ANSWER_WAIT, poll_frequency=0.5).until(_answer_done(browser, count))
+    assert answer.get_attribute("data-state") == "done", answer.text
+    return answer
+
+
+def _click(browser: Chrome, element) -> None:  # type: ignore[no-untyped-def]
+    """Click as a person would, after scrolling the element clear of the sticky question box."""
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    element.click()
+
+
+def _pwned(browser: Chrome) -> object:
+    return browser.execute_script("return window.pwned === undefined ? null : window.pwned")
+
+
+def _open_in_new_tab(browser: Chrome, link) -> str:  # type: ignore[no-untyped-def]
+    """Click a link that opens a new tab; switch to it and return its URL (the caller switches back)."""
+    before = set(browser.window_handles)
+    _click(browser, link)
+    WebDriverWait(browser, 30).until(lambda d: len(set(d.window_handles) - before) == 1)
+    browser.switch_to.window((set(browser.window_handles) - before).pop())
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    return str(browser.current_url)
+
+
+def _source_item(answer, suffix: str):  # type: ignore[no-untyped-def]
+    for item in answer.find_elements(By.CSS_SELECTOR, ".sources li.source"):
+        if item.find_element(By.CSS_SELECTOR, "a.source-open").text.endswith(suffix):
+            return item
+    raise AssertionError(f"no {suffix} source in {answer.text}")
+
+
+@pytest.fixture(scope="module")
+def hostile_course(api: ApiServer) -> Iterator[str]:
+    """A page with scripts, ingested through the running server; removed (and its chunks deleted) afterwards."""
+    folder = api.deployment.root / "web-course"
+    (folder / "week99").mkdir(parents=True)
+    (folder / "week99" / "zebras.html").write_text(HOSTILE_PAGE)
+    result = api.deployment.run_cli("--directory", str(folder), "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)["summary"]["added"] == 1, result.stderr[-2000:]
+    yield "week99/zebras.html"
+    (folder / "week99" / "zebras.html").unlink()
+    removed = api.deployment.run_cli("--directory", str(folder), "--json")
+    assert json.loads(removed.stdout)["summary"]["deleted"] == 1
+
+
+def test_an_answer_streams_and_its_citations_open_the_pdf_page_and_the_notebook_cell(api, browser):
+    browser.get(api.url + "/")  # a browser at / lands on the chat page
+    assert browser.current_url == api.url + "/chat"
+    box = browser.find_element(By.ID, "question")
+    type_into(browser, box, "What is an infinite loop and how do I stop it?")
+    box.send_keys("\n")
+    # Tokens (checked sentences, graph/graph.py) are shown as they arrive, before the final, rendered answer.
+    seen: list[str] = []
+    deadline = time.monotonic() + ANSWER_WAIT
+    while time.monotonic() < deadline:
+        answers = browser.find_elements(By.CSS_SELECTOR, "article.answer")
+        state = answers[0].get_attribute("data-state") if answers else None
+        if state == "streaming":
+            text = answers[0].find_element(By.CSS_SELECTOR, ".answer-body").text
+            if text and (not seen or text != seen[-1]):
+                seen.append(text)
+        elif state in ("done", "error"):
+            break
+        time.sleep(0.05)
+    answer = browser.find_element(By.CSS_SELECTOR, "article.answer")
+    assert answer.get_attribute("data-state") == "done", answer.text
+    growing = all(later.startswith(earlier) for earlier, later in zip(seen, seen[1:], strict=False))
+    assert seen and growing, f"no text shown while streaming: {seen}"
+    assert int(answer.get_attribute("data-first-token-ms") or 0) > 0
+    assert answer.find_element(By.CSS_SELECTOR, ".badge").text.startswith("Grounded in the course materials")
+
+    # a citation chip highlights its source and opens the original
+    chip = answer.find_element(By.CSS_SELECTOR, ".answer-body a.cite")
+    n = chip.get_attribute("data-n")
+    target_url = chip.get_attribute("href")
+    opened = _open_in_new_tab(browser, chip)
+    assert opened == target_url and "/files/" in opened
+    browser.close()
+    browser.switch_to.window(browser.window_handles[0])
+    assert "highlight" in answer.find_element(By.ID, f"{answer.get_attribute('id')}-source-{n}").get_attribute("class")
+    browser.set_window_size(1280, 1500)
+    screenshot(browser, "chat-answer.png")
+
+    pdf = _source_item(answer, ".pdf")
+    page = pdf.find_element(By.CSS_SELECTOR, ".source-location").text  # "page 2"
+    opened = _open_in_new_tab(browser, pdf.find_element(By.CSS_SELECTOR, "a.source-open"))
+    assert opened.endswith(f"#page={page.split()[-1]}"), opened
+    assert browser.execute_script("return document.contentType") == "application/pdf"
+    screenshot(browser, "citation-pdf.png")  # Chromium's viewer, at the cited page
+    browser.close()
+    browser.switch_to.window(browser.window_handles[0])
+
+    notebook = _source_item(answer, ".ipynb")
+    cell = notebook.find_element(By.CSS_SELECTOR, ".source-location").text.split()[-1]
+    excerpt = notebook.find_element(By.CSS_SELECTOR, ".excerpt").text
+    opened = _open_in_new_tab(browser, notebook.find_element(By.CSS_SELECTOR, "a.source-open"))
+    assert opened.endswith(f"#cell-{cell}"), opened
+    target = browser.execute_script(
+        "const t = document.querySelector(':target');"
+        "return t && [t.id, t.innerText, t.getBoundingClientRect().top, window.innerHeight]"
+    )
+    assert target and target[0] == f"cell-{cell}" and 0 <= target[2] < target[3], target
+    words = [w.strip("#`*.,:()") for w in excerpt.split()][:40]
+    assert sum(w in target[1] for w in words) >= 0.8 * len(words), (excerpt, target[1][:500])
+    screenshot(browser, "citation-notebook.png")
+    browser.close()
+    browser.switch_to.window(browser.window_handles[0])
+    assert not console_errors(browser), console_errors(browser)
+
+
+def test_a_refusal_is_marked_and_shows_the_closest_sources(api, browser):
+    browser.get(api.url + "/chat")
+    answer = _ask(browser, "What is the capital of France?")
+    assert answer.get_attribute("data-grounded") == "false"
+    assert answer.find_element(By.CSS_SELECTOR, ".badge").text == "Not in the course materials"
+    panel = answer.find_element(By.CSS_SELECTOR, "details.sources")
+    assert panel.is_displayed() and panel.find_element(By.TAG_NAME, "summary").text.startswith("Closest")
+    items = panel.find_elements(By.CSS_SELECTOR, "li.source")
+    assert items and all(i.find_element(By.CSS_SELECTOR, "a.source-open").get_attribute("href") for i in items)
+    assert "Paris" not in answer.text
+    assert not console_errors(browser), console_errors(browser)
+
+
+def test_scripts_in_a_course_file_and_in_a_reply_do_not_run(api, browser, hostile_course):
+    browser.get(f"{api.url}/files/{hostile_course}#tracking")
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "Zebras migrate each year" in body and "<script>window.pwned = 4</script>" in body  # shown as text
+    assert browser.execute_script("return document.querySelector(':target').id") == "tracking"
+    assert _pwned(browser) is None
+
+    browser.get(api.url + "/chat")
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#module option[value=week99]"))
+    Select(browser.find_element(By.ID, "module")).select_by_value("week99")  # the module picker lists it
+    answer = _ask(browser, "How does the field team track zebras?")
+    assert hostile_course in answer.find_element(By.CSS_SELECTOR, ".sources").text
+    # the model's own reply, whatever it quoted, and a reply crafted to attack the page
+    browser.execute_script(
+        "MentorChat.showFinal({answer: arguments[0], route: 'course', grounded: true, answer_id: '',"
+        " sources: [{n: 1, source: arguments[1], anchor: 'zebras', snippet: arguments[0], score: 0.5}]})",
+        HOSTILE_REPLY,
+        hostile_course,
+    )
+    crafted = WebDriverWait(browser, 30).until(_answer_done(browser, 2))
+    assert "Zebras <script>window.pwned = 5</script>" in crafted.text  # visible as text, not run
+    assert crafted.find_elements(By.CSS_SELECTOR, ".answer-body img, .answer-body script") == []
+    time.sleep(0.5)
+    assert _pwned(browser) is None
+    assert not console_errors(browser), console_errors(browser)
+
+
+def test_feedback_reaches_the_instructor_page_and_the_csv_downloads(api, browser, downloads):
+    browser.get(api.url + "/chat")
+    question = "What does range(5) produce?"
+    answer = _ask(browser, question)
+    _click(browser, answer.find_element(By.XPATH, ".//button[normalize-space()='Not helpful']"))
+    comment = answer.find_element(By.CSS_SELECTOR, "form.comment textarea")
+    _click(browser, comment)
+    comment.send_keys("It should say that 5 itself is left out.")
+    _click(browser, answer.find_element(By.CSS_SELECTOR, "form.comment button[type=submit]"))
+    WebDriverWait(browser, 30).until(
+        lambda d: "comment was sent" in answer.find_element(By.CSS_SELECTOR, ".feedback-status").text
+    )
+
+    browser.get(api.url + "/instructor")
+
+    def comment_listed(driver: Chrome) -> bool:
+        if "5 itself is left out" in driver.find_element(By.ID, "comments").text:
+            return True
+        driver.find_element(By.ID, "refresh").click()  # recorded off the request path: it may lag a moment
+        return False
+
+    WebDriverWait(browser, 30, poll_frequency=1).until(comment_listed)
+    missing = browser.find_element(By.ID, "unanswered").text
+    assert question in missing and "thumbs down" in missing
+    assert browser.find_elements(By.CSS_SELECTOR, "#top-sources tbody td:not(.hint)"), "grounded answers cite files"
+    browser.set_window_size(1280, 1400)
+    screenshot(browser, "instructor.png")
+
+    browser.find_element(By.ID, "export").click()
+    WebDriverWait(browser, 30).until(lambda _: list(downloads.glob("*.csv")))
+    rows = list(csv.DictReader(io.StringIO(next(downloads.glob("*.csv")).read_text())))
+    ours = [r for r in rows if r["question"] == question]
+    assert ours and ours[0]["rating"] == "-1" and ours[0]["comment"] == "It should say that 5 itself is left out."
+    assert not console_errors(browser), console_errors(browser)
+
+
+def test_the_page_at_phone_width_has_labelled_controls(api, browser):
+    browser.set_window_size(390, 844)
+    browser.get(api.url + "/chat")
+    WebDriverWait(browser, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#module option")) > 1)
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    for control in ("question", "send", "module", "new-conversation", "toggle-history"):
+        assert browser.find_element(By.ID, control).is_displayed(), control
+    unnamed = browser.execute_script(
+        "return [...document.querySelectorAll('button, select, textarea, input')].filter(e => e.offsetParent)"
+        ".filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())"
+        ".map(e => e.outerHTML)"
+    )
+    assert unnamed == []
+    browser.find_element(By.ID, "toggle-history").click()
+    assert browser.find_element(By.ID, "history").is_displayed()
+
+
+# ---- MENTOR_API_KEY set: the page asks once; citation links open in a tab that has no key ------------
+KEY = "page-key-5e0c"
+
+
+@pytest.fixture(scope="module")
+def keyed_api(llm_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    server = keyed_server(llm_server, tmp_path_factory.mktemp("web-keyed"), KEY)
+    course = str(server.deployment.root / "course")
+    ingest = httpx.post(f"{server.url}/api/ingest", json={"directory": course}, headers={"X-API-Key": KEY})
+    assert ingest.status_code == 200 and ingest.json()["summary"]["added"] == 1, ingest.text
+    yield server
+    server.stop()
+
+
+def test_with_an_api_key_the_page_asks_once_and_links_still_open(keyed_api, browser):
+    browser.get(keyed_api.url + "/chat")
+    dialog = WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "key-dialog"))
+    WebDriverWait(browser, 30).until(lambda _: dialog.is_displayed())  # the module list needed the key
+    type_into(browser, browser.find_element(By.ID, "key-input"), KEY + "\n")
+    WebDriverWait(browser, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#module option")) == 2)
+    browser.refresh()  # the key is kept for the tab: no second prompt
+    WebDriverWait(browser, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#module option")) == 2)
+    assert not browser.find_element(By.ID, "key-dialog").is_displayed()
+    answer = _ask(browser, "Can a tuple be a dictionary key?")
+    link = answer.find_element(By.CSS_SELECTOR, ".sources a.source-open")
+    assert "?sig=" in (link.get_attribute("href") or "")
+    _open_in_new_tab(browser, link)  # a new tab sends no key: the signed link opens this one file
+    assert "Because they are immutable" in browser.find_element(By.TAG_NAME, "body").text
+    browser.close()
+    browser.switch_to.window(browser.window_handles[0])
+    with pytest.raises(NoSuchElementException):
+        browser.find_element(By.CSS_SELECTOR, "article.answer .error-text")
+    assert not console_errors(browser), console_errors(browser)

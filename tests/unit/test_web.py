@@ -1,0 +1,298 @@
+"""The web pages' routes in-process: the whole app with a scripted chat model and a fake store at the factory seam."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from langchain_core.messages import AIMessage
+
+from core import factories
+from core.settings import get_settings
+from core.sql import engine_for
+from loaders.ingest import namespace_for
+from loaders.manifest import FileEntry, Manifest
+from server.interactions import InteractionLog
+from server.runnables import Answered
+from tests.conftest import COURSE
+from tests.unit.test_graph import BagOfWords, FakeStore, ScriptedChat, hit
+
+KEY = "student-key-7c1d"
+INSTRUCTOR_KEY = "teacher-key-91be"
+HOSTILE = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2"> Lists hold items [1] and `xs[1]`.'
+
+
+class Store(FakeStore):
+    def warm_up(self) -> None:
+        pass
+
+
+@pytest.fixture
+def course(tmp_path: Path) -> Path:
+    """A course folder with the files a citation can open, and records of files it must not open."""
+    root = tmp_path / "course"
+    for name in ("week02/loops_handout.pdf", "week03/generators.ipynb", "week04/functions.html"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(COURSE / name, root / name)
+    (root / "week04" / "evil.html").write_text(
+        "<html><head><title>Evil</title><script>window.pwned = 1</script></head><body>"
+        '<h2 id="topic">Zebras</h2><p onclick="window.pwned = 3">Zebras migrate.</p>'
+        '<img src="x" onerror="window.pwned = 2"><a href="javascript:alert(1)">x</a></body></html>'
+    )
+    outside = tmp_path / "secret.md"
+    outside.write_text("# Secret\n\nnot course material\n")
+    (root / "week01").mkdir()
+    (root / "week01" / "link.md").symlink_to(outside)
+    (root / "week01" / "gone.md").write_text("# Gone\n")
+    return root
+
+
+def _record(root: Path, *sources: str) -> None:
+    manifest = Manifest(engine_for(get_settings().record_manager_db), namespace_for(get_settings()))
+    for source in sources:
+        manifest.record(str(root), FileEntry(str(root / source), source, "fp", 1))
+
+
+@pytest.fixture
+def make_client(monkeypatch, tmp_path: Path, course: Path) -> Iterator[Callable[..., TestClient]]:
+    clients: list[TestClient] = []
+
+    def make(replies: list[str] | None = None, **env: str) -> TestClient:
+        monkeypatch.setenv("MILVUS_URI", str(tmp_path / "db" / "mentor.db"))
+        monkeypatch.setenv("CHECKPOINT_DB", str(tmp_path / "conversations.sqlite"))
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        llm = ScriptedChat(messages=iter(AIMessage(r) for r in replies or []), prompts=[])
+        notes = [hit(2, 0.9, "A list holds items in order. Lists hold items."), hit(3, 0.8, "Generators yield values.")]
+        store = Store([notes])
+        monkeypatch.setattr(factories, "get_llm", lambda *a, **k: llm)
+        monkeypatch.setattr(factories, "shared_store", lambda: store)
+        monkeypatch.setattr(factories, "get_embeddings", lambda *a, **k: BagOfWords())
+        _record(course, "week02/loops_handout.pdf", "week03/generators.ipynb", "week04/functions.html",
+                "week04/evil.html", "week01/link.md", "week01/gone.md")  # fmt: skip
+        (course / "week01" / "gone.md").unlink(missing_ok=True)
+        from server.app import create_app
+
+        client = TestClient(create_app(), follow_redirects=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def _flush(client: TestClient) -> None:
+    client.app.state.interactions.flush()  # type: ignore[attr-defined]
+
+
+def test_browsers_get_the_page_and_api_clients_the_json_status(make_client):
+    client = make_client()
+    assert client.get("/").json()["status"] == "running"
+    redirect = client.get("/", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert redirect.status_code == 307 and redirect.headers["location"] == "/chat"
+    page = client.get("/chat")
+    assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+    assert '<script src="/static/chat.js"' in page.text and "http" not in page.text.split("<body")[0]
+    script = client.get("/static/chat.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert client.get("/static/chat.js", headers={"If-None-Match": script.headers["etag"]}).status_code == 304
+    assert ".hl .k" in client.get("/static/highlight.css").text  # Pygments' own stylesheet
+    assert client.get("/favicon.ico").headers["content-type"] == "image/svg+xml"
+    for missing in ("/static/nope.js", "/static/chat.html", "/static/..%2Fweb.py"):
+        response = client.get(missing)
+        assert response.status_code == 404 and "detail" in response.json(), missing
+
+
+def test_conversation_ids_are_random_and_128_bits(make_client):
+    client = make_client()
+    ids = {client.post("/api/conversations", json={}).json()["conversation_id"] for _ in range(3)}
+    assert len(ids) == 3 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+
+
+def test_answer_feedback_and_the_instructor_summary(make_client):
+    client = make_client(["Lists hold items [1].", "The notes don't cover this."])
+    answer = client.post("/api/chat", json={"message": "What is a list?", "conversation_id": "c1", "module": "week02"})
+    assert answer.status_code == 200
+    answer_id = answer.json()["answer_id"]
+    assert len(answer_id) == 32
+    # a refusal: the model declines, so the closest sources are shown instead
+    refused = client.post("/api/chat", json={"message": '=HYPERLINK("http://x")  zebras?'}).json()
+    assert not refused["grounded"]
+    voted = client.post("/api/feedback", json={"answer_id": answer_id, "rating": -1, "comment": "too short"})
+    assert voted.status_code == 202, voted.text
+    assert client.post("/api/feedback", json={"answer_id": "ab" * 16, "rating": 1}).status_code == 404
+    assert client.post("/api/feedback", json={"answer_id": answer_id, "rating": 5}).status_code == 422
+    big = client.post("/api/feedback", json={"answer_id": answer_id, "rating": 1, "comment": "x" * 2001})
+    assert big.status_code in (413, 422)
+    _flush(client)
+
+    summary = client.get("/api/instructor/summary?days=7").json()
+    totals = summary["totals"]
+    assert totals["questions"] == 2 and totals["refused"] == 1 and totals["thumbs_down"] == 1
+    assert totals["grounded_rate"] == 0.5 and totals["median_latency_ms"] >= 0
+    unanswered = {u["question"]: u for u in summary["unanswered"]}
+    assert set(unanswered) == {"What is a list?", '=HYPERLINK("http://x")  zebras?'}
+    assert unanswered["What is a list?"]["reasons"] == ["thumbs down"]
+    assert unanswered["What is a list?"]["comments"] == ["too short"]
+    assert unanswered['=HYPERLINK("http://x")  zebras?']["closest"][0]["location"] == "week02/notes.md"
+    assert summary["top_sources"] == [{"source": "week02/notes.md", "title": "T", "answers": 1}]
+    assert summary["comments"][0]["comment"] == "too short" and summary["per_day"][-1]["questions"] == 2
+
+    csv_response = client.get("/api/instructor/export.csv")
+    assert csv_response.headers["content-disposition"].startswith("attachment; filename=")
+    rows = list(csv.DictReader(io.StringIO(csv_response.text)))
+    assert len(rows) == 2 and rows[1]["question"] == "What is a list?" and rows[1]["comment"] == "too short"
+    assert (rows[1]["module"], rows[1]["grounded"], rows[1]["refused"], rows[1]["rating"]) == ("week02", "1", "0", "-1")
+    assert rows[0]["question"].startswith("'=HYPERLINK"), "a formula from a student stays text in a spreadsheet"
+
+
+def test_the_stream_final_event_carries_the_answer_id(make_client):
+    client = make_client(["Lists hold items [1]."])
+    with client.stream("POST", "/api/chat/stream", json={"message": "What is a list?"}) as response:
+        body = "".join(response.iter_text())
+    events = [line[5:].strip() for line in body.splitlines() if line.startswith("data:")]
+    final = json.loads(events[-1])
+    assert len(final["answer_id"]) == 32 and final["grounded"]
+    assert "".join(json.loads(e) for e in events[:-1]) == "Lists hold items [1]."
+    _flush(client)
+    row = client.get("/api/instructor/summary").json()["totals"]
+    assert row["questions"] == 1 and row["median_first_token_ms"] is not None
+
+
+def test_render_sanitises_a_hostile_reply_and_links_its_citations(make_client):
+    client = make_client()
+    sources = [
+        {"n": 1, "source": "week02/loops_handout.pdf", "page": 2},
+        {"n": 2, "source": "week03/generators.ipynb", "cell": 4},
+    ]
+    rendered = client.post("/api/render", json={"answer": HOSTILE + " See [2] and [7].", "sources": sources}).json()
+    html = rendered["html"]
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in html, "shown as text, as a student asked about it"
+    assert '<a class="cite" href="/files/week02/loops_handout.pdf#page=2" data-n="1"' in html
+    assert 'href="/files/week03/generators.ipynb#cell-4"' in html and "[7]" in html and 'data-n="7"' not in html
+    assert "<code>xs[1]</code>" in html, "a [1] inside code is code, not a citation"
+    assert rendered["links"] == [
+        {"n": 1, "href": "/files/week02/loops_handout.pdf#page=2"},
+        {"n": 2, "href": "/files/week03/generators.ipynb#cell-4"},
+    ]
+
+
+def test_files_open_only_what_the_store_holds_inside_its_folder(make_client):
+    client = make_client()
+    pdf = client.get("/files/week02/loops_handout.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["content-disposition"].startswith("inline")
+    notebook = client.get("/files/week03/generators.ipynb")
+    assert notebook.status_code == 200 and 'id="cell-3"' in notebook.text
+    assert "default-src 'none'" in notebook.headers["content-security-policy"]
+    evil = client.get("/files/week04/evil.html")
+    assert evil.status_code == 200 and "Zebras migrate." in evil.text and 'id="topic"' in evil.text
+    assert not any(bad in evil.text for bad in ("<script", "onerror", "onclick", "javascript:", "window.pwned"))
+    assert "<img>" in evil.text, "an image the ingest did not keep loses its src (no 404 in the browser)"
+    for bad in ("week01/link.md", "week01/gone.md", "week09/none.md", "../secret.md", "week04/../../secret.md",
+                "%2E%2E/secret.md", "/etc/passwd"):  # fmt: skip
+        response = client.get(f"/files/{bad}")
+        assert response.status_code == 404, (bad, response.status_code)
+        assert "detail" in response.json()
+    assert client.get("/api/modules").json() == {"modules": ["week01", "week02", "week03", "week04"]}
+
+
+def test_closest_sources_for_a_refusal_without_any(make_client):
+    client = make_client()
+    closest = client.post("/api/closest", json={"question": "capital of France?", "module": "week02"}).json()
+    assert [(s["n"], s["source"]) for s in closest["sources"]] == [(1, "week02/notes.md"), (2, "week03/notes.md")]
+
+
+def test_with_api_keys_pages_load_and_data_needs_a_key_or_a_signed_link(make_client, tmp_path):
+    client = make_client(["Lists hold items [1]."], MENTOR_API_KEY=KEY, INSTRUCTOR_API_KEY=INSTRUCTOR_KEY)
+    assert client.get("/chat").status_code == 200 and client.get("/static/api.js").status_code == 200
+    assert client.get("/", headers={"Accept": "text/html"}).status_code == 307
+    assert client.get("/").status_code == 401
+    for method, path in (("POST", "/api/render"), ("POST", "/api/conversations"), ("GET", "/api/modules"),
+                         ("POST", "/api/feedback"), ("GET", "/files/week02/loops_handout.pdf")):  # fmt: skip
+        assert client.request(method, path, json={}).status_code == 401, path
+    student = {"X-API-Key": KEY}
+    rendered = client.post(
+        "/api/render",
+        json={"answer": "[1]", "sources": [{"n": 1, "source": "week02/loops_handout.pdf", "page": 1}]},
+        headers=student,
+    ).json()
+    link = rendered["links"][0]["href"]
+    assert "?sig=" in link and link.endswith("#page=1")
+    assert client.get(link.split("#")[0]).status_code == 200, "a signed link opens in a tab without the header"
+    assert client.get(link.split("#")[0].replace("loops_handout.pdf", "x.pdf")).status_code == 401
+    assert client.get("/files/week03/generators.ipynb?sig=" + "0" * 32).status_code == 401
+    assert client.get("/files/week03/generators.ipynb", headers=student).status_code == 200
+
+    answer = client.post(
+        "/api/chat", json={"message": "What is a list?", "conversation_id": "c-secret-1"}, headers=student
+    )
+    assert client.get("/api/instructor/summary", headers=student).status_code == 401, "students can't read it"
+    teacher = {"Authorization": f"Bearer {INSTRUCTOR_KEY}"}
+    assert client.get("/api/instructor/summary", headers=teacher).status_code == 200
+    client.post("/api/feedback", json={"answer_id": answer.json()["answer_id"], "rating": 1}, headers=student)
+    _flush(client)
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("interactions.sqlite*"))
+    assert b"What is a list?" in stored
+    assert KEY.encode() not in stored and INSTRUCTOR_KEY.encode() not in stored and b"c-secret-1" not in stored
+
+
+def test_with_recording_off_answers_still_work(make_client):
+    client = make_client(["Lists hold items [1]."], INTERACTIONS_ENABLED="false")
+    answer = client.post("/api/chat", json={"message": "What is a list?"}).json()
+    assert answer["grounded"] and answer["answer_id"]
+    assert client.post("/api/feedback", json={"answer_id": answer["answer_id"], "rating": 1}).status_code == 503
+    assert client.get("/api/instructor/summary").status_code == 503
+
+
+def test_a_refusal_without_sources_is_logged_with_the_closest_notes(tmp_path):
+    asked: list[tuple[str, str]] = []
+
+    def closest(question: str, module: str) -> list[dict]:
+        asked.append((question, module))
+        return [{"n": 1, "source": "week01/a.md", "score": 0.1, "text": "long text", "snippet": "long"}]
+
+    log = InteractionLog(f"sqlite:///{tmp_path / 'log.sqlite'}", closest=closest)
+    log.start()
+    try:
+        refusal = {"answer_id": "d" * 32, "answer": "no", "route": "course", "grounded": False, "sources": []}
+        log.record(Answered("capital of France?", "week01", "conv", refusal, 0.2))
+        log.flush()
+        missing = log.summary(1)["unanswered"][0]
+        assert asked == [("capital of France?", "week01")]
+        assert missing["closest"] == [
+            {"n": 1, "source": "week01/a.md", "score": 0.1, "snippet": "long", "location": "week01/a.md"}
+        ]
+    finally:
+        log.close()
+
+
+def test_retention_deletes_old_interactions_and_their_feedback(tmp_path):
+    log = InteractionLog(f"sqlite:///{tmp_path / 'log.sqlite'}", retention_days=7)
+    log.start()
+    try:
+        now = time.time()
+        for answer_id, age_days in (("a" * 32, 10), ("b" * 32, 1)):
+            output = {"answer_id": answer_id, "answer": "x", "route": "course", "grounded": True, "sources": []}
+            log.record(Answered("q", "", "conv", output, 0.5, at=now - age_days * 86400))
+        log.flush()
+        assert log.add_feedback("a" * 32, 1, "old") and not log.add_feedback("c" * 32, 1, "")
+        log.flush()
+        assert log.prune() == 1
+        assert not log.known("a" * 32) and log.known("b" * 32)
+        with sqlite3.connect(tmp_path / "log.sqlite") as conn:
+            assert conn.execute("SELECT COUNT(*) FROM feedback").fetchone() == (0,)
+    finally:
+        log.close()
