@@ -107,8 +107,12 @@ class Deployment:
 
     @classmethod
     def create(cls, root: Path, llm_url: str, **extra: str) -> Deployment:
-        """A deployment whose database and conversations live under `root`, answering with `llm_url`."""
+        """A deployment whose database and conversations live under `root`, answering with `llm_url`.
+
+        Its answers are the model's (ANSWER_STYLE=generative, unless `extra` says otherwise): the serving tests
+        and the load benchmarks exercise the LLM path; the packaged default, quotes, is tested by test_honesty."""
         env = base_env(
+            ANSWER_STYLE="generative",
             MILVUS_URI=str(root / "db" / "mentor.db"),
             CHECKPOINT_DB=str(root / "conversations.sqlite"),
             LLM_BASE_URL=llm_url,

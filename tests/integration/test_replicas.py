@@ -64,6 +64,7 @@ class Cluster:
             LLM_BASE_URL=self.llm.url,
             LLM_TIMEOUT="60",
             LLM_MAX_TOKENS="96",  # what is checked is where answers come from, not their length: keep them short
+            ANSWER_STYLE="generative",  # an answer that streams for a while, so a replica can die mid-answer
             INGEST_ROOTS=json.dumps([str(self.root)]),
             **extra,
         )

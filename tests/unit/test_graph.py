@@ -73,6 +73,9 @@ def hit(n: int, score: float, text: str | None = None) -> Hit:
 
 @pytest.fixture
 def wire(monkeypatch):
+    # These tests drive the model's drafts through the sentence check; the packaged default quotes instead.
+    monkeypatch.setenv("ANSWER_STYLE", "generative")
+
     def _wire(replies: list[str], results: list[list[Hit]]) -> tuple[ScriptedChat, FakeStore]:
         llm = ScriptedChat(messages=iter(AIMessage(r) for r in replies), prompts=[])
         store = FakeStore(results)

@@ -158,7 +158,7 @@ def test_answer_feedback_and_the_instructor_summary(make_client):
 
 
 def test_the_stream_final_event_carries_the_answer_id(make_client):
-    client = make_client(["Lists hold items [1]."])
+    client = make_client(["Lists hold items [1]."], ANSWER_STYLE="generative")
     with client.stream("POST", "/api/chat/stream", json={"message": "What is a list?"}) as response:
         body = "".join(response.iter_text())
     events = [line[5:].strip() for line in body.splitlines() if line.startswith("data:")]
