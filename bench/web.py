@@ -154,7 +154,7 @@ def recording_cost(llm_url: str, questions: list[str], repeat: int) -> dict:
     log = InteractionLog(f"sqlite:///{work / 'interactions.sqlite'}")
     log.start()
     mentor = MentorRunnable(create_graph(InMemorySaver()))
-    config: RunnableConfig = {"configurable": {"temperature": 0.0}}
+    config: RunnableConfig = {"configurable": {"temperature": 0.0, "answer_style": "generative"}}  # the LLM path
     mentor.invoke({"question": "What is a list?"}, config)  # warm-up
     pairs = []
     try:
