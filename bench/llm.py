@@ -12,8 +12,12 @@ The ceiling is arithmetic: 2 × parameters + attention FLOPs per token, against 
 (AVX-512: two 512-bit FMA ports = 64 fp32 FLOPs per cycle per core; AVX2: 32), read from /proc/cpuinfo. It is
 an upper bound: decoding one token at a time is bound by memory latency long before it reaches it.
 
-    .venv/bin/python -m bench.llm [--llm-url URL | --set llm_server=llama-cpp-python --set llm_parallel=8 …]
-                                  [--repeat 3] [--clients 1,4,16] [--requests 2] [--json]
+Two servers in one run: the baseline (default: llama-cpp-python's server with the packaged Q4_1, as served
+before llama-server) and the measured one (default: what startup.sh runs with this install's settings); the
+single-client rounds alternate between them, and the ratios printed are measured ÷ baseline.
+
+    .venv/bin/python -m bench.llm [--set llm_quant=Q8_0 --set llm_parallel=8 …] [--baseline FIELD=VALUE … | none]
+                                  [--repeat 3] [--clients 1,4,16] [--requests 3] [--json]
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -126,20 +131,28 @@ def streamed(client: httpx.Client, url: str, messages: list[dict]) -> dict:
             "tokens": tokens, "finish": finish}  # fmt: skip
 
 
-def single(url: str, tokenizer: object, repeat: int) -> dict:
-    """Best-of-`repeat` prompt-eval and decode rates for one client."""
-    reads, writes = [], []
+def single(urls: dict[str, str], tokenizer: object, repeat: int) -> dict[str, dict]:
+    """Best-of-`repeat` prompt-eval and decode rates for one client, the servers taken in turn each round (so a
+    slow spell of the machine falls on all of them alike)."""
+    reads: dict[str, list[tuple[float, int]]] = {name: [] for name in urls}
+    writes: dict[str, list[tuple[float, int]]] = {name: [] for name in urls}
     with httpx.Client(timeout=600) as client:
-        client.post(f"{url}/chat/completions", json={"messages": tutor_messages(tokenizer, "warm up"), "max_tokens": 4})
+        for url in urls.values():
+            client.post(f"{url}/chat/completions", json={"messages": tutor_messages(tokenizer, "hi"), "max_tokens": 4})
         for _ in range(repeat):
-            seconds, n = prompt_eval(client, url, tutor_messages(tokenizer, QUESTIONS[0], f"({uuid.uuid4().hex})\n"))
-            reads.append((n / seconds, n))
-            run = streamed(client, url, tutor_messages(tokenizer, QUESTIONS[0], f"({uuid.uuid4().hex})\n"))
-            if run["tokens"] > 1:
-                writes.append(((run["tokens"] - 1) / (run["total"] - run["ttft"]), run["tokens"]))
-    best_read, best_write = max(reads), max(writes, default=(0.0, 0))
-    return {"prompt_tokens": best_read[1], "prompt_eval_tps": round(best_read[0], 1),
-            "decode_tokens": best_write[1], "decode_tps": round(best_write[0], 1)}  # fmt: skip
+            for name, url in urls.items():
+                messages = tutor_messages(tokenizer, QUESTIONS[0], f"({uuid.uuid4().hex})\n")
+                seconds, n = prompt_eval(client, url, messages)
+                reads[name].append((n / seconds, n))
+                run = streamed(client, url, tutor_messages(tokenizer, QUESTIONS[0], f"({uuid.uuid4().hex})\n"))
+                if run["tokens"] > 1:
+                    writes[name].append(((run["tokens"] - 1) / (run["total"] - run["ttft"]), run["tokens"]))
+    out = {}
+    for name in urls:
+        best_read, best_write = max(reads[name]), max(writes[name], default=(0.0, 0))
+        out[name] = {"prompt_tokens": best_read[1], "prompt_eval_tps": round(best_read[0], 1),
+                     "decode_tokens": best_write[1], "decode_tps": round(best_write[0], 1)}  # fmt: skip
+    return out
 
 
 def concurrent(url: str, tokenizer: object, clients: int, per_client: int) -> dict:
@@ -172,6 +185,14 @@ def concurrent(url: str, tokenizer: object, clients: int, per_client: int) -> di
             "median_ttft": round(statistics.median(r["ttft"] for r in runs), 2) if runs else None}  # fmt: skip
 
 
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    return next(
+        (x.split(":", 1)[1].strip() for x in info.splitlines() if x.startswith("model name")), platform.machine()
+    )
+
+
 def server_name(server: object, url: str) -> str:
     """Which program answered: the command the harness ran, else the URL given."""
     proc = getattr(server, "proc", None)
@@ -181,62 +202,88 @@ def server_name(server: object, url: str) -> str:
     return "llama-cpp-python" if "llama_cpp.server" in argv else Path(argv[0]).name
 
 
+def options_of(items: list[str]) -> dict[str, Any]:
+    """FIELD=VALUE pairs as Settings fields."""
+    return dict(item.split("=", 1) for item in items)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--llm-url", help="a running server (…/v1); default: start one as startup.sh does")
     parser.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="a server setting, e.g. llm_server=llama-cpp-python, llm_parallel=8, llm_flash_attn=true",
+        help="a setting of the measured server (default: what startup.sh runs), e.g. llm_parallel=8",
+    )
+    parser.add_argument(
+        "--baseline",
+        action="append",
+        default=None,
+        metavar="FIELD=VALUE",
+        help="a setting of the baseline server (default: llm_server=llama-cpp-python and "
+        "llm_quant=packaged, the portable build that served before); 'none' for no baseline",
     )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--clients", default="1,4,16")
-    parser.add_argument("--requests", type=int, default=2, help="questions per client in the throughput runs")
+    parser.add_argument("--requests", type=int, default=3, help="questions per client in the throughput runs")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     from core.factories import llm_model_path
+    from core.settings import Settings
     from harness.servers import LLMServer
 
-    path = llm_model_path()
-    params, n_layer, n_embd, tokenizer = model_facts(path)
+    configs = {"measured": options_of(args.set)}
+    baseline = args.baseline or ["llm_server=llama-cpp-python", "llm_quant=packaged"]
+    if baseline != ["none"]:
+        configs = {"baseline": options_of(baseline), **configs}
+    params, n_layer, n_embd, tokenizer = model_facts(llm_model_path(Settings(_env_file=None)))  # type: ignore[call-arg]
     ceiling = cpu_ceiling(params, n_layer, n_embd, PROMPT_TOKENS)
-    server = None
-    if not args.llm_url:
-        options = dict(item.split("=", 1) for item in args.set)
-        server = LLMServer(Path(tempfile.mkdtemp(prefix="bench-llm-")) / "llm.log", options=options)
-        server.start()
-    url = args.llm_url or server.url  # type: ignore[union-attr]
+    work = Path(tempfile.mkdtemp(prefix="bench-llm-"))
+    servers = {name: LLMServer(work / f"{name}.log", options=opts) for name, opts in configs.items()}
+    result: dict = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu_name(), "ceiling": asdict(ceiling), "configs": {}}
     try:
-        load = [concurrent(url, tokenizer, int(c), args.requests) for c in args.clients.split(",") if c]
-        result = {"cpu": platform.processor() or "x86_64", "model": path.name, "server": server_name(server, url),
-                  "settings": args.set, "ceiling": asdict(ceiling), **single(url, tokenizer, args.repeat),
-                  "load": load}  # fmt: skip
+        for server in servers.values():
+            server.start()
+        rates = single({name: server.url for name, server in servers.items()}, tokenizer, args.repeat)
+        for name, server in servers.items():
+            settings = Settings(_env_file=None, **configs[name])  # type: ignore[call-arg]
+            load = [concurrent(server.url, tokenizer, int(c), args.requests) for c in args.clients.split(",") if c]
+            serial = next((r["answers_per_min"] for r in load if r["clients"] == 1), None)
+            for row in load:
+                row["vs_serial"] = round(row["answers_per_min"] / serial, 2) if serial else None
+            result["configs"][name] = {"settings": configs[name], "server": server_name(server, server.url),
+                                       "model": llm_model_path(settings).name, **rates[name], "load": load}  # fmt: skip
     finally:
-        if server:
+        for server in servers.values():
             server.stop()
-    serial = next((r["answers_per_min"] for r in result["load"] if r["clients"] == 1), None)
-    for row in result["load"]:
-        row["vs_serial"] = round(row["answers_per_min"] / serial, 2) if serial else None
-    result["prompt_eval_share_of_ceiling"] = round(result["prompt_eval_tps"] / ceiling.tokens_per_s, 3)
-    result["decode_share_of_ceiling"] = round(result["decode_tps"] / ceiling.tokens_per_s, 3)
+    if "baseline" in result["configs"]:
+        base, new = result["configs"]["baseline"], result["configs"]["measured"]
+        result["ratios"] = {"prompt_eval": round(new["prompt_eval_tps"] / base["prompt_eval_tps"], 2),
+                            "decode": round(new["decode_tps"] / base["decode_tps"], 2)}  # fmt: skip
+        for b, n in zip(base["load"], new["load"], strict=True):
+            result["ratios"][f"{n['clients']}_clients_answers_per_min"] = round(
+                n["answers_per_min"] / b["answers_per_min"], 2
+            )
     if args.json:
         print(json.dumps(result, indent=1))
         return
-    print(f"model {result['model']} ({params / 1e6:.1f} M parameters), server {result['server']}")
+    print(f"{result['date']}, {result['cpu']}; SmolLM2 {params / 1e6:.1f} M parameters")
     print(f"ceiling: {ceiling.cores} cores × {ceiling.ghz:.2f} GHz × {ceiling.flops_per_cycle} FLOP/cycle "
           f"({ceiling.isa}) = {ceiling.peak_gflops:.0f} GFLOPS; {ceiling.flops_per_token / 1e9:.3f} GFLOP/token "
           f"→ {ceiling.tokens_per_s:.0f} tokens/s")  # fmt: skip
-    print(f"prompt eval {result['prompt_eval_tps']} tokens/s ({result['prompt_tokens']} tokens, "
-          f"{100 * result['prompt_eval_share_of_ceiling']:.1f} % of ceiling)")  # fmt: skip
-    print(f"decode      {result['decode_tps']} tokens/s ({result['decode_tokens']} tokens, "
-          f"{100 * result['decode_share_of_ceiling']:.1f} % of ceiling)")  # fmt: skip
-    for row in result["load"]:
-        print(f"{row['clients']:>2} clients: {row['answers_per_min']} answers/min ({row['vs_serial']} × serial), "
-              f"{row['tokens_per_s']} tokens/s, median TTFT {row['median_ttft']} s, errors {row['errors']}, "
-              f"cut streams {row['cut_streams']}")  # fmt: skip
+    for name, row in result["configs"].items():
+        print(f"\n{name}: {row['server']}, {row['model']}, {' '.join(args.set if name == 'measured' else baseline)}")
+        print(f"  prompt eval {row['prompt_eval_tps']} tokens/s ({row['prompt_tokens']} tokens, "
+              f"{100 * row['prompt_eval_tps'] / ceiling.tokens_per_s:.1f} % of ceiling)")  # fmt: skip
+        print(f"  decode      {row['decode_tps']} tokens/s ({row['decode_tokens']} tokens)")
+        for load in row["load"]:
+            print(f"  {load['clients']:>2} clients: {load['answers_per_min']} answers/min ({load['vs_serial']} × "
+                  f"serial), {load['tokens_per_s']} tokens/s, median TTFT {load['median_ttft']} s, errors "
+                  f"{load['errors']}, cut streams {load['cut_streams']}")  # fmt: skip
+    if "ratios" in result:
+        print("\nmeasured ÷ baseline: " + ", ".join(f"{k} {v} ×" for k, v in result["ratios"].items()))
 
 
 if __name__ == "__main__":

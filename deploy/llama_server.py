@@ -248,7 +248,9 @@ def main() -> int:
                 continue
             for target in TARGETS:
                 if (out / target).is_file():
-                    shutil.copy2(out / target, dest / target)
+                    # copy beside, then rename: a running llama-server keeps its old file (no "text file busy")
+                    shutil.copy2(out / target, dest / f".{target}.new")
+                    os.replace(dest / f".{target}.new", dest / target)
             log(f"installed {dest / 'llama-server'} ({level}); checked with one completion of the packaged model")
             return convert(dest / "llama-quantize", model, args.quant)
     (dest / "llama-server").unlink(missing_ok=True)
