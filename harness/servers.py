@@ -93,6 +93,12 @@ class LLMServer:
         self.proc = subprocess.Popen(cmd, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, env=base_env())  # noqa: SIM115 (the log stays open for the process)
         wait_http(self.url + "/models", self.proc, 120)
 
+    def completions(self) -> int:
+        """Completion requests served so far, read from the log: llama-server logs each task it starts on a
+        slot, llama-cpp-python's uvicorn an access line per request."""
+        text = self.log.read_text(errors="replace")
+        return text.count("launch_slot_") + text.count("POST /v1/chat/completions")
+
     def stop(self) -> None:
         if self.proc:
             stop(self.proc)
