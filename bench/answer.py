@@ -22,6 +22,7 @@ import statistics
 import tempfile
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -84,10 +85,21 @@ class NodeTimer(BaseCallbackHandler):
 
 
 def flush_prefix_cache(llm_url: str) -> None:
-    """An unrelated one-token prompt: the next request starts with nothing of its prompt cached."""
-    with httpx.Client(timeout=300) as client:
-        client.post(f"{llm_url}/chat/completions", json={"messages": [{"role": "user", "content": "Hi"}],
-                                                         "max_tokens": 1})  # fmt: skip
+    """An unrelated one-token prompt in every slot at once: the next request starts with nothing of its prompt
+    cached. llama-server keeps one cache per parallel slot (GET /slots lists them; erasing one needs
+    --slot-save-path), llama-cpp-python a single one."""
+    try:
+        reply = httpx.get(llm_url.removesuffix("/v1") + "/slots", timeout=10)
+        slots = len(reply.raise_for_status().json())
+    except (httpx.HTTPError, ValueError, TypeError):
+        slots = 1
+
+    def one(i: int) -> None:
+        body = {"messages": [{"role": "user", "content": f"Hi {i} {time.time()}"}], "max_tokens": 1}
+        httpx.post(f"{llm_url}/chat/completions", json=body, timeout=300)
+
+    with ThreadPoolExecutor(max(1, slots)) as pool:
+        list(pool.map(one, range(max(1, slots))))
 
 
 def bare_completion(llm_url: str, messages: list, max_tokens: int) -> tuple[float, int]:
