@@ -46,6 +46,12 @@ def converted_model_path(quant: str) -> Path:
     return Path(sys.prefix) / "share" / "ai-mentor" / PACKAGED_GGUF.replace(".Q4_1.", f".{quant}.")
 
 
+@lru_cache(maxsize=8)
+def _warn_once(message: str) -> None:
+    """count_tokens asks for the model path on every question: say a missing conversion once, not each time."""
+    log.warning(message)
+
+
 def llm_model_path(settings: Settings | None = None) -> Path:
     """The GGUF file llama.cpp serves: MODEL_PATH if set, else the packaged SmolLM2 (converted to LLM_QUANT
     when the install made that conversion; as shipped otherwise, with a warning)."""
@@ -55,8 +61,8 @@ def llm_model_path(settings: Settings | None = None) -> Path:
             converted = converted_model_path(settings.llm_quant)
             if converted.is_file():
                 return converted
-            log.warning("LLM_QUANT=%s but %s is missing (./startup.sh install converts it): serving the "
-                        "packaged Q4_1 model", settings.llm_quant, converted)  # fmt: skip
+            _warn_once(f"LLM_QUANT={settings.llm_quant} but {converted} is missing (./startup.sh install "
+                       "converts it): serving the packaged Q4_1 model")  # fmt: skip
         return packaged_model_path()
     path = resolve_path(settings.model_path)
     if not path.is_file():
