@@ -85,21 +85,28 @@ class NodeTimer(BaseCallbackHandler):
 
 
 def flush_prefix_cache(llm_url: str) -> None:
-    """An unrelated one-token prompt in every slot at once: the next request starts with nothing of its prompt
-    cached. llama-server keeps one cache per parallel slot (GET /slots lists them; erasing one needs
-    --slot-save-path), llama-cpp-python a single one."""
+    """Nothing of any earlier prompt stays cached: the next request reads its whole prompt.
+
+    llama-server keeps one cache per parallel slot and picks a slot by prompt similarity, so filling slots with
+    unrelated prompts is not enough (measured: one slot kept the graph's prompt and the bare completion read 1
+    token of 463, which made the graph look 1.55-2.2 × slower than it is). Each slot is erased instead, which
+    needs --slot-save-path (this benchmark's own server has it, and --cache-ram 0 so no prompt comes back from
+    RAM). Otherwise (llama-cpp-python, or a server given by --llm-url) one unrelated prompt per slot."""
+    root = llm_url.removesuffix("/v1")
     try:
-        reply = httpx.get(llm_url.removesuffix("/v1") + "/slots", timeout=10)
-        slots = len(reply.raise_for_status().json())
-    except (httpx.HTTPError, ValueError, TypeError):
-        slots = 1
+        slots = [int(s["id"]) for s in httpx.get(root + "/slots", timeout=10).raise_for_status().json()]
+    except (httpx.HTTPError, ValueError, TypeError, KeyError):
+        slots = [0]
+    erased = [httpx.post(f"{root}/slots/{i}", params={"action": "erase"}, timeout=60).status_code for i in slots]
+    if all(code == 200 for code in erased):
+        return
 
     def one(i: int) -> None:
         body = {"messages": [{"role": "user", "content": f"Hi {i} {time.time()}"}], "max_tokens": 1}
         httpx.post(f"{llm_url}/chat/completions", json=body, timeout=300)
 
-    with ThreadPoolExecutor(max(1, slots)) as pool:
-        list(pool.map(one, range(max(1, slots))))
+    with ThreadPoolExecutor(len(slots)) as pool:
+        list(pool.map(one, range(len(slots))))
 
 
 def bare_completion(llm_url: str, messages: list, max_tokens: int) -> tuple[float, int]:
@@ -124,7 +131,13 @@ def run(llm_url: str | None, limit: int | None, repeat: int = 3) -> dict:
     if not llm_url:
         from harness.servers import LLMServer
 
-        llm_server = LLMServer(work / "llm.log")
+        from core.llm_server import llama_server_binary
+        from core.settings import Settings
+
+        (work / "slots").mkdir()
+        flags = ["--slot-save-path", str(work / "slots"), "--cache-ram", "0"]  # so every slot can be erased
+        own = llama_server_binary(Settings(_env_file=None)) is not None  # type: ignore[call-arg]
+        llm_server = LLMServer(work / "llm.log", extra_args=flags if own else [])
         llm_server.start()
         llm_url = llm_server.url
     os.environ.update(LLM_BASE_URL=llm_url, MILVUS_URI=str(work / "db" / "mentor.db"))

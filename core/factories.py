@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
+from core.embeddings import SentenceCache
 from core.settings import Settings, get_settings, resolve_path
 
 if TYPE_CHECKING:  # importing core.store loads pymilvus (≈1 s): only callers that open a store pay for it
@@ -111,6 +112,18 @@ def embedding_model_name(settings: Settings | None = None) -> str:
 def get_embeddings(settings: Settings | None = None) -> Embeddings:
     """Embeddings are loaded once per process (≈1 s) and shared."""
     return _embeddings_for(str(embedding_model_path(settings)))
+
+
+_sentences: tuple[Embeddings, SentenceCache] | None = None
+
+
+def sentence_vectors(embeddings: Embeddings | None = None) -> SentenceCache:
+    """The notes' sentence vectors for the answer checks, cached between answers for these embeddings."""
+    global _sentences
+    embeddings = embeddings or get_embeddings()
+    if _sentences is None or _sentences[0] is not embeddings:
+        _sentences = (embeddings, SentenceCache(embeddings.embed_documents))
+    return _sentences[1]
 
 
 def count_tokens(text: str, settings: Settings | None = None) -> int:

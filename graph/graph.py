@@ -93,8 +93,8 @@ def _thresholds() -> Thresholds:
 
 
 def _note_index(used: list[Candidate]) -> NoteIndex:
-    embeddings = factories.get_embeddings()
-    return NoteIndex([c["text"] for c in used], embeddings.embed_documents, factories.shared_store().term_stats())
+    vectors = factories.sentence_vectors(factories.get_embeddings())
+    return NoteIndex([c["text"] for c in used], vectors, factories.shared_store().term_stats())
 
 
 def _finish(state: MentorState, used: list[Candidate], answer: Answer) -> dict:

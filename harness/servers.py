@@ -77,6 +77,7 @@ class LLMServer:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    extra_args: list[str] = field(default_factory=list)  # appended to the command, e.g. a benchmark's own flags
 
     @property
     def url(self) -> str:
@@ -89,7 +90,7 @@ class LLMServer:
         from core.settings import Settings
 
         settings = Settings(_env_file=None, **self.options)  # type: ignore[call-arg]
-        cmd = command(settings, llm_model_path(settings), "127.0.0.1", self.port)
+        cmd = command(settings, llm_model_path(settings), "127.0.0.1", self.port) + self.extra_args
         self.proc = subprocess.Popen(cmd, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, env=base_env())  # noqa: SIM115 (the log stays open for the process)
         wait_http(self.url + "/models", self.proc, 120)
 

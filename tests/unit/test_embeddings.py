@@ -5,7 +5,7 @@ from __future__ import annotations
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from core.embeddings import PrimedEmbeddings
+from core.embeddings import PrimedEmbeddings, SentenceCache
 from loaders.ingest import chunk_key
 
 
@@ -48,3 +48,21 @@ def test_chunk_key_is_langchains_sha256_record_key():
 
     doc = Document(page_content="A list holds items.", metadata={"source": "week01/a.md", "page": 0})
     assert chunk_key(doc) == _get_document_with_hash(doc, key_encoder="sha256").id
+
+
+def test_sentence_cache_embeds_each_sentence_once_and_forgets_the_least_recent() -> None:
+    calls: list[list[str]] = []
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        calls.append(list(texts))
+        return [[float(len(t)), 1.0] for t in texts]
+
+    cache = SentenceCache(embed, size=3)
+    assert cache(["a", "bb", "a"]) == [[1.0, 1.0], [2.0, 1.0], [1.0, 1.0]]
+    assert calls == [["a", "bb"]]  # duplicates embedded once, in one batch
+    assert cache(["bb", "ccc"]) == [[2.0, 1.0], [3.0, 1.0]]
+    assert calls[-1] == ["ccc"]  # only the unseen one
+    cache(["dddd"])  # over size: "a", least recently used, goes
+    cache(["a", "bb"])
+    assert calls[-1] == ["a"]
+    assert cache([]) == [] and calls[-1] == ["a"]
