@@ -129,10 +129,9 @@ def run(llm_url: str | None, limit: int | None, repeat: int = 3) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-answer-"))
     llm_server = None
     if not llm_url:
-        from harness.servers import LLMServer
-
         from core.llm_server import llama_server_binary
         from core.settings import Settings
+        from harness.servers import LLMServer
 
         (work / "slots").mkdir()
         flags = ["--slot-save-path", str(work / "slots"), "--cache-ram", "0"]  # so every slot can be erased

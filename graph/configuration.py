@@ -24,6 +24,7 @@ class Configuration:
     """Every knob a request may set; a value out of its limits is clamped, one of the wrong kind rejected."""
 
     k: int = knob("top_k_retrieval", "Excerpts retrieved (1-20).", 1, 20)
+    draft_notes: int = knob("draft_notes", "Relevant excerpts the model drafts from, best ranked first (1-20).", 1, 20)
     temperature: float = knob("llm_temperature", "Sampling temperature (0-2).", 0.0, 2.0)
     max_rewrites: int = knob("max_rewrites", "Query rewrites before an honest refusal (0-5).", 0, 5)
     module: str = knob(None, "Answer only from this course folder, e.g. week03 (empty: all folders).")

@@ -236,7 +236,7 @@ def generate(state: MentorState, config: RunnableConfig) -> dict:
     Streams checked text as custom `{"token": …}` events. When none of the reply survives (or, with
     answer_style auto, less than half of it), the notes' own sentences are quoted instead."""
     cfg = Configuration.from_runnable_config(config)
-    used = [state["candidates"][i - 1] for i in state["relevant"]]
+    used = [state["candidates"][i - 1] for i in state["relevant"][: cfg.draft_notes]]
     write = get_stream_writer()
     index = _note_index(used)
     checker = DraftChecker(index, _thresholds())

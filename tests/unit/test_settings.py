@@ -10,7 +10,7 @@ def test_defaults_match_the_original_app():
     s = Settings(_env_file=None)
     assert s.llm_base_url == "http://127.0.0.1:8080/v1"
     assert s.milvus_collection_name == "course_materials"
-    assert (s.chunk_size, s.chunk_overlap, s.top_k_retrieval) == (512, 50, 3)
+    assert (s.chunk_size, s.chunk_overlap, s.top_k_retrieval, s.draft_notes) == (512, 50, 5, 3)
 
 
 def test_relative_milvus_uri_is_anchored_at_the_project_root(monkeypatch, tmp_path):
