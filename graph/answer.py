@@ -139,7 +139,9 @@ def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) ->
     """The notes' own most relevant sentences, verbatim, each with its citation: no model, nothing invented.
 
     A sentence's relevance is its cosine to the question plus half the share of the question's terms it holds;
-    a sentence that introduces code ("For example:") brings the code block that follows it."""
+    one holding none of them is never quoted (a salsa recipe question was answered with "you must make a copy
+    of the value" from the list lesson's salsa example; dev split: no in-course answer lost). A sentence that
+    introduces code ("For example:") brings the code block that follows it."""
     units = index.units
     if not units:
         return Answer("", "extractive")
@@ -148,9 +150,12 @@ def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) ->
     for i, (_, seg) in enumerate(units):
         if seg.code or len(strip_citations(seg.text)) < MIN_QUOTE_CHARS or seg.text.lstrip().startswith("#"):
             continue
-        scored.append((float(similarity[i]) + 0.5 * coverage(question, seg.text, stats).score, i))
+        held = coverage(question, seg.text, stats).score
+        if held == 0.0:
+            continue  # shares not one of the question's terms: close in meaning, perhaps, but no answer to it
+        scored.append((float(similarity[i]) + 0.5 * held, i))
     if not scored:
-        scored = [(float(similarity[i]), i) for i in range(len(units))]
+        return Answer("", "extractive")  # nothing quotable answers it: the caller refuses
     scored.sort(reverse=True)
     best = scored[0][0]
     chosen = sorted(i for score, i in scored[:MAX_QUOTES] if score >= QUOTE_RELATIVE * best)

@@ -137,3 +137,14 @@ def test_empty_notes_support_nothing(stats):
     index = NoteIndex([], bag, stats)
     check = index.check(Segment("Lists are ordered."), Thresholds())
     assert not check.supported and check.n == 0
+
+
+def test_a_quote_must_hold_one_of_the_questions_terms(stats):
+    from graph.answer import extractive
+
+    notes = ["If you want independent copies of mutable values, you must make a copy when you assign it."]
+    index = NoteIndex(notes, bag, stats)
+    # close in meaning to nothing the question asks: not one salient term in common → nothing to quote
+    assert extractive("Can you give me a recipe for hot salsa?", index, stats, "Notes say:").text == ""
+    quoted = extractive("How do I make a copy of a mutable value?", index, stats, "Notes say:")
+    assert quoted.text.startswith("Notes say:") and "[1]" in quoted.text and quoted.support[0].quoted
