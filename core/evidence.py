@@ -337,7 +337,7 @@ def close_markup(text: str) -> str:
 
 
 # ---- is a sentence supported by the notes? --------------------------------------------------------
-def _exact_tokens(sentence: str) -> set[str]:
+def exact_tokens(sentence: str) -> set[str]:
     """Numbers, and names in code (identifiers, `spans`), that a supported sentence must take from a note."""
     body = strip_citations(sentence)
     exact = {n.replace(",", "") for n in _NUMBER.findall(_CODE_SPAN.sub(" ", body))}
@@ -417,7 +417,7 @@ class NoteIndex:
             return self._check_code(plain, thresholds)
         row = similarity_row if similarity_row is not None else self.similarities([plain])[0]
         own = list(dict.fromkeys(terms(plain, self.stats.language)))
-        exact = _exact_tokens(plain)
+        exact = exact_tokens(plain)
         if not own and not exact:
             return Support(plain, True, 0, 0.0, 1.0, claim=False)  # "Here is how:" claims nothing
         says_not = negated(plain, self.stats.language)

@@ -14,6 +14,7 @@ from core.evidence import (
     TermStats,
     Thresholds,
     coverage,
+    exact_tokens,
     finished,
     segments,
     strip_citations,
@@ -139,20 +140,21 @@ def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) ->
     """The notes' own most relevant sentences, verbatim, each with its citation: no model, nothing invented.
 
     A sentence's relevance is its cosine to the question plus half the share of the question's terms it holds;
-    one holding none of them is never quoted (a salsa recipe question was answered with "you must make a copy
-    of the value" from the list lesson's salsa example; dev split: no in-course answer lost). A sentence that
-    introduces code ("For example:") brings the code block that follows it."""
+    one holding none of them, nor a number or code name the question uses, is never quoted (a salsa recipe
+    question was answered with "you must make a copy of the value" from the list lesson's salsa example). A
+    sentence that introduces code ("For example:") brings the code block that follows it."""
     units = index.units
     if not units:
         return Answer("", "extractive")
     similarity = index.similarities([question])[0]
+    asked = exact_tokens(question)  # numbers and code the question names: `is`, `==`, 10 / 2
     scored = []
     for i, (_, seg) in enumerate(units):
         if seg.code or len(strip_citations(seg.text)) < MIN_QUOTE_CHARS or seg.text.lstrip().startswith("#"):
             continue
         held = coverage(question, seg.text, stats).score
-        if held == 0.0:
-            continue  # shares not one of the question's terms: close in meaning, perhaps, but no answer to it
+        if held == 0.0 and not any(x in seg.text.lower() for x in asked):
+            continue  # shares not one of the question's terms or names: close in meaning, perhaps, but no answer
         scored.append((float(similarity[i]) + 0.5 * held, i))
     if not scored:
         return Answer("", "extractive")  # nothing quotable answers it: the caller refuses

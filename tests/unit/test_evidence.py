@@ -148,3 +148,6 @@ def test_a_quote_must_hold_one_of_the_questions_terms(stats):
     assert extractive("Can you give me a recipe for hot salsa?", index, stats, "Notes say:").text == ""
     quoted = extractive("How do I make a copy of a mutable value?", index, stats, "Notes say:")
     assert quoted.text.startswith("Notes say:") and "[1]" in quoted.text and quoted.support[0].quoted
+    # a question whose salient words are code or numbers: the quote holding them answers it
+    index = NoteIndex(["The division operator `/` always returns a float, so `10 / 2` gives `5.0`."], bag, stats)
+    assert "[1]" in extractive("Why does 10 / 2 result in 5.0?", index, stats, "Notes say:").text
