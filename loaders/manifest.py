@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, delete, func, insert, select
 
+from core.sql import advisory_lock
+
 _metadata = MetaData()
 # The same table the SQLite-only version created, so existing ingest records keep working.
 ingested_files = Table(
@@ -45,7 +47,8 @@ class Manifest:
     def __init__(self, engine: Engine, namespace: str) -> None:
         self.engine = engine
         self.namespace = namespace
-        _metadata.create_all(engine)
+        with advisory_lock(engine, "ai-mentor:manifest-schema"):  # replicas may create it at the same moment
+            _metadata.create_all(engine)
 
     def entries(self, root: str) -> dict[str, FileEntry]:
         """Files recorded under this folder, by file id."""

@@ -41,7 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from core.sources import SOURCE_KEYS
-from core.sql import sqlalchemy_url
+from core.sql import advisory_lock, sqlalchemy_url
 from server.runnables import Answered, location
 
 log = logging.getLogger("ai_mentor.interactions")
@@ -159,7 +159,10 @@ class InteractionLog:
     def start(self) -> None:
         """Create the tables, prune what is past retention, start the writer thread."""
         self.engine = _engine(self.url)
-        metadata.create_all(self.engine)
+        # Two replicas starting at once against one PostgreSQL both saw no table and both created it: the
+        # second failed with DuplicateTable and its server exited (tests/integration/test_replicas.py).
+        with advisory_lock(self.engine, "ai-mentor:interactions-schema"):
+            metadata.create_all(self.engine)
         self.prune()
         self._thread = threading.Thread(target=self._run, name="interaction-log", daemon=True)
         self._thread.start()
