@@ -65,14 +65,15 @@ class SentenceCache:
 
     def __call__(self, texts: list[str]) -> list[list[float]]:
         """The texts' vectors, embedding only those not seen lately (in one batch)."""
+        with self._lock:  # take the known vectors now: another thread may evict them before we return
+            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        known.update(zip(missing, self.embed(missing), strict=True) if missing else ())
         with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        fresh = dict(zip(missing, self.embed(missing), strict=True)) if missing else {}
-        with self._lock:
-            out = [fresh[t] if t in fresh else self._vectors[t] for t in texts]
-            for text in texts:
-                self._vectors[text] = fresh.get(text) or self._vectors[text]
+            for text in dict.fromkeys(texts):
+                self._vectors[text] = known[text]
                 self._vectors.move_to_end(text)
             while len(self._vectors) > self.size:
                 self._vectors.popitem(last=False)
+        out = [known[t] for t in texts]
         return out

@@ -114,16 +114,10 @@ def get_embeddings(settings: Settings | None = None) -> Embeddings:
     return _embeddings_for(str(embedding_model_path(settings)))
 
 
-_sentences: tuple[Embeddings, SentenceCache] | None = None
-
-
-def sentence_vectors(embeddings: Embeddings | None = None) -> SentenceCache:
+@lru_cache(maxsize=1)
+def sentence_vectors(embeddings: Embeddings) -> SentenceCache:
     """The notes' sentence vectors for the answer checks, cached between answers for these embeddings."""
-    global _sentences
-    embeddings = embeddings or get_embeddings()
-    if _sentences is None or _sentences[0] is not embeddings:
-        _sentences = (embeddings, SentenceCache(embeddings.embed_documents))
-    return _sentences[1]
+    return SentenceCache(embeddings.embed_documents)
 
 
 def count_tokens(text: str, settings: Settings | None = None) -> int:
