@@ -19,6 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 import pysbd
+import simplemma
 import snowballstemmer
 from stop_words import get_stop_words
 
@@ -110,6 +111,24 @@ def light_stem(word: str) -> str:
     return word
 
 
+# Languages simplemma's dictionaries cover, by the names the settings use (COURSE_LANGUAGE).
+_LEMMA_LANG = {
+    "english": "en", "german": "de", "french": "fr", "spanish": "es", "italian": "it", "dutch": "nl",
+    "russian": "ru", "danish": "da", "greek": "el", "polish": "pl", "portuguese": "pt", "swedish": "sv",
+    "finnish": "fi", "norwegian": "nb", "czech": "cs", "hungarian": "hu", "turkish": "tr", "catalan": "ca",
+}  # fmt: skip
+
+
+@lru_cache(maxsize=65536)
+def lemma(word: str, language: str = "english") -> str:
+    """The dictionary form of a word (gave → give, ran → run, mice → mouse); the word itself when unknown.
+
+    Stems miss irregular forms: "Python gave me 1" was refused because no chunk says "gave", though many say
+    "give". simplemma's tables ship inside its wheel (nothing downloaded); other languages keep the word."""
+    code = _LEMMA_LANG.get(language)
+    return str(simplemma.lemmatize(word, lang=code)).lower() if code else word
+
+
 def terms(text: str, language: str = "english") -> list[str]:
     """Content terms: words that are not stop words, question scaffolding or bare numbers, lightly stemmed."""
     stop = _stop(language)
@@ -131,6 +150,7 @@ class TermStats:
     docs: int = 0
     language: str = "english"
     _stems: set[str] | None = field(default=None, repr=False)
+    _lemmas: set[str] | None = field(default=None, repr=False)
     _words: list[str] | None = field(default=None, repr=False)
 
     @classmethod
@@ -145,7 +165,7 @@ class TermStats:
         """Count one chunk's terms once each; cached stems and words are rebuilt on next use."""
         self.df.update(set(terms(text, self.language)))
         self.docs += 1
-        self._stems = self._words = None
+        self._stems = self._lemmas = self._words = None
 
     def idf(self, term: str) -> float:
         """Smoothed inverse document frequency; a term the collection never uses weighs the most."""
@@ -155,14 +175,17 @@ class TermStats:
         """Terms no chunk of the collection uses, in any form: "France", "Kubernetes", "snake" in a Python course.
 
         A question about something the materials never name cannot be answered from them, however close its
-        other words are. A misspelling of a word they do use ("comprehenson") is not unknown."""
+        other words are. A misspelling of a word they do use ("comprehenson") is not unknown, nor another form
+        of one ("gave" where the notes say "give")."""
         if not self.docs:
             return []
         if self._stems is None:
             self._stems = set(stems(self.df, self.language))
+        if self._lemmas is None:
+            self._lemmas = {lemma(w, self.language) for w in self.df}
         out = []
         for term, stem in zip(wanted, stems(wanted, self.language), strict=True):
-            if term in self.df or stem in self._stems:
+            if term in self.df or stem in self._stems or lemma(term, self.language) in self._lemmas:
                 continue
             if len(term) >= 5 and difflib.get_close_matches(term, self._vocabulary(), n=1, cutoff=0.85):
                 continue
