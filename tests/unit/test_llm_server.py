@@ -10,6 +10,7 @@ import pytest
 
 from core.llm_server import command
 from core.settings import Settings
+from deploy import llama_server
 from deploy.llama_server import cmake_switches, feature_key, levels_for
 
 SAPPHIRE_RAPIDS = {
@@ -69,3 +70,31 @@ def test_an_installed_llama_server_serves_with_a_whole_context_per_slot(tmp_path
     assert "--ctx-size 8192 --parallel 4" in joined and "--threads-batch 2" in joined
     assert "--chat-template chatml" in joined and "--alias smollm2-135m-instruct" in joined
     assert command(settings(llm_server="llama-cpp-python"), MODEL, "h", 1)[1:3] == ["-m", "llama_cpp.server"]
+
+
+def test_the_build_s_libraries_are_placed_with_their_links(tmp_path):
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "libllama.so.0.5.0").write_bytes(b"elf")
+    (build / "libllama.so.0").symlink_to("libllama.so.0.5.0")
+    (build / "libllama.so").symlink_to("libllama.so.0")
+    dest = tmp_path / "venv" / "lib"
+    llama_server.place(llama_server.libraries(build), dest)
+    assert (dest / "libllama.so").is_symlink() and (dest / "libllama.so").read_bytes() == b"elf"
+    assert not list(dest.glob(".*.new"))  # written beside, then renamed into place
+
+
+def test_bindings_with_a_library_of_their_own_are_left_alone(tmp_path, monkeypatch):
+    """A CUDA build of llama-cpp-python (the user's CMAKE_ARGS) must never get this CPU build's library."""
+    own = tmp_path / "llama_cpp" / "lib"
+    own.mkdir(parents=True)
+    (own / "libllama.so").write_bytes(b"cuda build")
+    monkeypatch.setattr(llama_server, "bindings_lib", lambda: own)
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "libllama.so").write_bytes(b"cpu build")
+    llama_server.serve_bindings(build)
+    assert (own / "libllama.so").read_bytes() == b"cuda build"
+    assert not llama_server.bindings_without_library()
+    (own / "libllama.so").unlink()
+    assert llama_server.bindings_without_library()  # installed by startup.sh without a library: ours goes there
