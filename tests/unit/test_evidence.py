@@ -73,6 +73,7 @@ def test_unknown_terms_forgive_typos_but_not_new_subjects(stats):
     german = TermStats.from_texts(["Die Funktion gibt einen Wert zurück."], language="german")
     assert german.unknown(terms("Was gab die Funktion zurück?", "german")) == []  # gab → geben ← gibt
 
+
 def test_segments_keep_code_blocks_whole_and_citations_with_their_sentence():
     text = (
         "A list is mutable. [1] It can grow, e.g. with append(). For example:\n\n"
