@@ -8,6 +8,7 @@ messages, and serialises work that must not run twice at once across processes.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -85,6 +86,13 @@ def check_reachable(value: str, setting: str) -> None:
         raise StateUnavailableError(f"{setting}={redact(value)} is unreachable: {reason}") from exc
 
 
+# Replicas wait for each other's schema set-up by polling pg_try_advisory_lock, never inside pg_advisory_lock: a
+# session blocked there holds a snapshot, and LangGraph's checkpoint migrations run CREATE INDEX CONCURRENTLY,
+# which waits for every older snapshot. Two replicas starting together on a new database waited on each other
+# until PostgreSQL was stopped (fresh-clone CI run, test_replicas.py); PostgreSQL does not see that deadlock.
+LOCK_POLL_S = 0.2
+
+
 def lock_key(name: str) -> int:
     """A stable signed 64-bit key for pg_advisory_lock."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
@@ -92,15 +100,20 @@ def lock_key(name: str) -> int:
 
 @contextmanager
 def advisory_lock(engine: Engine, name: str) -> Iterator[None]:
-    """Hold a PostgreSQL advisory lock for the block (other replicas wait); SQLite serialises writers itself."""
+    """Hold a PostgreSQL advisory lock for the block (other replicas wait); SQLite serialises writers itself.
+
+    A waiter polls `pg_try_advisory_lock` and holds no transaction between tries (see LOCK_POLL_S)."""
     if engine.dialect.name != "postgresql":
         yield
         return
+    key = lock_key(name)
     with engine.connect() as conn:
-        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": lock_key(name)})
+        while not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
+            conn.rollback()  # no open transaction, hence no snapshot, while waiting
+            time.sleep(LOCK_POLL_S)
         conn.commit()
         try:
             yield
         finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key(name)})
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
             conn.commit()

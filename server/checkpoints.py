@@ -8,16 +8,33 @@ while the database is down and work again as soon as it is back, without restart
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from core.settings import Settings, resolve_path
-from core.sql import CONNECT_TIMEOUT_S, StateUnavailableError, is_postgres, libpq_url, lock_key, redact
+from core.sql import (
+    CONNECT_TIMEOUT_S,
+    LOCK_POLL_S,
+    StateUnavailableError,
+    is_postgres,
+    libpq_url,
+    lock_key,
+    redact,
+)
 
+CHECKPOINT_SETUP_LOCK = "ai-mentor:checkpoint-setup"  # replicas run LangGraph's migrations one at a time
 # Connections per API process: requests are answered one at a time, plus the streaming and status routes.
 POOL_SIZE = 4
+
+
+async def _try_lock(conn: Any, key: int) -> bool:
+    """One try at a session advisory lock, in its own (autocommit) transaction."""
+    row = await (await conn.execute("SELECT pg_try_advisory_lock(%s) AS held", (key,))).fetchone()
+    return bool(row and row["held"])
 
 
 def state_errors() -> tuple[type[BaseException], ...]:
@@ -80,12 +97,16 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointS
     try:
         postgres = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
         # Replicas starting together would run the schema migrations at once: one at a time.
+        # A waiter polls (autocommit: no snapshot held between tries; see core.sql.LOCK_POLL_S): setup() runs
+        # CREATE INDEX CONCURRENTLY, which would wait for a replica blocked inside pg_advisory_lock, for ever.
+        key = lock_key(CHECKPOINT_SETUP_LOCK)
         async with pool.connection() as conn:
-            await conn.execute("SELECT pg_advisory_lock(%s)", (lock_key("ai-mentor:checkpoint-setup"),))
+            while not await _try_lock(conn, key):
+                await asyncio.sleep(LOCK_POLL_S)
             try:
                 await postgres.setup()
             finally:
-                await conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key("ai-mentor:checkpoint-setup"),))
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
         yield postgres
     finally:
         await pool.close()

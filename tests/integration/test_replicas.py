@@ -135,6 +135,47 @@ def test_unreachable_state_at_startup_names_the_setting(tmp_path):
 
 
 # ---- two replicas, one state ----------------------------------------------------------------------
+# a replica waiting for the checkpoint schema lock: blocked inside pg_advisory_lock, or polling (server/checkpoints.py)
+WAITERS = """SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)
+                + (SELECT count(*) FROM pg_stat_activity
+                   WHERE pid <> pg_backend_pid() AND query LIKE '%pg_try_advisory_lock(%) AS held%')"""
+
+
+def test_a_replica_waiting_for_the_checkpoint_schema_holds_up_no_index_build(cluster):
+    """A replica waiting for another's schema set-up must hold no snapshot: LangGraph's migrations build indexes
+    CONCURRENTLY, which wait for every older snapshot. Blocked inside pg_advisory_lock, two replicas started
+    together on a new database waited on each other until PostgreSQL was stopped (a fresh-clone CI run)."""
+    import psycopg
+
+    from core.sql import libpq_url, lock_key
+    from server.checkpoints import CHECKPOINT_SETUP_LOCK
+
+    url, key = libpq_url(cluster.postgres.url), lock_key(CHECKPOINT_SETUP_LOCK)
+    waiting = cluster.replica("waiting")
+    with psycopg.connect(url, autocommit=True) as holder, psycopg.connect(url, autocommit=True) as builder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (key,))  # another replica is setting the schema up
+        builder.execute("CREATE TABLE IF NOT EXISTS lock_probe (x int)")
+        starting = threading.Thread(target=waiting.start)  # returns once the replica is ready
+        starting.start()
+        try:
+            deadline = time.monotonic() + 120
+            while not holder.execute(WAITERS).fetchone()[0]:  # type: ignore[index]
+                assert starting.is_alive() and time.monotonic() < deadline, "the replica never waited for the lock"
+                time.sleep(0.2)
+            time.sleep(1)
+            builder.execute("SET statement_timeout = '20s'")  # held up by the waiter: QueryCanceled, the test fails
+            builder.execute("CREATE INDEX CONCURRENTLY IF NOT EXISTS lock_probe_x ON lock_probe (x)")
+        finally:
+            holder.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            starting.join(150)
+            builder.execute("DROP TABLE IF EXISTS lock_probe")
+    try:
+        assert waiting.proc and waiting.proc.poll() is None, waiting.log.read_text()[-2000:]
+        assert httpx.get(f"{waiting.url}/health", timeout=30).status_code == 200  # it set the schema up after
+    finally:
+        waiting.stop()
+
+
 def test_ingest_through_a_is_visible_through_b_at_once(cluster, replicas):
     a, b = replicas["a"], replicas["b"]
     empty = chat(b.url, "What is a frozenset?")
