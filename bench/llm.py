@@ -25,6 +25,7 @@ printed are measured ÷ baseline.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -250,7 +251,8 @@ def main() -> None:
 
         from deploy.llama_server import portable_build
 
-        portable = portable_build(importlib.metadata.version("llama-cpp-python"))
+        with contextlib.redirect_stdout(sys.stderr):  # its build log; stdout may be --json
+            portable = portable_build(importlib.metadata.version("llama-cpp-python"))
         servers["baseline"].env["LLAMA_CPP_LIB_PATH"] = str(portable)
         print(f"baseline library: {portable}", file=sys.stderr)
     result: dict = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu_name(), "ceiling": asdict(ceiling), "configs": {}}

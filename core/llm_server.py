@@ -61,6 +61,8 @@ def command(settings: Settings, model: Path, host: str, port: int) -> list[str]:
             "--alias", settings.llm_model_name, "--no-webui"]  # fmt: skip
     if template := _TEMPLATES.get(settings.llm_chat_format):
         argv += ["--chat-template", template]
+    if settings.llm_speculative == "ngram":  # drafts from the prompt; see Settings.llm_speculative
+        argv += ["--spec-type", "ngram-simple", "--spec-ngram-simple-size-n", "4", "--spec-ngram-simple-size-m", "16"]
     return argv
 
 
