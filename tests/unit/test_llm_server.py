@@ -70,8 +70,8 @@ def test_an_installed_llama_server_serves_with_a_whole_context_per_slot(tmp_path
     assert "--ctx-size 8192 --parallel 4" in joined and "--threads-batch 2" in joined
     assert "--chat-template chatml" in joined and "--alias smollm2-135m-instruct" in joined
     assert command(settings(llm_server="llama-cpp-python"), MODEL, "h", 1)[1:3] == ["-m", "llama_cpp.server"]
-    assert "--spec-type ngram-simple" in joined  # drafts from the prompt by default
-    assert "--spec-type" not in command(settings(llm_speculative="none"), MODEL, "h", 1)
+    assert "--spec-type" not in joined  # off by default
+    assert "--spec-type ngram-simple" in " ".join(command(settings(llm_speculative="ngram"), MODEL, "h", 1))
 
 
 def test_the_build_s_libraries_are_placed_with_their_links(tmp_path):
