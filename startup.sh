@@ -126,12 +126,11 @@ install_project() {
   if ! "$PY" -m pip show -q llama-cpp-python >/dev/null 2>&1; then
     if [[ -z "$USER_CMAKE_ARGS" ]]; then
       log "Installing llama-cpp-python's bindings (llama.cpp itself is compiled once, below, for this CPU)"
-      # --no-cache-dir: pip would keep this library-less wheel for any later install of the same version
-      CMAKE_ARGS="-DLLAMA_BUILD=OFF -DLLAVA_BUILD=OFF" "$PY" -m pip install -q --no-cache-dir "$bindings"
     else
       log "Building llama-cpp-python with CMAKE_ARGS=$USER_CMAKE_ARGS (~5 min)"
-      CMAKE_ARGS="$USER_CMAKE_ARGS" "$PY" -m pip install -q --no-cache-dir "$bindings"
     fi
+    # --no-cache-dir: pip would keep a library-less (or CUDA) wheel for any later install of the same version
+    CMAKE_ARGS="${USER_CMAKE_ARGS:--DLLAMA_BUILD=OFF -DLLAVA_BUILD=OFF}" "$PY" -m pip install -q --no-cache-dir "$bindings"
   fi
   log "Installing AI Mentor and its dependencies"
   "$PY" -m pip install -q -e ".[dev]"
