@@ -52,7 +52,8 @@ DENSE_FIELD = "dense"
 SPARSE_FIELD = "sparse"
 TEXT_FIELD = "text"
 SEARCH_FIELD = "search_text"  # BM25's input: the chunk with its title/headings/anchor (see bm25_text)
-METADATA_FIELDS = [*SOURCE_KEYS, "content_hash"]
+# file_id and seq (a chunk's place in its file) let an answer read a chunk's neighbours (`neighbours`).
+METADATA_FIELDS = [*SOURCE_KEYS, "content_hash", "file_id", "seq"]
 # Term statistics read at most this many chunks (a sample is enough to tell rare terms from common ones) and
 # are re-read when the collection's size changes, checked at most once a minute (other replicas may ingest).
 STATS_MAX_CHUNKS = 50_000
@@ -325,6 +326,36 @@ class CourseStore:
             for (hit, _), score in zip(known, scores, strict=True):
                 hit.cosine = score
         return hits
+
+    def neighbours(self, chunks: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        """The text just before and just after each chunk (by metadata) in the same section of its file.
+
+        A retrieved chunk is a cut of arbitrary size: "works, but:" and a code cell carry nothing to quote
+        while the paragraph before them says "we cannot change individual characters in a string". One query
+        for all chunks; ("", "") for a chunk ingested before chunks had a `seq` (pipeline < 4)."""
+        wanted: dict[str, set[int]] = {}
+        for meta in chunks:
+            if isinstance(meta.get("seq"), int) and meta.get("file_id"):
+                wanted.setdefault(str(meta["file_id"]), set()).update((meta["seq"] - 1, meta["seq"] + 1))
+        found: dict[tuple[str, int], dict[str, Any]] = {}
+        if wanted and self.exists():
+            expr = " or ".join(
+                f"(file_id == {json.dumps(fid)} and seq in {sorted(s for s in seqs if s >= 0)})"
+                for fid, seqs in wanted.items()
+            )
+            rows = self.client.query(
+                self.collection, filter=expr, output_fields=["text", "file_id", "seq", "headings"], limit=16384
+            )
+            found = {(str(r["file_id"]), int(r["seq"])): r for r in rows}
+        out = []
+        for meta in chunks:
+            fid, seq, headings = str(meta.get("file_id") or ""), meta.get("seq"), meta.get("headings")
+            if not isinstance(seq, int):
+                out.append(("", ""))
+                continue
+            sides = (found.get((fid, seq - 1)), found.get((fid, seq + 1)))
+            out.append(tuple(str(r["text"]) if r and r.get("headings") == headings else "" for r in sides))  # type: ignore[misc]
+        return out
 
     def count(self) -> int:
         """Chunks in the collection; 0 when it does not exist yet."""

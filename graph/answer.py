@@ -59,6 +59,10 @@ class Answer:
         return bool(self.text.strip()) and any(s.supported for s in self.claims)
 
 
+def _normal(text: str) -> str:
+    return " ".join(strip_citations(text).lower().split())
+
+
 def _separator(previous: str, segment: Segment) -> str:
     if not previous:
         return ""
@@ -136,6 +140,21 @@ def _drop_dangling_lead_in(text: str) -> str:
     return "\n".join(lines).rstrip()
 
 
+def widen(text: str, before: str, after: str) -> str:
+    """A chunk with its neighbours around it, the overlap the splitter repeats at each seam written once."""
+    return _join(_join(before, text), after)
+
+
+def _join(first: str, second: str) -> str:
+    first, second = first.strip(), second.strip()
+    if not first or not second:
+        return first or second
+    for size in range(min(len(first), len(second)), 0, -1):  # the longest end of `first` that `second` opens with
+        if first.endswith(second[:size]) and (size >= 20 or size == len(second)):
+            return first + second[size:]
+    return first + "\n\n" + second
+
+
 def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) -> Answer:
     """The notes' own most relevant sentences, verbatim, each with its citation: no model, nothing invented.
 
@@ -160,6 +179,11 @@ def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) ->
         return Answer("", "extractive")  # nothing quotable answers it: the caller refuses
     scored.sort(reverse=True)
     best = scored[0][0]
+    # The same sentence may sit in two notes (neighbouring chunks share their seam): quote it once.
+    unique: dict[str, int] = {}
+    for _, i in scored:
+        unique.setdefault(_normal(units[i][1].text), i)
+    scored = [(score, i) for score, i in scored if unique[_normal(units[i][1].text)] == i]
     chosen = sorted(i for score, i in scored[:MAX_QUOTES] if score >= QUOTE_RELATIVE * best)
     picked: list[int] = []
     for i in chosen:

@@ -29,7 +29,7 @@ from core import factories
 from core.evidence import NoteIndex, Thresholds, coverage, terms
 from core.settings import get_settings
 from graph import prompts
-from graph.answer import Answer, DraftChecker, extractive
+from graph.answer import Answer, DraftChecker, extractive, widen
 from graph.configuration import Configuration
 from graph.state import Candidate, InputState, MentorState, OutputState
 from graph.utils import (
@@ -276,13 +276,22 @@ def generate(state: MentorState, config: RunnableConfig) -> dict:
 
 
 def quote(state: MentorState) -> dict:
-    """The extractive answer: the notes' most relevant sentences, verbatim and cited, with no LLM call."""
-    used = [state["candidates"][i - 1] for i in state["relevant"]]
+    """The extractive answer: the notes' most relevant sentences, verbatim and cited, with no LLM call.
+
+    Each relevant note is read with the chunks around it in its section: a chunk is an arbitrary cut, and the
+    sentence that answers may sit just before it ("we cannot change individual characters in a string" above
+    a code chunk that shows the TypeError) or the code a sentence introduces just after it."""
+    used = _widened([state["candidates"][i - 1] for i in state["relevant"]])
     index = _note_index(used)
     answer = extractive(_evidence_question(state), index, index.stats, prompts.EXTRACTIVE_INTRO)
     if answer.text:
         get_stream_writer()({"token": answer.text})
     return _finish(state, used, answer)
+
+
+def _widened(notes: list[Candidate]) -> list[Candidate]:
+    sides = factories.shared_store().neighbours([c["metadata"] for c in notes])
+    return [Candidate(**{**c, "text": widen(c["text"], *side)}) for c, side in zip(notes, sides, strict=True)]
 
 
 def refuse(state: MentorState) -> dict:

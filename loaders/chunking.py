@@ -44,7 +44,10 @@ def chunk_file(
     chunk_size: int,
     chunk_overlap: int,
 ) -> list[Document]:
-    """Every chunk carries what a citation needs; absent locations are 0 / "" so all rows share a schema."""
+    """Every chunk carries what a citation needs; absent locations are 0 / "" so all rows share a schema.
+
+    `seq` is the chunk's place in its file: an answer can then read the chunks before and after one it
+    quotes (a code chunk's "works, but:" is explained by the paragraph before it)."""
     splitter = make_splitter(chunk_size, chunk_overlap, Path(source).suffix.lower())
     documents: list[Document] = []
     seen: set[tuple] = set()
@@ -69,6 +72,7 @@ def chunk_file(
                         "cell": section.cell,
                         "anchor": section.anchor,
                         "content_hash": content_hash(piece),
+                        "seq": len(documents),
                     },
                 )
             )

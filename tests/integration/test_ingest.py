@@ -84,6 +84,26 @@ def test_every_fixture_is_ingested_with_citation_metadata(first_run, store, corp
     assert sum(files[s].chunks for s in files if files[s].status == "added") == store.count()
 
 
+def test_a_chunk_reads_its_neighbours_in_the_same_section(first_run, store):
+    source = "swc/04-lists.md"
+    chunks = store.client.query(
+        store.collection,
+        filter=f"source == {json.dumps(source)}",
+        output_fields=["text", "file_id", "seq", "headings"],
+        limit=1000,
+    )
+    by_seq = {c["seq"]: c for c in chunks}
+    assert sorted(by_seq) == list(range(len(chunks)))  # every chunk has its place in the file
+    hits = [hit for hit in store.search("we cannot change individual characters in a string", 5, floor=-1.0)]
+    middle = next(h for h in hits if h.metadata["source"] == source and 0 < h.metadata["seq"] < len(chunks) - 1)
+    before, after = store.neighbours([middle.metadata])[0]
+    seq, headings = middle.metadata["seq"], middle.metadata["headings"]
+    assert before == (by_seq[seq - 1]["text"] if by_seq[seq - 1]["headings"] == headings else "")
+    assert after == (by_seq[seq + 1]["text"] if by_seq[seq + 1]["headings"] == headings else "")
+    assert before or after
+    assert store.neighbours([{"source": "old.md", "file_id": "x"}]) == [("", "")]  # ingested before seq existed
+
+
 def test_second_run_writes_nothing(first_run, corpus, settings, store):
     again = ingest_directory(corpus, settings=settings, store=store)
     assert again.chunks_written == 0 and again.chunks_deleted == 0

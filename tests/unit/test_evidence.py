@@ -157,3 +157,25 @@ def test_a_quote_must_hold_one_of_the_questions_terms(stats):
     # a question whose salient words are code or numbers: the quote holding them answers it
     index = NoteIndex(["The division operator `/` always returns a float, so `10 / 2` gives `5.0`."], bag, stats)
     assert "[1]" in extractive("Why does 10 / 2 result in 5.0?", index, stats, "Notes say:").text
+
+
+def test_a_chunk_is_widened_with_its_neighbours_seams_written_once():
+    from graph.answer import widen
+
+    before = "Strings cannot change. One difference between lists and strings is"
+    chunk = "between lists and strings is mutability: a list can change."
+    assert (
+        widen(chunk, before, "")
+        == "Strings cannot change. One difference between lists and strings is mutability: a list can change."
+    )
+    assert widen(chunk, "", "Loops come next.") == chunk + "\n\n" + "Loops come next."
+    assert widen(chunk, "", "") == chunk
+
+
+def test_a_sentence_two_notes_share_is_quoted_once(stats):
+    from graph.answer import extractive
+
+    shared = "A list comprehension builds a new list from an iterable in one expression."
+    index = NoteIndex([shared + " Loops repeat code.", "Intro text here. " + shared], bag, stats)
+    quoted = extractive("What is a list comprehension?", index, stats, "Notes say:")
+    assert quoted.text.count("builds a new list") == 1

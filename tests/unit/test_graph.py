@@ -31,6 +31,7 @@ class FakeStore:
         self.results = results
         self.calls: list[dict] = []
         self.extra: list[str] = []  # more of the collection than the hits
+        self.sides: dict[str, tuple[str, str]] = {}  # source → the texts before and after its chunk
 
     def search(self, query: str, k: int | None = None, **kwargs: Any) -> list[Hit]:
         self.calls.append({"query": query, "k": k, **kwargs})
@@ -38,6 +39,9 @@ class FakeStore:
 
     def count(self) -> int:
         return 1
+
+    def neighbours(self, chunks: list[dict]) -> list[tuple[str, str]]:
+        return [self.sides.get(meta["source"], ("", "")) for meta in chunks]
 
     def term_stats(self) -> TermStats:
         texts = [h.text for hits in self.results for h in hits] + self.extra + ["filler text about something else"] * 8
@@ -160,6 +164,23 @@ def test_extractive_style_needs_no_llm_call(wire):
     out = graph.invoke({"question": "What is a list comprehension?"}, {"configurable": {"answer_style": "extractive"}})
     assert llm.prompts == [] and out["grounded"] and out["verified"]["style"] == "extractive"
     assert out["answer"].count("[1]") >= 1
+
+
+def test_extractive_answer_quotes_the_sentence_just_before_a_code_only_chunk(wire):
+    code = (
+        "works, but:\n\n```python\nname = 'Darwin'\nname[0] = 'd'  # change one character of a string\n```\n\nTypeError"
+    )
+    _, store = wire([], [[hit(1, 0.53, code)]])
+    before = "Lists and strings differ: we can change a list, but we cannot change one character of a string."
+    store.sides = {"week01/notes.md": (before, "Next: loops.")}
+    question = "Why does changing one character of a string give a TypeError?"
+    out = graph.invoke({"question": question}, {"configurable": {"answer_style": "extractive"}})
+    assert out["grounded"]
+    assert "we cannot change one character of a string [1]." in out["answer"]
+    assert before in out["sources"][0]["text"] and code in out["sources"][0]["text"]  # the note as quoted
+    store.sides = {}
+    out = graph.invoke({"question": question}, {"configurable": {"answer_style": "extractive"}})
+    assert not out["grounded"]  # the chunk alone has no sentence to quote
 
 
 def test_a_reply_cut_off_mid_sentence_ends_at_its_last_whole_sentence(wire):
