@@ -353,8 +353,9 @@ class CourseStore:
             if not isinstance(seq, int):
                 out.append(("", ""))
                 continue
-            sides = (found.get((fid, seq - 1)), found.get((fid, seq + 1)))
-            out.append(tuple(str(r["text"]) if r and r.get("headings") == headings else "" for r in sides))  # type: ignore[misc]
+            before, after = (found.get((fid, seq + step)) for step in (-1, 1))
+            same = [str(r["text"]) if r and r.get("headings") == headings else "" for r in (before, after)]
+            out.append((same[0], same[1]))
         return out
 
     def count(self) -> int:
