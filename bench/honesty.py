@@ -147,17 +147,34 @@ def _segments(text: str) -> list:  # type: ignore[type-arg]
 
 
 def calibrate(rows: list[dict], items: list[dict]) -> list[dict]:
-    """Answerability on the first retrieval, per threshold pair: what share of traps / off-course questions
-    would pass, and of in-course questions with a gold note among those passing."""
+    """Answerability on the first retrieval, per operating point: what share of traps / off-course questions
+    would pass, and of in-course questions with a gold note among those passing. The rule is the graph's own
+    (`Answerability.can_answer`); the points vary the pairs that trade one kind of evidence for the other."""
+    from dataclasses import replace
+
+    from core.evidence import Answerability, terms
+    from graph.configuration import Configuration
+
     by_id = {q["id"]: q for q in items}
+    base = Configuration.from_runnable_config().answerability()
+    pairs = itertools.product([0.3, 0.4, 0.5], [0.5, 0.55, 0.6])
+    weak = itertools.product([0, 0.35, 0.38, 0.42], [0.5, 0.6, 0.7])
+    points = [
+        *({"min_coverage": m, "strong_similarity": s} for m, s in pairs),
+        *({"weak_similarity": w, "weak_min_coverage": c} for w, c in weak),
+        *({"synonym_similarity": s} for s in (0.45, 0.5, 0.55, 1.01)),
+    ]
     table = []
-    for min_cov, strong in itertools.product([0.3, 0.4, 0.5, 0.6, 0.7], [0.45, 0.5, 0.55, 0.6, 0.65, 1.1]):
+    for point in points:
+        rule: Answerability = replace(base, **point)
         passed = {"in_course": 0, "gold": 0, "off": 0, "n_course": 0, "n_off": 0}
         for row in rows:
             q = by_id[row["id"]]
+            unknown = len(row.get("unknown_terms") or [])
             ok = [
                 c for c, e in zip(row["candidates"], row["evidence"], strict=False)
-                if not row.get("unknown_terms") and (e["coverage"] >= min_cov or c["score"] >= strong)
+                if rule.can_answer(c["score"], e["coverage"], unknown=unknown, rest=e.get("rest", 0.0),
+                                   terms=len(set(terms(q["question"]))))
             ]  # fmt: skip
             if q["kind"] == "in_course":
                 passed["n_course"] += 1
@@ -167,8 +184,7 @@ def calibrate(rows: list[dict], items: list[dict]) -> list[dict]:
                 passed["n_off"] += 1
                 passed["off"] += bool(ok)
         table.append({
-            "min_coverage": min_cov,
-            "strong_similarity": strong,
+            **point,
             "trap_off_pass_pct": _pct(passed["off"], passed["n_off"]),
             "in_course_pass_pct": _pct(passed["in_course"], passed["n_course"]),
             "in_course_gold_pass_pct": _pct(passed["gold"], passed["n_course"]),

@@ -211,12 +211,14 @@ class Coverage:
 STEM_CREDIT = 0.5  # a term found only as a Snowball stem ("iterate" for "iterating", "capitalize" for "capital")
 
 
-def coverage(question: str, note: str, stats: TermStats) -> Coverage:
+def coverage(question: str, note: str, stats: TermStats, leave_out: Iterable[str] = ()) -> Coverage:
     """Share of the question's salient terms found in the note, each weighted by its rarity (idf).
 
     "capital" + "france" against a `capitalize()` cell covers little; "enumerate" + "loop" against the loop
-    lesson covers all. Question words ("what", "explain") weigh nothing whatever the subject."""
-    wanted = list(dict.fromkeys(terms(question, stats.language)))
+    lesson covers all. Question words ("what", "explain") weigh nothing whatever the subject. `leave_out`:
+    terms not to count at all (a word no chunk uses, judged apart)."""
+    skip = set(leave_out)
+    wanted = [t for t in dict.fromkeys(terms(question, stats.language)) if t not in skip]
     if not wanted:
         return Coverage(0.0, [], [])
     note_terms = set(terms(note, stats.language))
@@ -232,6 +234,32 @@ def weighted_coverage(wanted: Sequence[str], have: set[str], have_stems: set[str
     covered = [t for t in wanted if credit[t] == 1.0]
     missing = sorted((t for t in wanted if credit[t] < 1.0), key=lambda t: -weights[t])
     return Coverage(sum(weights[t] * credit[t] for t in wanted) / total, missing, covered)
+
+
+@dataclass(frozen=True)
+class Answerability:
+    """When a note can answer a question: the operating point (Settings' defaults, bench/honesty.py calibrates)."""
+
+    min_coverage: float  # share of the question's weighted terms the note must hold...
+    strong_similarity: float  # ...unless its cosine to the student's own words says "paraphrase"
+    weak_similarity: float  # below this cosine...
+    weak_min_coverage: float  # ...the note must hold this much (far in meaning and half the words: a trap)
+    synonym_similarity: float  # one word no chunk uses: a note this close holding weak_min_coverage of the rest
+    relevance_floor: float
+
+    def can_answer(
+        self, score: float, cov: float, *, own_words: bool = True, unknown: int = 0, rest: float = 0.0, terms: int = 0
+    ) -> bool:
+        """`score`: the note's cosine to the query; `cov`: its coverage of the question; with `unknown` terms no
+        chunk uses, `rest`: its coverage of the question's `terms` other terms. Weak evidence on one side needs
+        strong evidence on the other."""
+        if score < self.relevance_floor:
+            return False
+        if unknown:
+            synonym = unknown == 1 and own_words and score >= self.synonym_similarity and terms > unknown
+            return synonym and rest >= self.weak_min_coverage
+        needed = self.min_coverage if score >= self.weak_similarity else self.weak_min_coverage
+        return cov >= needed or (own_words and score >= self.strong_similarity)
 
 
 # ---- sentences ------------------------------------------------------------------------------------

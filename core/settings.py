@@ -141,6 +141,22 @@ class Settings(BaseSettings):
         0.55,
         description="...or when its cosine similarity to the student's own question is at least this (a paraphrase).",
     )
+    # Calibrated on bench/honesty.py's dev split (216 questions, 2026-11-30; the third batch added traps built on
+    # example data): weak_similarity 0.38 / weak_min_coverage 0.6 took traps answered 8 → 5 of 107 with every
+    # in-course question kept; synonym_similarity 0.5 let 2 more in-course questions through, no trap.
+    weak_similarity: float = Field(
+        0.38,
+        description="A note less similar than this (cosine) to the question must hold weak_min_coverage of its "
+        "terms: far in meaning and only half the words is how traps built on example data look.",
+    )
+    weak_min_coverage: float = Field(
+        0.6, description="Share of the question's weighted terms a weakly similar note must hold (see above)."
+    )
+    synonym_similarity: float = Field(
+        0.5,
+        description="A question with one word no chunk uses may still be answered by a note this similar "
+        "(cosine) that holds weak_min_coverage of its other terms: the student's synonym for the notes' word.",
+    )
     refuse_unknown_terms: bool = Field(
         True,
         description='A question naming a term no chunk of the collection uses ("France", "Kubernetes"), even '

@@ -11,6 +11,7 @@ from typing import Any, get_args, get_type_hints
 
 from langchain_core.runnables import ConfigurableFieldSpec, RunnableConfig
 
+from core.evidence import Answerability
 from core.settings import AnswerStyle, RetrievalMode, Settings, get_settings
 
 
@@ -37,6 +38,18 @@ class Configuration:
     strong_similarity: float = knob(
         "strong_similarity", "Cosine at which an excerpt counts as a paraphrase of the question.", 0, 1.01
     )
+    weak_similarity: float = knob(
+        "weak_similarity", "Below this cosine an excerpt must hold weak_min_coverage of the question's terms.", 0, 1.01
+    )
+    weak_min_coverage: float = knob(
+        "weak_min_coverage", "Share of the question's weighted terms a weakly similar excerpt must hold.", 0, 1
+    )
+    synonym_similarity: float = knob(
+        "synonym_similarity",
+        "Cosine at which an excerpt may answer a question with one word the materials never use.",
+        0,
+        1.01,
+    )
     refuse_unknown_terms: bool = knob("refuse_unknown_terms", "Refuse questions naming terms the materials never use.")
     llm_grader: bool = knob("llm_grader", "Let the LLM veto excerpts the evidence accepted (for strong models).")
     grade_accept_score: float = knob(
@@ -44,6 +57,17 @@ class Configuration:
     )
     grade_note_chars: int = knob("grade_note_chars", "With llm_grader: characters of each excerpt it reads.", 0, 20000)
     max_tokens: int = knob("llm_max_tokens", "Most tokens the answer may take (1-2048).", 1, 2048)
+
+    def answerability(self) -> Answerability:
+        """The knobs that decide whether a note can answer, as the rule core/evidence.py applies."""
+        return Answerability(
+            min_coverage=self.min_coverage,
+            strong_similarity=self.strong_similarity,
+            weak_similarity=self.weak_similarity,
+            weak_min_coverage=self.weak_min_coverage,
+            synonym_similarity=self.synonym_similarity,
+            relevance_floor=self.relevance_floor,
+        )
 
     @classmethod
     def from_runnable_config(cls, config: RunnableConfig | None = None) -> Configuration:

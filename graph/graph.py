@@ -172,9 +172,14 @@ def grade_documents(state: MentorState, config: RunnableConfig) -> dict:
     """Keep the notes whose evidence shows they can answer the question; no model opinion needed.
 
     A note counts when it holds `min_coverage` of the question's salient terms weighted by their rarity in the
-    collection, or when it is a close paraphrase (cosine ≥ `strong_similarity`). "What is the capital of
-    France?" against a `capitalize()` cell: cosine 0.27 and no "France" → not relevant. With `llm_grader` on, one
-    grammar-constrained LLM call may then veto some of those notes (never add one): for strong models only.
+    collection, or when it is a close paraphrase (cosine ≥ `strong_similarity`). Weak evidence on one side
+    needs strong evidence on the other: a note far in meaning (cosine < `weak_similarity`) must hold
+    `weak_min_coverage` of the terms ("Who designed the first emoji?" against "many emoji take four bytes":
+    cosine 0.31, one term of two). "What is the capital of France?" against a `capitalize()` cell: a term no
+    chunk uses → not relevant, unless it is the question's only such word and a note close in meaning
+    (cosine ≥ `synonym_similarity`) holds `weak_min_coverage` of the others: "fields" of a dictionary,
+    "a placeholder statement" are the student's words for what the notes call otherwise. With `llm_grader` on,
+    one grammar-constrained LLM call may then veto some of those notes (never add one): for strong models only.
     """
     cfg = Configuration.from_runnable_config(config)
     candidates = state.get("candidates", [])
@@ -185,11 +190,16 @@ def grade_documents(state: MentorState, config: RunnableConfig) -> dict:
     # Cosine is to the search query: only for the student's own words does it say "paraphrase".
     own_words = state.get("query", question) in (question, state["question"])
     evidence, relevant = [], []
+    rule = cfg.answerability()
     for n, c in enumerate(candidates, start=1):
         cov = coverage(question, _note_context(c), stats)
-        paraphrase = own_words and c["score"] >= cfg.strong_similarity
-        ok = not unknown and c["score"] >= cfg.relevance_floor and (cov.score >= cfg.min_coverage or paraphrase)
-        evidence.append({"coverage": round(cov.score, 3), "missing": cov.missing[:5], "relevant": ok})
+        rest = coverage(question, _note_context(c), stats, leave_out=unknown).score if unknown else 0.0
+        ok = rule.can_answer(
+            c["score"], cov.score, own_words=own_words, unknown=len(unknown), rest=rest, terms=len(wanted)
+        )
+        evidence.append({
+            "coverage": round(cov.score, 3), "rest": round(rest, 3), "missing": cov.missing[:5], "relevant": ok
+        })  # fmt: skip
         if ok:
             relevant.append(n)
     update: dict = {"relevant": relevant, "evidence": evidence, "unknown_terms": unknown, "grade_error": ""}

@@ -122,6 +122,31 @@ def test_trap_whose_rare_term_the_collection_never_uses_is_refused_without_any_l
     assert out["sources"][0]["source"] == "week01/notes.md"  # the closest material is still shown
 
 
+@pytest.mark.parametrize(("score", "grounded"), [(0.31, False), (0.45, True)])
+def test_a_note_far_in_meaning_must_hold_most_of_the_question(wire, score, grounded):
+    note = "Many emoji take four bytes in UTF-8, while plain letters take one byte each."
+    _, store = wire([], [[hit(1, score, note)]])
+    store.extra = ["Designed by the team.", "A designed layout.", "Bytes and more bytes."]
+    # "emoji" is held, "designed" is not: half the question's weight, which only a close note may answer with
+    config = {"configurable": {"answer_style": "extractive", "max_rewrites": 0}}
+    out = graph.invoke({"question": "Who designed the first emoji?"}, config)
+    assert out["grounded"] is grounded
+
+
+@pytest.mark.parametrize(
+    ("question", "grounded"),
+    [
+        ("How do I sort a list of dictionaries by one of their fields?", True),  # "fields": the student's word
+        ("How do I sort a list of dictionaries by their zorbly fields?", False),  # two words no chunk uses
+    ],
+)
+def test_one_word_the_materials_never_use_may_be_a_synonym(wire, question, grounded):
+    note = "To sort a list of dictionaries, pass sorted() a key function that picks each dictionary's value."
+    llm, _ = wire([], [[hit(1, 0.77, note)]])
+    out = graph.invoke({"question": question}, {"configurable": {"answer_style": "extractive"}})
+    assert out["grounded"] is grounded and llm.prompts == []
+
+
 def test_low_coverage_rewrites_then_refuses(wire):
     notes = [hit(1, 0.3, "Dictionaries map keys to values."), hit(2, 0.3, "A stock of apples.")]
     llm, store = wire(["stock market buy", "stock investing"], [notes])
