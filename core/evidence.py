@@ -256,7 +256,8 @@ class Answerability:
         if score < self.relevance_floor:
             return False
         if unknown:
-            synonym = unknown == 1 and own_words and score >= self.synonym_similarity and terms > unknown
+            # The other words must say enough on their own: in "the walrus operator" the unknown word is the topic.
+            synonym = unknown == 1 and own_words and score >= self.synonym_similarity and terms - unknown >= 2
             return synonym and rest >= self.weak_min_coverage
         needed = self.min_coverage if score >= self.weak_similarity else self.weak_min_coverage
         return cov >= needed or (own_words and score >= self.strong_similarity)

@@ -138,6 +138,7 @@ def test_a_note_far_in_meaning_must_hold_most_of_the_question(wire, score, groun
     [
         ("How do I sort a list of dictionaries by one of their fields?", True),  # "fields": the student's word
         ("How do I sort a list of dictionaries by their zorbly fields?", False),  # two words no chunk uses
+        ("What does the zorbly dictionary do?", False),  # one other term: the unknown word is the topic
     ],
 )
 def test_one_word_the_materials_never_use_may_be_a_synonym(wire, question, grounded):
