@@ -271,6 +271,7 @@ _PYSBD_LANG = {
 }
 # fmt: on
 _BLOCK_START = re.compile(r"^\s*([-*+]|\d+[.)]|#{1,6}|>)\s")
+_HEADING = re.compile(r"^\s*#{1,6}\s")
 
 
 @lru_cache(maxsize=8)
@@ -313,6 +314,8 @@ def segments(text: str, language: str = "english") -> list[Segment]:
             flush()
             if line.strip():
                 prose.append(line)
+            if _HEADING.match(line):  # a heading is one line: the next line starts a paragraph of its own
+                flush()
         else:
             prose.append(line)
     flush()

@@ -74,6 +74,17 @@ def test_unknown_terms_forgive_typos_but_not_new_subjects(stats):
     assert german.unknown(terms("Was gab die Funktion zurück?", "german")) == []  # gab → geben ← gibt
 
 
+def test_a_heading_is_a_segment_of_its_own_even_without_a_blank_line():
+    # A notebook cell "## Conditionals on the Value\nIf you've programmed in C, …": the sentence that answers
+    # used to start with the heading, and sentences starting with "#" are never quoted.
+    parts = segments("## Conditionals on the Value\nIf you have programmed in C, you know it. Python has one.")
+    assert [p.text for p in parts] == [
+        "## Conditionals on the Value",
+        "If you have programmed in C, you know it.",
+        "Python has one.",
+    ]
+
+
 def test_segments_keep_code_blocks_whole_and_citations_with_their_sentence():
     text = (
         "A list is mutable. [1] It can grow, e.g. with append(). For example:\n\n"
