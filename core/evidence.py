@@ -85,10 +85,20 @@ def _stop(language: str) -> frozenset[str]:
     return frozenset(w.replace("'", "").lower() for w in get_stop_words(language))
 
 
+_CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+
+
 def words(text: str) -> list[str]:
-    """Lower-cased words, names split at dots and underscores (`os.getenv` → os, getenv)."""
+    """Lower-cased words, names split at dots and underscores (`os.getenv` → os, getenv); a CamelCase name also
+    gives its parts (FileExistsError → fileexistserror, file, exists, error: "error if the file exists")."""
     text = text.replace("_", " ").replace("\u2019", "'")  # don’t → don't, one word
-    return [w.replace("'", "").lower() for w in _WORD.findall(text)]
+    out = []
+    for word in _WORD.findall(text):
+        out.append(word.replace("'", "").lower())
+        parts = _CAMEL_PART.findall(word) if word[:1].isupper() and not word.isupper() else []
+        if len(parts) > 1:
+            out.extend(p.lower() for p in parts)
+    return out
 
 
 def negated(text: str, language: str = "english") -> bool | None:

@@ -190,3 +190,9 @@ def test_a_sentence_two_notes_share_is_quoted_once(stats):
     index = NoteIndex([shared + " Loops repeat code.", "Intro text here. " + shared], bag, stats)
     quoted = extractive("What is a list comprehension?", index, stats, "Notes say:")
     assert quoted.text.count("builds a new list") == 1
+
+
+def test_a_camelcase_name_also_gives_its_parts():
+    # "get an error if the file already exists" is answered by a note naming FileExistsError
+    assert words("Raises FileExistsError") == ["raises", "fileexistserror", "file", "exists", "error"]
+    assert words("HTTPServer and iPhone, CONSTANT") == ["httpserver", "http", "server", "and", "iphone", "constant"]
