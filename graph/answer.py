@@ -25,6 +25,7 @@ from core.evidence import (
 MAX_QUOTES = 3
 QUOTE_RELATIVE = 0.85
 MIN_QUOTE_CHARS = 25
+MAX_LIST_QUOTES = 6  # a quoted "…the rules are:" brings at most this many sentences of the list that follows
 _LIST_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s")
 
 
@@ -140,6 +141,21 @@ def _drop_dangling_lead_in(text: str) -> str:
     return "\n".join(lines).rstrip()
 
 
+def _introduced(units: list[tuple[int, Segment]], i: int) -> list[int]:
+    """What a sentence ending in ":" introduces in its note: the code block, or the list (a few items) after it."""
+    n, out = units[i][0], []
+    for j in range(i + 1, min(i + 1 + MAX_LIST_QUOTES, len(units))):
+        note, seg = units[j]
+        if note != n:
+            break
+        if seg.code:
+            return out or [j]
+        if not (_LIST_ITEM.match(seg.text) or (out and not seg.block)):
+            break
+        out.append(j)
+    return out
+
+
 def widen(text: str, before: str, after: str) -> str:
     """A chunk with its neighbours around it, the overlap the splitter repeats at each seam written once."""
     return _join(_join(before, text), after)
@@ -184,14 +200,15 @@ def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) ->
     for _, i in scored:
         unique.setdefault(_normal(units[i][1].text), i)
     scored = [(score, i) for score, i in scored if unique[_normal(units[i][1].text)] == i]
-    chosen = sorted(i for score, i in scored[:MAX_QUOTES] if score >= QUOTE_RELATIVE * best)
+    chosen = [i for score, i in scored[:MAX_QUOTES] if score >= QUOTE_RELATIVE * best]
+    # The note with the best quote first; a note's own sentences in their order.
+    lead = {units[i][0]: -score for score, i in reversed(scored[:MAX_QUOTES]) if i in chosen}
+    chosen.sort(key=lambda i: (lead[units[i][0]], i))
     picked: list[int] = []
     for i in chosen:
         picked.append(i)
-        n, seg = units[i]
-        nxt = i + 1
-        if strip_citations(seg.text).endswith(":") and nxt < len(units) and units[nxt][0] == n and units[nxt][1].code:
-            picked.append(nxt)
+        if strip_citations(units[i][1].text).endswith(":"):
+            picked.extend(_introduced(units, i))
     blocks: list[str] = []
     support: list[Support] = []
     for i in dict.fromkeys(picked):

@@ -196,3 +196,23 @@ def test_a_camelcase_name_also_gives_its_parts():
     # "get an error if the file already exists" is answered by a note naming FileExistsError
     assert words("Raises FileExistsError") == ["raises", "fileexistserror", "file", "exists", "error"]
     assert words("HTTPServer and iPhone, CONSTANT") == ["httpserver", "http", "server", "and", "iphone", "constant"]
+
+
+def test_a_quoted_introduction_brings_the_list_it_introduces(stats):
+    from graph.answer import extractive
+
+    note = "In Python, variable names follow rules:\n\n- can include letters and digits\n- cannot start with a digit\n\nEnd."
+    index = NoteIndex([note], bag, stats)
+    quoted = extractive("What rules do variable names follow in Python?", index, stats, "Notes say:").text
+    assert quoted.startswith("Notes say:\n\n> In Python, variable names follow rules [1]:")
+    assert "> - can include letters and digits [1]" in quoted and "> - cannot start with a digit [1]" in quoted
+    assert "End" not in quoted
+
+
+def test_the_note_with_the_best_quote_comes_first(stats):
+    from graph.answer import extractive
+
+    notes = ["A list comprehension builds a list from an iterable.", "A list comprehension builds a new list from an iterable."]
+    index = NoteIndex(notes, bag, stats)
+    quoted = extractive("Which new list does a list comprehension build?", index, stats, "Notes say:").text
+    assert "[1]" in quoted and quoted.index("[2]") < quoted.index("[1]")
