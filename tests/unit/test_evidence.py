@@ -201,7 +201,8 @@ def test_a_camelcase_name_also_gives_its_parts():
 def test_a_quoted_introduction_brings_the_list_it_introduces(stats):
     from graph.answer import extractive
 
-    note = "In Python, variable names follow rules:\n\n- can include letters and digits\n- cannot start with a digit\n\nEnd."
+    note = "In Python, variable names follow rules:\n\n- can include letters and digits\n- cannot start with a digit"
+    note += "\n\nEnd."
     index = NoteIndex([note], bag, stats)
     quoted = extractive("What rules do variable names follow in Python?", index, stats, "Notes say:").text
     assert quoted.startswith("Notes say:\n\n> In Python, variable names follow rules [1]:")
@@ -212,7 +213,10 @@ def test_a_quoted_introduction_brings_the_list_it_introduces(stats):
 def test_the_note_with_the_best_quote_comes_first(stats):
     from graph.answer import extractive
 
-    notes = ["A list comprehension builds a list from an iterable.", "A list comprehension builds a new list from an iterable."]
+    notes = [
+        "A list comprehension builds a list from an iterable.",
+        "A list comprehension builds a new list from an iterable.",
+    ]
     index = NoteIndex(notes, bag, stats)
     quoted = extractive("Which new list does a list comprehension build?", index, stats, "Notes say:").text
     assert "[1]" in quoted and quoted.index("[2]") < quoted.index("[1]")
