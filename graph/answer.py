@@ -143,7 +143,7 @@ def _drop_dangling_lead_in(text: str) -> str:
 
 def _introduced(units: list[tuple[int, Segment]], i: int) -> list[int]:
     """What a sentence ending in ":" introduces in its note: the code block, or the list (a few items) after it."""
-    n, out = units[i][0], []
+    n, out = units[i][0], list[int]()
     for j in range(i + 1, min(i + 1 + MAX_LIST_QUOTES, len(units))):
         note, seg = units[j]
         if note != n:
