@@ -343,10 +343,14 @@ class CourseStore:
                 f"(file_id == {json.dumps(fid)} and seq in {sorted(s for s in seqs if s >= 0)})"
                 for fid, seqs in wanted.items()
             )
-            rows = self.client.query(
-                self.collection, filter=expr, output_fields=["text", "file_id", "seq", "headings"], limit=16384
-            )
-            found = {(str(r["file_id"]), int(r["seq"])): r for r in rows}
+            try:
+                rows = self.client.query(
+                    self.collection, filter=expr, output_fields=["text", "file_id", "seq", "headings"], limit=16384
+                )
+            except Exception:  # context is a bonus: an answer must not fail for want of it
+                log.warning("reading neighbouring chunks failed; quoting chunks alone", exc_info=True)
+                rows = []
+            found = {(str(r["file_id"]), int(r["seq"])): r for r in rows if isinstance(r.get("seq"), int)}
         out = []
         for meta in chunks:
             fid, seq, headings = str(meta.get("file_id") or ""), meta.get("seq"), meta.get("headings")

@@ -274,7 +274,11 @@ def generate(state: MentorState, config: RunnableConfig) -> dict:
     verified = answer.verified()
     if answer.grounded and not (cfg.answer_style == "auto" and verified["supported"] * 2 < verified["sentences"]):
         return _finish(state, used, answer)
-    # Too little survived: the notes' own sentences, after whatever did (so the stream and the answer agree).
+    # Too little survived: the notes' own sentences, after whatever did (so the stream and the answer agree),
+    # read as `quote` reads them, with their neighbours (each wider note still holds its chunk: citations stay).
+    wide = _widened(used)
+    if any(w["text"] != u["text"] for w, u in zip(wide, used, strict=True)):
+        index = _note_index(wide)
     quoted = extractive(_evidence_question(state), index, index.stats, prompts.EXTRACTIVE_INTRO)
     if not quoted.text:
         return _finish(state, used, answer)  # nothing to quote: what survived, or an honest refusal
@@ -282,7 +286,7 @@ def generate(state: MentorState, config: RunnableConfig) -> dict:
     write({"token": ("\n\n" if kept else "") + quoted.text})
     style = "generative" if kept else "extractive"
     combined = Answer("\n\n".join(t for t in (kept, quoted.text) if t), style, answer.support + quoted.support)
-    return _finish(state, used, combined)
+    return _finish(state, wide, combined)
 
 
 def quote(state: MentorState) -> dict:

@@ -209,6 +209,17 @@ def test_extractive_answer_quotes_the_sentence_just_before_a_code_only_chunk(wir
     assert not out["grounded"]  # the chunk alone has no sentence to quote
 
 
+def test_a_draft_that_fails_the_check_falls_back_to_quotes_read_with_their_neighbours(wire):
+    code = "works, but:\n\n```python\nname[0] = 'd'  # change one character of a string\n```\n\nTypeError"
+    _, store = wire(["Strings were made immutable in 1991 by the Dutch [1]."], [[hit(1, 0.6, code)]])
+    before = "Lists and strings differ: we can change a list, but we cannot change one character of a string."
+    store.sides = {"week01/notes.md": (before, "")}
+    out = graph.invoke({"question": "Why does changing one character of a string give a TypeError?"})
+    assert out["grounded"] and "1991" not in out["answer"]
+    assert "we cannot change one character of a string [1]." in out["answer"]
+    assert before in out["sources"][0]["text"]  # the source shown holds the quoted sentence
+
+
 def test_a_reply_cut_off_mid_sentence_ends_at_its_last_whole_sentence(wire):
     reply = "A list comprehension builds a new list from an iterable. In this case, using `"
     wire([reply], [[hit(1, 0.8, COMPREHENSION)]])
