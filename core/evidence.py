@@ -427,6 +427,7 @@ class Support:
     missing: list[str] = field(default_factory=list)  # terms and exact tokens the best note lacks
     claim: bool = True  # False for a sentence with nothing to check ("Here is how:")
     quoted: bool = False  # a note's own sentence, quoted verbatim (supported by construction)
+    code: bool = False  # a code block: checked, shown, but never on its own an answer
 
     def as_dict(self) -> dict:
         """The `support` entry the API returns (rounded scores; internal fields left out)."""
@@ -524,7 +525,7 @@ class NoteIndex:
             if share > best:
                 best_n, best = n, share
         ok = best >= thresholds.code_overlap
-        return Support(code, ok, best_n if ok else 0, 0.0, best)
+        return Support(code, ok, best_n if ok else 0, 0.0, best, code=True)
 
 
 def _unit_rows(vectors: Sequence[Sequence[float]]) -> np.ndarray:

@@ -56,8 +56,10 @@ class Answer:
 
     @property
     def grounded(self) -> bool:
-        """Something was said, and every claim kept in the text is supported by a note."""
-        return bool(self.text.strip()) and any(s.supported for s in self.claims)
+        """Something was said, every claim kept in the text is supported by a note, and one of them is a
+        sentence: a code block copied from a note says nothing about the question (a salsa-recipe question
+        drafted as the list lesson's `hot_salsa = list(mild_salsa)` block)."""
+        return bool(self.text.strip()) and any(s.supported and not s.code for s in self.claims)
 
 
 def _normal(text: str) -> str:

@@ -220,3 +220,15 @@ def test_the_note_with_the_best_quote_comes_first(stats):
     index = NoteIndex(notes, bag, stats)
     quoted = extractive("Which new list does a list comprehension build?", index, stats, "Notes say:").text
     assert "[1]" in quoted and quoted.index("[2]") < quoted.index("[1]")
+
+
+def test_a_code_block_alone_is_never_a_grounded_answer(stats):
+    from graph.answer import DraftChecker
+
+    note = "Copy a list with list():\n\n```python\nhot_salsa = list(mild_salsa)\n```"
+    checker = DraftChecker(NoteIndex([note], bag, stats), Thresholds())
+    checker.feed("```python\nhot_salsa = list(mild_salsa)\n```\n")
+    checker.close()
+    answer = checker.answer()
+    assert answer.support[0].supported and answer.support[0].code  # copied verbatim: the check passes it...
+    assert not answer.grounded  # ...but it answers nothing on its own
