@@ -25,6 +25,7 @@ from core.evidence import (
 MAX_QUOTES = 3
 QUOTE_RELATIVE = 0.85
 MIN_QUOTE_CHARS = 25
+MAX_SEAM_CHARS = 2000  # longest overlap looked for where two neighbouring chunks meet (CHUNK_OVERLAP is 50)
 MAX_LIST_QUOTES = 6  # a quoted "…the rules are:" brings at most this many sentences of the list that follows
 _LIST_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s")
 
@@ -167,7 +168,8 @@ def _join(first: str, second: str) -> str:
     first, second = first.strip(), second.strip()
     if not first or not second:
         return first or second
-    for size in range(min(len(first), len(second)), 0, -1):  # the longest end of `first` that `second` opens with
+    # The longest end of `first` that `second` opens with; a seam is the splitter's overlap, never a whole chunk.
+    for size in range(min(len(first), len(second), MAX_SEAM_CHARS), 0, -1):
         if first.endswith(second[:size]) and (size >= 20 or size == len(second)):
             return first + second[size:]
     return first + "\n\n" + second
@@ -204,7 +206,9 @@ def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) ->
     scored = [(score, i) for score, i in scored if unique[_normal(units[i][1].text)] == i]
     chosen = [i for score, i in scored[:MAX_QUOTES] if score >= QUOTE_RELATIVE * best]
     # The note with the best quote first; a note's own sentences in their order.
-    lead = {units[i][0]: -score for score, i in reversed(scored[:MAX_QUOTES]) if i in chosen}
+    lead: dict[int, float] = {}
+    for score, i in scored[:MAX_QUOTES]:  # best first: a note's first entry is its best quote
+        lead.setdefault(units[i][0], -score)
     chosen.sort(key=lambda i: (lead[units[i][0]], i))
     picked: list[int] = []
     for i in chosen:

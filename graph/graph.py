@@ -192,8 +192,9 @@ def grade_documents(state: MentorState, config: RunnableConfig) -> dict:
     evidence, relevant = [], []
     rule = cfg.answerability()
     for n, c in enumerate(candidates, start=1):
-        cov = coverage(question, _note_context(c), stats)
-        rest = coverage(question, _note_context(c), stats, leave_out=unknown).score if unknown else 0.0
+        context = _note_context(c)
+        cov = coverage(question, context, stats)
+        rest = coverage(question, context, stats, leave_out=unknown).score if unknown else 0.0
         ok = rule.can_answer(
             c["score"], cov.score, own_words=own_words, unknown=len(unknown), rest=rest, terms=len(wanted)
         )
