@@ -8,14 +8,19 @@
 #   ./startup.sh lint     ruff check, ruff format --check and mypy
 #   ./startup.sh status   show what is running
 #   ./startup.sh stop     stop both servers
-#   ./startup.sh install  install only
+#   ./startup.sh install  install only (exactly requirements/main.lock)
+#   ./startup.sh upgrade  re-resolve the locks to the newest versions, run the suite on them, keep them if it passes
 #   ./startup.sh studio   serve the graph with `langgraph dev` (LangGraph Studio) from its own environment
 #   ./startup.sh replicas N   N API processes on consecutive ports, against a Milvus server (README)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
-VENV="$ROOT/.venv"
+# MENTOR_VENV / MENTOR_STUDIO_VENV / MENTOR_LOCK_DIR: `./startup.sh upgrade` tests new locks in scratch venvs.
+VENV="${MENTOR_VENV:-$ROOT/.venv}"
+STUDIO_VENV="${MENTOR_STUDIO_VENV:-$ROOT/.venv-studio}"
+LOCK_DIR="${MENTOR_LOCK_DIR:-$ROOT/requirements}"
+export MENTOR_STUDIO_VENV="$STUDIO_VENV" MENTOR_LOCK_DIR="$LOCK_DIR"  # the tests check these environments
 PY="$VENV/bin/python"
 RUN_DIR="$ROOT/run"
 mkdir -p "$RUN_DIR"
@@ -96,45 +101,62 @@ install_debian_packages() {  # install_debian_packages [test]
 }
 
 python_for_venv() {
-  for candidate in python3.11 python3.12 python3.10 python3; do
-    if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; assert (3,10) <= sys.version_info[:2] < (3,13)' 2>/dev/null; then
+  # The locks (requirements/*.lock) are resolved for CPython 3.11: every install is the set the suite passed.
+  local candidate
+  for candidate in python3.11 python3; do
+    if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; then
       command -v "$candidate"; return 0
     fi
   done
-  die "Python 3.10–3.12 is required."
+  die "CPython 3.11 is required (the dependency lock is resolved for it): apt-get install python3.11 python3.11-venv"
+}
+
+# Where uv finds PyTorch's CPU wheel: the machine's wheel folder when pip is given one, else PyTorch's CPU index.
+torch_source() {
+  if [[ -n "${PIP_FIND_LINKS:-}" ]]; then
+    local link; for link in $PIP_FIND_LINKS; do printf -- '--find-links\n%s\n' "$link"; done
+  else
+    printf -- '--extra-index-url\nhttps://download.pytorch.org/whl/cpu\n--index-strategy\nunsafe-best-match\n'
+  fi
+}
+
+sync_lock() {  # sync_lock VENV LOCK: make VENV exactly LOCK (hashes checked), with the locked uv
+  local venv="$1" lock="$2" uv="$VENV/bin/uv" args=()
+  mapfile -t args < <(torch_source)
+  # A user's CMAKE_ARGS (a CUDA build) must not reuse a library-less bindings wheel from uv's cache.
+  [[ -n "$USER_CMAKE_ARGS" ]] && args+=(--refresh-package llama-cpp-python)
+  CMAKE_ARGS="${USER_CMAKE_ARGS:--DLLAMA_BUILD=OFF -DLLAVA_BUILD=OFF}" \
+    "$uv" pip sync --quiet --require-hashes --python "$venv/bin/python" "${args[@]}" "$lock" \
+    || die "Installing $lock failed: the package is named above (a registry that is down, or a version that is no longer served). Nothing was marked installed; run again, or see README 'Dependencies'."
 }
 
 install_project() {
+  # Installs exactly requirements/main.lock (README "Dependencies"); pyproject.toml keeps the supported ranges.
   local stamp="$VENV/.ai-mentor-installed" want
-  want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
+  want="$(cat pyproject.toml "$LOCK_DIR/main.lock" | sha256sum | cut -d' ' -f1)"
   if [[ -x "$PY" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     return 0
   fi
+  rm -f "$stamp"  # a half-done install is never taken for a good one: the stamp comes last
   install_debian_packages
   if [[ ! -x "$PY" ]]; then
     log "Creating $VENV"
     "$(python_for_venv)" -m venv "$VENV"
   fi
-  "$PY" -m pip install -q --upgrade pip wheel
-  # torch first, pinned to the CPU build: an unpinned torch would pull several GB of CUDA wheels.
-  if ! "$PY" -c 'import torch' 2>/dev/null; then
-    log "Installing torch 2.13.0 (CPU)"
-    "$PY" -m pip install -q "torch==2.13.0"
+  "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null \
+    || die "$VENV is not CPython 3.11 (the lock's): remove it and run again"
+  local uv_version
+  uv_version="$(grep -oE '^uv==[^ ]+' "$LOCK_DIR/main.lock" | cut -d= -f3)"
+  if [[ "$("$VENV/bin/uv" --version 2>/dev/null | cut -d' ' -f2)" != "$uv_version" ]]; then
+    log "Installing uv $uv_version (it installs the lock)"
+    "$PY" -m pip install -q --require-hashes --no-deps -r <(python3 deploy/lock.py requirement uv --lock "$LOCK_DIR/main.lock") \
+      || die "Could not install uv $uv_version from the package registry (see above)"
   fi
-  local bindings
-  bindings="$(grep -o '"llama-cpp-python\[server\][^"]*"' pyproject.toml | tr -d '"')"
-  if ! "$PY" -m pip show -q llama-cpp-python >/dev/null 2>&1; then
-    if [[ -z "$USER_CMAKE_ARGS" ]]; then
-      log "Installing llama-cpp-python's bindings (llama.cpp itself is compiled once, below, for this CPU)"
-    else
-      log "Building llama-cpp-python with CMAKE_ARGS=$USER_CMAKE_ARGS (~5 min)"
-    fi
-    # --no-cache-dir: pip would keep a library-less (or CUDA) wheel for any later install of the same version
-    CMAKE_ARGS="${USER_CMAKE_ARGS:--DLLAMA_BUILD=OFF -DLLAVA_BUILD=OFF}" "$PY" -m pip install -q --no-cache-dir "$bindings"
-  fi
-  log "Installing AI Mentor and its dependencies"
-  "$PY" -m pip install -q -e ".[dev]"
-  "$PY" -c 'import langchain_milvus, langserve, langgraph' || die "The install is incomplete; see the pip output above."
+  log "Installing the locked dependencies ($LOCK_DIR/main.lock; llama.cpp itself is compiled once, below, for this CPU)"
+  sync_lock "$VENV" "$LOCK_DIR/main.lock"
+  "$VENV/bin/uv" pip install --quiet --python "$PY" --no-deps -e . || die "Installing AI Mentor itself failed (see above)"
+  "$PY" -m deploy.lock check --lock "$LOCK_DIR/main.lock" || die "The environment differs from the lock (see above)."
+  "$PY" -c 'import langchain_milvus, langserve, langgraph' || die "The install is incomplete; see the output above."
   # llama.cpp's own server and library, built for this CPU's instruction set and checked with one completion
   # (about 5 minutes once per CPU, cached in ~/.cache/ai-mentor); the bindings use the same library. When no
   # build runs here, pip builds the bindings' own portable one and llama-cpp-python's server answers.
@@ -320,14 +342,16 @@ stop_all() {
 
 install_studio() {
   # LangGraph Studio / `langgraph dev` in its own environment: langgraph-cli[inmem] needs
-  # sse-starlette >= 2, langserve[server] declares < 2 (see requirements-studio.txt).
-  local studio="$ROOT/.venv-studio" stamp want
-  stamp="$studio/.installed"; want="$(sha256sum requirements-studio.txt | cut -d' ' -f1)"
+  # sse-starlette >= 2, langserve[server] declares < 2 (see requirements/studio.in); installed from its lock.
+  local stamp="$STUDIO_VENV/.installed" want
+  want="$(sha256sum "$LOCK_DIR/studio.lock" | cut -d' ' -f1)"
   if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-    log "Creating the LangGraph Studio environment in $studio"
-    [[ -x "$studio/bin/python" ]] || "$(python_for_venv)" -m venv "$studio"
-    "$studio/bin/python" -m pip install -q --upgrade pip
-    "$studio/bin/python" -m pip install -q -r requirements-studio.txt
+    log "Creating the LangGraph Studio environment in $STUDIO_VENV ($LOCK_DIR/studio.lock)"
+    rm -f "$stamp"
+    [[ -x "$STUDIO_VENV/bin/python" ]] || "$(python_for_venv)" -m venv "$STUDIO_VENV"
+    sync_lock "$STUDIO_VENV" "$LOCK_DIR/studio.lock"
+    "$STUDIO_VENV/bin/python" -m deploy.lock check --lock "$LOCK_DIR/studio.lock" \
+      || die "The studio environment differs from its lock (see above)."
     printf '%s' "$want" >"$stamp"
   fi
 }
@@ -337,7 +361,29 @@ run_studio() {
   start_llm
   log "Starting langgraph dev on http://127.0.0.1:2024 (graph 'mentor' from langgraph.json)"
   log "The API server must be stopped first if it holds the same Milvus Lite database."
-  exec "$ROOT/.venv-studio/bin/langgraph" dev --no-browser --host 127.0.0.1 --port "${STUDIO_PORT:-2024}" "$@"
+  exec "$STUDIO_VENV/bin/langgraph" dev --no-browser --host 127.0.0.1 --port "${STUDIO_PORT:-2024}" "$@"
+}
+
+upgrade() {  # upgrade [pytest args]: newest versions the ranges allow, tested by the whole suite before they land
+  install_project
+  local scratch="$RUN_DIR/upgrade"
+  rm -rf "$scratch"; mkdir -p "$scratch/locks"
+  log "Re-resolving the locks to the newest versions pyproject.toml and requirements/studio.in allow"
+  "$PY" -m deploy.lock compile --upgrade --out "$scratch/locks" || die "The new versions did not resolve (see above); the lock is unchanged."
+  if cmp -s <("$PY" -m deploy.lock diff "$LOCK_DIR/main.lock" "$scratch/locks/main.lock") <(echo "main.lock: no version changed") \
+    && cmp -s <("$PY" -m deploy.lock diff "$LOCK_DIR/studio.lock" "$scratch/locks/studio.lock") <(echo "studio.lock: no version changed"); then
+    log "The locks are already the newest versions: nothing to test."; return 0
+  fi
+  log "Testing the new versions in scratch environments ($scratch): the whole suite, as CI runs it"
+  MENTOR_VENV="$scratch/venv" MENTOR_STUDIO_VENV="$scratch/venv-studio" MENTOR_LOCK_DIR="$scratch/locks" \
+    "$ROOT/startup.sh" test "$@" \
+    || die "The suite failed on the new versions: requirements/*.lock unchanged (the candidates stay in $scratch/locks)."
+  log "The suite passed on the new versions. What changed:"
+  "$PY" -m deploy.lock diff "$LOCK_DIR/main.lock" "$scratch/locks/main.lock"
+  "$PY" -m deploy.lock diff "$LOCK_DIR/studio.lock" "$scratch/locks/studio.lock"
+  cp "$scratch/locks/main.lock" "$scratch/locks/studio.lock" "$LOCK_DIR/"
+  rm -rf "$scratch/venv" "$scratch/venv-studio"
+  log "requirements/*.lock rewritten: commit them; the next ./startup.sh installs them."
 }
 
 lint() {
@@ -380,7 +426,8 @@ case "${1:-start}" in
   replicas)
     [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || die "usage: $0 replicas N (N API processes)"
     install_project; own_ports; start_replicas "$2" ;;
+  upgrade) shift; upgrade "$@" ;;
   stop) stop_all ;;
   status) status ;;
-  *) echo "usage: $0 [start|test [unit]|lint|stop|status|install|studio|replicas N]" >&2; exit 2 ;;
+  *) echo "usage: $0 [start|test [unit]|lint|stop|status|install|upgrade|studio|replicas N]" >&2; exit 2 ;;
 esac

@@ -194,7 +194,7 @@ def _chat_openai(
     timeout: float,
     connect_timeout: float,
 ) -> BaseChatModel:
-    import httpx
+    import openai
     from langchain_openai import ChatOpenAI
 
     params: dict[str, Any] = {
@@ -203,7 +203,9 @@ def _chat_openai(
         "api_key": api_key or "not-needed",
         "temperature": temperature,
         **completion_limit(max_tokens),
-        "timeout": httpx.Timeout(timeout, connect=connect_timeout),
+        # The client library's own Timeout: openai 3.x moved its transport to httpx2 and rejects an httpx.Timeout
+        # ("Invalid timeout", a 500 on every LLM call). The separate connect timeout makes "LLM down" a 503 at once.
+        "timeout": openai.Timeout(timeout, connect=connect_timeout),
         "max_retries": 1,
     }
     return ChatOpenAI(**params)

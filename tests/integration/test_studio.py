@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,7 +14,17 @@ from harness.servers import Deployment, base_env, free_port, stop, wait_http
 from tests.conftest import COURSE, PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
-STUDIO_BIN = PROJECT_ROOT / ".venv-studio" / "bin" / "langgraph"
+STUDIO_VENV = Path(os.environ.get("MENTOR_STUDIO_VENV") or PROJECT_ROOT / ".venv-studio")  # set by startup.sh
+STUDIO_BIN = STUDIO_VENV / "bin" / "langgraph"
+STUDIO_LOCK = Path(os.environ.get("MENTOR_LOCK_DIR") or PROJECT_ROOT / "requirements") / "studio.lock"
+
+
+def test_the_studio_environment_is_exactly_its_lock():
+    if not STUDIO_BIN.exists():
+        pytest.fail("the studio environment is missing: ./startup.sh test creates it (install_studio)")
+    check = [str(STUDIO_VENV / "bin" / "python"), "-m", "deploy.lock", "check", "--lock", str(STUDIO_LOCK)]
+    result = subprocess.run(check, cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.fixture
