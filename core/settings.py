@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -22,6 +23,13 @@ def resolve_path(value: str | Path) -> Path:
     """Relative paths are anchored at the project root, not the current directory."""
     path = Path(value).expanduser()
     return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def inside(path: str | Path, folder: str | Path) -> bool:
+    """The one confinement rule of every ingest path (the loader CLI, the server's ingest route, a restored
+    backup's records, the /files route): `path`, every symlink resolved, is `folder` or lies under it."""
+    real_folder, real = os.path.realpath(folder), os.path.realpath(path)
+    return os.path.commonpath([real_folder, real]) == real_folder
 
 
 class Settings(BaseSettings):
@@ -221,7 +229,23 @@ class Settings(BaseSettings):
     )
 
     # Web pages and the interaction log (server/web.py, server/interactions.py).
-    instructor_api_key: str = Field("", description="Key for /instructor's data; empty: MENTOR_API_KEY guards it.")
+    instructor_api_key: str = Field(
+        "", description="Key for /instructor's data (the admin key opens it too); students' keys never do."
+    )
+    admin_api_key: str = Field(
+        "",
+        description="The operator's key: ingest and reset over HTTP (POST /api/ingest), and everything else. "
+        "Empty: the instructor's key is the operator's.",
+    )
+    mentor_secret: str = Field(
+        "",
+        description="Signs conversation ids and file links and salts the log's conversation hashes; never an API "
+        "key. Empty: generated once into server_secret in the data folder (replicas on several machines must "
+        "set the same value).",
+    )
+    file_link_ttl_seconds: int = Field(
+        86400, ge=60, description="How long a signed /files link opens its file (a day by default)."
+    )
     interactions_enabled: bool = Field(True, description="Record questions, answers and feedback for /instructor.")
     interactions_db_url: str = Field(
         "", description="SQLAlchemy URL of the interaction log; empty: interactions.sqlite beside CHECKPOINT_DB."

@@ -385,6 +385,21 @@ class CourseStore:
                 return dict(sorted(counts.items()))
             offset += page
 
+    def file_ids(self) -> set[str]:
+        """Every file the chunks came from (their `file_id`), read in pages like chunks_per_source."""
+        found: set[str] = set()
+        if not self.exists():
+            return found
+        offset, page = 0, 1000
+        while True:
+            rows = self.client.query(
+                self.collection, filter='pk != ""', output_fields=["file_id"], limit=page, offset=offset
+            )
+            found.update(str(row.get("file_id", "")) for row in rows)
+            if len(rows) < page:
+                return found
+            offset += page
+
     def term_stats(self) -> TermStats:
         """How rare each term is in the collection (document frequencies over its chunks, with their titles and
         headings), for the answerability check in core/evidence.py. Built once (1,413 chunks: ~0.5 s), rebuilt

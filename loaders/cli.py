@@ -212,8 +212,22 @@ def restore(
     from loaders.backup import restore as do_restore
 
     settings = get_settings()
+
+    def confined(database: Path, recorded: list[str]) -> None:
+        # A chunk no confined record accounts for came from outside any ingested folder: it would be quoted.
+        aside = get_store(settings.model_copy(update={"milvus_uri": str(database)}))
+        try:
+            unknown = aside.file_ids() - set(recorded)
+        finally:
+            aside.close()
+        if unknown:
+            raise StoreError(
+                f"{archive} holds chunks of {len(unknown)} file(s) its ingest records don't list "
+                f"(e.g. {sorted(unknown)[0]}): refused. Re-ingest the folder instead."
+            )
+
     try:
-        do_restore(settings, archive)
+        do_restore(settings, archive, verify=confined)
         store = get_store(settings)
         count, hits = store.count(), store.search(check_query, 1, floor=-1.0)
         store.close()

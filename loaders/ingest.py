@@ -23,7 +23,7 @@ from langchain_core.documents import Document
 from langchain_core.indexing import index
 
 from core import factories
-from core.settings import Settings, get_settings
+from core.settings import Settings, get_settings, inside
 from core.sql import advisory_lock, engine_for
 from core.store import CourseStore
 from loaders.chunking import chunk_file
@@ -49,16 +49,15 @@ class Candidate:
     module: str  # first folder level below the root ("" for files at the top)
 
 
-def discover(root: Path, confine: bool = False) -> tuple[list[Candidate], list[FileResult]]:
-    """Walk the folder once, following symlinks but never in a loop; report what cannot be read.
+def discover(root: Path) -> tuple[list[Candidate], list[FileResult]]:
+    """Walk the folder once, following symlinks but never in a loop or out of it; report what cannot be read.
 
-    With `confine`, a symlink leading outside the folder is not followed (the server ingests for clients
-    and must never read beyond its configured roots)."""
+    A symlink leading outside the folder (to a file or a folder) is listed as skipped, never read: whoever runs
+    the ingest (the CLI, the server for a client) means this folder, and students are quoted what it holds."""
     found: list[Candidate] = []
-    real_root = os.path.realpath(root)
 
     def outside(path: str) -> bool:
-        return confine and os.path.commonpath([real_root, os.path.realpath(path)]) != real_root
+        return not inside(path, root)
 
     problems: list[FileResult] = []
     seen_dirs: set[str] = set()
@@ -170,7 +169,6 @@ def ingest_directory(
     reset: bool = False,
     dry_run: bool = False,
     progress: ProgressFactory = _no_progress,
-    confine: bool = False,
 ) -> IngestReport:
     """Bring the collection in line with the folder: add new files, replace changed ones, delete removed ones."""
     settings = settings or get_settings()
@@ -179,7 +177,7 @@ def ingest_directory(
         raise NotADirectoryError(f"{directory} is not a folder")
     started = time.perf_counter()
     report = IngestReport(str(root), settings.milvus_collection_name, dry_run=dry_run)
-    candidates, problems = discover(root, confine=confine)
+    candidates, problems = discover(root)
     report.files.extend(problems)
 
     own_store = store is None

@@ -15,8 +15,10 @@ class RemoteIngestError(RuntimeError):
 
 
 def auth_headers(settings: Settings) -> dict[str, str]:
-    """The API key header when MENTOR_API_KEY is set."""
-    return {"Authorization": f"Bearer {settings.mentor_api_key}"} if settings.mentor_api_key else {}
+    """The highest key this machine's settings hold: ingesting needs the operator's (ADMIN_API_KEY, else the
+    instructor's); a student's key gets a 403 that says so."""
+    key = settings.admin_api_key or settings.instructor_api_key or settings.mentor_api_key
+    return {"Authorization": f"Bearer {key}"} if key else {}
 
 
 def ingest_via_server(settings: Settings, directory: Path, *, reset: bool, dry_run: bool) -> IngestReport:

@@ -20,7 +20,7 @@ from langserve import APIHandler, add_routes
 from sse_starlette.sse import EventSourceResponse
 
 from core import factories
-from core.settings import COURSE_DIR, PROJECT_ROOT, Settings, get_settings
+from core.settings import COURSE_DIR, PROJECT_ROOT, Settings, get_settings, inside
 from core.store import DatabaseLockedError, StoreError
 from graph.graph import create_graph
 from server import errors, metrics
@@ -28,7 +28,7 @@ from server.body import BodyGuard, require_json
 from server.checkpoints import open_checkpointer, state_errors, unavailable_detail
 from server.runnables import ChatMentorRunnable, MentorRunnable
 from server.schemas import ChatRequest, ChatResponse, IngestRequest, SourceItem
-from server.security import ApiKeyMiddleware, redact_access_log, wants_page
+from server.security import RoleMiddleware, redact_access_log, wants_page
 from server.validation import check_configurable, check_langserve_body
 from server.web import web_router
 
@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         dependencies=[Depends(require_json)],
     )
+    errors.install(app, settings)  # first: its middleware must be the innermost, inside the metrics' one
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
@@ -101,11 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["*"],
         allow_headers=["*"],
     )
-    if settings.mentor_api_key:
-        app.add_middleware(ApiKeyMiddleware, api_key=settings.mentor_api_key)
+    app.add_middleware(RoleMiddleware, settings=settings)  # who may call what: server/security.py
     metrics.install(app)
-
-    errors.install(app, settings)
     redact_access_log()
 
     @app.get("/", tags=["status"], response_model=None)
@@ -213,10 +211,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except OSError as exc:  # a name too long for the file system, a loop of links
             raise errors.invalid(("body", "directory"), f"can't be read as a folder ({exc.strerror})") from exc
         roots = [Path(r).expanduser().resolve() for r in settings.ingest_roots]
-        if not any(_within(directory, root) for root in roots):
+        if not any(inside(directory, root) for root in roots):
             raise HTTPException(403, f"{directory} is outside the folders this server may read (INGEST_ROOTS).")
-        own = _within(PROJECT_ROOT, directory) or _within(directory, PROJECT_ROOT)
-        if own and not _within(directory, COURSE_DIR):
+        own = inside(PROJECT_ROOT, directory) or inside(directory, PROJECT_ROOT)
+        if own and not inside(directory, COURSE_DIR):
             raise HTTPException(403, f"{directory} holds this server's own files; only {COURSE_DIR.name}/ is read.")
         if not is_dir:
             raise errors.invalid(("body", "directory"), f"{directory} is not a folder")
@@ -229,7 +227,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     store=request.app.state.store,
                     reset=body.reset,
                     dry_run=body.dry_run,
-                    confine=True,
                 )
             except StoreError as exc:
                 metrics.INGEST_RUNS.labels("error").inc()
@@ -245,10 +242,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # {"messages": [...]} → answer text with its sources listed: LangServe's chat playground needs this shape.
     serve(app, ChatMentorRunnable(mentor), "/mentor/chat", settings, playground_type="chat")
     return app
-
-
-def _within(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
 
 
 def serve(app: FastAPI, runnable: Runnable, path: str, settings: Settings, **options: Any) -> None:

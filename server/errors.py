@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from langchain_core.exceptions import ContextOverflowError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.settings import Settings
 from core.store import StoreError
@@ -105,8 +106,51 @@ def _report(exc: BaseException, status: int, where: str) -> None:
         log.warning("%s: dependency unavailable: %s", where, type(exc).__name__)
 
 
+class CatchErrors:
+    """ASGI middleware, innermost: an exception no handler took (an LLM outage, a bug) is answered here by the
+    policy, and not raised further.
+
+    Starlette's last-resort handler (ServerErrorMiddleware, where an `Exception` handler is registered) re-raises
+    after answering, so uvicorn logged a second traceback and closed the connection: the client's next request
+    on that keep-alive connection failed (httpx ReadError), which broke every pooled client after one outage."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app; on an exception, answer JSON (or end a started body) and return normally."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = {"started": False, "finished": False}
+
+        async def tracked(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["started"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                state["finished"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            status, detail = classify(exc, self.settings)
+            _report(exc, status, scope.get("path", ""))
+            if state["finished"]:
+                return
+            if state["started"]:  # the head is out: end the body, so the connection stays usable
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            body = json.dumps({"detail": detail}).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+
 def install(app: FastAPI, settings: Settings) -> None:
-    """Register the policy's exception handlers on the app."""
+    """Register the policy's exception handlers on the app, and `CatchErrors` for every other exception. Call it
+    before adding any other middleware: the first added is the innermost."""
 
     async def handle(request: Request, exc: Exception) -> JSONResponse:
         status, detail = classify(exc, settings)
@@ -114,8 +158,9 @@ def install(app: FastAPI, settings: Settings) -> None:
         headers = getattr(exc, "headers", None) if isinstance(exc, HTTPException) else None
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
-    for exc_class in (RequestValidationError, ValidationError, HTTPException, Exception):
+    for exc_class in (RequestValidationError, ValidationError, HTTPException):
         app.add_exception_handler(exc_class, handle)
+    app.add_middleware(CatchErrors, settings=settings)
 
 
 def error_payload(exc: BaseException, settings: Settings, where: str) -> tuple[int, str]:

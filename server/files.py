@@ -6,13 +6,14 @@ from) and it still lies, symlinks resolved, under that folder: a request names a
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
+import time
 from pathlib import Path
 from urllib.parse import quote
 
-from core.settings import Settings
+from core.secret import derived_key, sign
+from core.settings import Settings, inside
 from core.sql import engine_for
 from loaders.ingest import module_of, namespace_for
 from loaders.manifest import Manifest
@@ -29,13 +30,13 @@ class SourceFiles:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.manifest = Manifest(engine_for(settings.record_manager_db), namespace_for(settings))
+        self.link_key = derived_key(settings, "file-links") if settings.mentor_api_key else b""
 
     def resolve(self, source: str) -> Path | None:
         """The ingested file recorded as `source`, if it still exists inside the folder it was ingested from."""
         for root, entry in self.manifest.locate(source):
-            real_root = os.path.realpath(root)
             real = os.path.realpath(entry.file_id)
-            if os.path.commonpath([real_root, real]) == real_root and os.path.isfile(real):
+            if inside(real, root) and os.path.isfile(real):
                 return Path(real)
         return None
 
@@ -44,22 +45,25 @@ class SourceFiles:
         return sorted({module_of(source) for source in self.manifest.sources()} - {""})
 
     # ---- links --------------------------------------------------------------------------------
-    def signature(self, source: str) -> str:
-        """With MENTOR_API_KEY set a browser tab can't send the key header, so a link carries a signature
-        that opens this one file (an HMAC of its path under the key; changing the key revokes them all)."""
-        key = self.settings.mentor_api_key.encode()
-        return hmac.new(key, f"files:{source}".encode(), hashlib.sha256).hexdigest()[:32]
+    def signature(self, source: str, expires: int) -> str:
+        """With MENTOR_API_KEY set a browser tab can't send the key header, so a link carries a signature that
+        opens this one file until `expires` (epoch seconds): an HMAC of both under the server's secret, not the
+        API key, so holding the key mints nothing that outlives FILE_LINK_TTL_SECONDS."""
+        return sign(self.link_key, f"files:{expires}:{source}")
 
-    def signed(self, source: str, presented: str) -> bool:
-        """Whether `presented` is this file's link signature (constant-time)."""
-        return hmac.compare_digest(self.signature(source), presented)
+    def signed(self, source: str, expires: int, presented: str) -> bool:
+        """Whether `presented` is this file's signature for `expires`, and that time has not passed."""
+        if not presented or expires < time.time():
+            return False
+        return hmac.compare_digest(self.signature(source, expires), presented)
 
     def href(self, source: dict) -> str:
         """The link that opens a source at its location: `#page=N` for PDFs, cell/slide/anchor/heading ids."""
         path = str(source.get("source") or "")
         url = FILES_PREFIX + quote(path)
         if self.settings.mentor_api_key:
-            url += f"?sig={self.signature(path)}"
+            expires = int(time.time()) + self.settings.file_link_ttl_seconds
+            url += f"?exp={expires}&sig={self.signature(path, expires)}"
         return url + _fragment(source)
 
 

@@ -3,18 +3,21 @@
 Answers are queued and written by one background thread, so a slow disk never delays an answer. The
 database is any SQLAlchemy URL: a SQLite file beside the conversations by default, PostgreSQL for a shared
 deployment. Nothing that identifies or authenticates a client is stored: no API key, no header, and a
-conversation id only as a hash (the id is the key to its conversation).
+conversation id only as a keyed hash (HMAC under a salt derived from the server's secret, core/secret.py): the
+id is the key to its conversation, and an unsalted hash of a short id could be looked up.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
 import json
 import logging
 import queue
 import re
+import secrets
 import statistics
 import threading
 import time
@@ -59,7 +62,7 @@ interactions = Table(
     Column("grounded", Boolean, nullable=False),
     Column("refused", Boolean, nullable=False),
     Column("module", String(100), nullable=False),
-    Column("conversation", String(16), nullable=False),  # sha256 prefix of the conversation id
+    Column("conversation", String(16), nullable=False),  # salted HMAC prefix of the conversation id
     Column("sources", Text, nullable=False),  # JSON: the sources shown, without their full text
     Column("latency_ms", Float, nullable=False),
     Column("first_token_ms", Float),
@@ -114,7 +117,7 @@ def _light(sources: list[dict]) -> list[dict]:
     return [{k: s.get(k) for k in SOURCE_FIELDS if k in s} for s in sources]
 
 
-def _row(item: Answered) -> dict:
+def _row(item: Answered, salt: bytes) -> dict:
     out = item.output
     route = str(out.get("route", ""))
     grounded = bool(out.get("grounded"))
@@ -130,7 +133,7 @@ def _row(item: Answered) -> dict:
         "grounded": grounded,
         "refused": route == "course" and not grounded,
         "module": item.module or "",
-        "conversation": hashlib.sha256(item.conversation_id.encode()).hexdigest()[:16],
+        "conversation": hmac.new(salt, item.conversation_id.encode(), hashlib.sha256).hexdigest()[:16],
         "sources": json.dumps(sources),
         "latency_ms": round(item.seconds * 1000, 1),
         "first_token_ms": None if item.first_token_seconds is None else round(item.first_token_seconds * 1000, 1),
@@ -142,9 +145,14 @@ class InteractionLog:
     """Queue in, one writer thread out; reads (the instructor's summary and CSV) go to the database."""
 
     def __init__(
-        self, url: str, retention_days: int = 0, closest: Callable[[str, str], list[dict]] | None = None
+        self,
+        url: str,
+        retention_days: int = 0,
+        closest: Callable[[str, str], list[dict]] | None = None,
+        salt: bytes | None = None,
     ) -> None:
         self.url = url
+        self.salt = salt or secrets.token_bytes(32)  # no salt given (tests): one per log, never stored
         self.retention_days = retention_days
         # For a refusal that came with no sources: finds the nearest notes, so the instructor sees what
         # the materials hold closest to the question (run by the writer thread, never by the answer).
@@ -239,7 +247,7 @@ class InteractionLog:
                 self.prune()
 
     def _row(self, item: Answered) -> dict:
-        row = _row(item)
+        row = _row(item, self.salt)
         if row["refused"] and row["sources"] == "[]" and self.closest is not None:
             try:
                 row["sources"] = json.dumps(_light(self.closest(item.question, item.module)))

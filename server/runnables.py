@@ -9,7 +9,6 @@ import asyncio
 import logging
 import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from graph import prompts
 from graph.configuration import config_specs
 from graph.graph import ANSWER_TAG
 from server import metrics
-from server.conversations import keep_latest_checkpoint
+from server.conversations import issue_conversation_id, keep_latest_checkpoint
 from server.validation import ConversationId, ModuleName, Question, check_question
 
 log = logging.getLogger("ai_mentor.server")
@@ -153,7 +152,7 @@ class MentorRunnable(Runnable[dict, dict]):
             raise RuntimeError("The tutor graph is not ready yet.")
         request = value if isinstance(value, MentorInput) else MentorInput.model_validate(value)
         question = request.question
-        conversation_id = request.conversation_id or uuid.uuid4().hex
+        conversation_id = request.conversation_id or issue_conversation_id()
         merged: dict[str, Any] = dict(config or {})
         configurable = dict(merged.get("configurable") or {})
         configurable["thread_id"] = conversation_id
@@ -266,7 +265,11 @@ class MentorRunnable(Runnable[dict, dict]):
             elif token := _token(mode, chunk):
                 first_token = first_token or time.perf_counter()
                 yield token
-        yield self._answered(graph_input, cfg, self._output(final, conversation_id), started, first_token)
+        output = self._output(final, conversation_id)
+        if first_token is None and output["answer"]:
+            first_token = time.perf_counter()
+            yield {"token": output["answer"]}  # a refusal is written by no model: its text is still the tokens
+        yield self._answered(graph_input, cfg, output, started, first_token)
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> dict:
         """Waits its turn (one answer at a time), then runs the graph."""
@@ -298,7 +301,11 @@ class MentorRunnable(Runnable[dict, dict]):
                     first_token = first_token or time.perf_counter()
                     yield token
             await keep_latest_checkpoint(self.graph.checkpointer, conversation_id)
-        yield self._answered(graph_input, cfg, self._output(final, conversation_id), started, first_token)
+        output = self._output(final, conversation_id)
+        if first_token is None and output["answer"]:
+            first_token = time.perf_counter()
+            yield {"token": output["answer"]}  # a refusal is written by no model: its text is still the tokens
+        yield self._answered(graph_input, cfg, output, started, first_token)
 
 
 # ---- chat interface (LangServe's chat playground) -------------------------------------------------
@@ -438,7 +445,7 @@ class ChatMentorRunnable(Runnable[dict, str]):
         graph = self.mentor.graph
         if graph is None:
             raise RuntimeError("The tutor graph is not ready yet.")
-        payload["conversation_id"] = "chat-" + uuid.uuid4().hex
+        payload["conversation_id"] = issue_conversation_id()
         thread = RunnableConfig(configurable={"thread_id": payload["conversation_id"]})
         saver = cast(BaseCheckpointSaver, graph.checkpointer) if graph.checkpointer is not None else None
         return graph, thread, saver

@@ -17,6 +17,7 @@ from core import factories
 from core.settings import Settings, get_settings
 from core.store import MODULE_PATTERN
 from graph.configuration import Configuration
+from server.conversations import NOT_ISSUED, was_issued
 
 QUESTION_TOO_LONG = "question_too_long"
 CONVERSATION_ID_PATTERN = r"^[\w.\-:]{0,128}$"  # empty, like omitted, starts a new conversation
@@ -71,14 +72,28 @@ Question = Annotated[
         json_schema_extra=_question_schema,
     ),
 ]
+
+
+def check_conversation_id(value: str) -> str:
+    """Empty (a new conversation), or an id this server issued: a client-chosen one never opens a conversation."""
+    if value and not was_issued(value):
+        raise PydanticCustomError(
+            NOT_ISSUED,
+            "This conversation_id was not issued by this server. Omit it to start a conversation, then send back "
+            "the conversation_id its answer carries (or get one from POST /api/conversations).",
+        )
+    return value
+
+
 ConversationId = Annotated[
     str,
     Field(
         pattern=CONVERSATION_ID_PATTERN,
         max_length=128,
-        description="Continue this conversation (letters, digits, '_', '.', '-', ':'; at most 128); "
-        "omitted or empty: a new one.",
+        description="Continue this conversation: an id the server issued (in an earlier answer's "
+        "`conversation_id`, or from POST /api/conversations); omitted or empty: a new one.",
     ),
+    AfterValidator(check_conversation_id),  # after the pattern: a malformed id is reported as malformed
 ]
 ModuleName = Annotated[
     str,

@@ -10,27 +10,28 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from core import factories
+from core.secret import derived_key
 from core.settings import Settings
 from core.sources import make_source
 from loaders.parsers import ParseError
+from server.conversations import issue_conversation_id
 from server.files import BROWSER_NATIVE, SourceFiles
 from server.interactions import InteractionLog
 from server.render import highlight_css, render_answer, render_document
 from server.runnables import MentorRunnable
 from server.schemas import ClosestRequest, FeedbackRequest, RenderRequest
-from server.security import key_matches, presented_key
+from server.security import Keys, presented_key
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -76,10 +77,8 @@ def load_assets(settings: Settings, templates: Environment) -> dict[str, Asset]:
         assets[page] = _asset(templates.get_template(page).render().encode(), ASSET_TYPES[".html"])
     assets["highlight.css"] = _asset(highlight_css().encode(), ASSET_TYPES[".css"])
     # Whether a page must ask for a key before its first call (rather than learn it from a 401).
-    needs = {
-        "key": bool(settings.mentor_api_key),
-        "instructor_key": bool(settings.instructor_api_key or settings.mentor_api_key),
-    }
+    keys = Keys(settings)
+    needs = {"key": bool(settings.mentor_api_key), "instructor_key": keys.any}
     assets["config.json"] = _asset(json.dumps(needs).encode(), "application/json")
     return assets
 
@@ -102,8 +101,14 @@ def web_router(settings: Settings, mentor: MentorRunnable) -> APIRouter:
     templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
     assets = load_assets(settings, templates)
     files = SourceFiles(settings)
+    keys = Keys(settings)
     interactions = (
-        InteractionLog(settings.interactions_url, settings.interactions_retention_days, closest=closest_sources)
+        InteractionLog(
+            settings.interactions_url,
+            settings.interactions_retention_days,
+            closest=closest_sources,
+            salt=derived_key(settings, "log-salt"),
+        )
         if settings.interactions_enabled
         else None
     )
@@ -151,8 +156,9 @@ def web_router(settings: Settings, mentor: MentorRunnable) -> APIRouter:
     # ---- the student page's API ---------------------------------------------------------------
     @router.post("/api/conversations", status_code=201, tags=["web"])
     async def new_conversation() -> dict:
-        """A new conversation id: random, 128 bits, so no one can guess another student's conversation."""
-        return {"conversation_id": secrets.token_hex(16)}
+        """A new conversation id, issued by the server (128 random bits, signed): only ids it issued open a
+        conversation, so no one can guess or choose another student's."""
+        return {"conversation_id": issue_conversation_id(settings)}
 
     @router.get("/api/modules", tags=["web"])
     async def modules() -> dict:
@@ -182,11 +188,11 @@ def web_router(settings: Settings, mentor: MentorRunnable) -> APIRouter:
         return {"status": "recorded"}
 
     @router.get("/files/{source:path}", tags=["web"], response_model=None)
-    async def course_file(source: str, request: Request, sig: str = "") -> Response:
+    async def course_file(source: str, request: Request, exp: int = 0, sig: str = "") -> Response:
         """An ingested file, opened where a citation points: PDFs as they are (#page=N), others as a page."""
-        key = settings.mentor_api_key
-        if key and not (key_matches(presented_key(request.scope["headers"]), key) or files.signed(source, sig)):
-            raise HTTPException(401, "Missing or invalid API key or link signature.")
+        refused = keys.refusal("student", presented_key(request.scope["headers"]))
+        if refused and not files.signed(source, exp, sig):
+            raise HTTPException(401, "Missing or invalid API key, or a link signature that is wrong or expired.")
         path = await asyncio.to_thread(files.resolve, source)
         if path is None:
             raise HTTPException(404, f"No ingested file {source!r}.")
@@ -199,22 +205,13 @@ def web_router(settings: Settings, mentor: MentorRunnable) -> APIRouter:
         page = templates.get_template("document.html").render(title=view.title, source=source, body=view.body)
         return HTMLResponse(page, headers={**COMMON_HEADERS, "Content-Security-Policy": DOCUMENT_CSP})
 
-    # ---- the instructor page's API ------------------------------------------------------------
-    def instructor(request: Request) -> None:
-        expected = settings.instructor_api_key or settings.mentor_api_key
-        if expected and not key_matches(presented_key(request.scope["headers"]), expected):
-            raise HTTPException(
-                401,
-                "Missing or invalid instructor key (X-API-Key or Authorization: Bearer).",
-                {"WWW-Authenticate": "Bearer"},
-            )
-
-    @router.get("/api/instructor/summary", tags=["instructor"], dependencies=[Depends(instructor)])
+    # ---- the instructor page's API (the instructor's key: server/security.py) -------------------
+    @router.get("/api/instructor/summary", tags=["instructor"])
     async def summary(days: int = Query(30, ge=1, le=3660)) -> dict:
         """Questions per day, unanswered questions with their closest sources, most cited sources, rates."""
         return await asyncio.to_thread(log().summary, days)
 
-    @router.get("/api/instructor/export.csv", tags=["instructor"], dependencies=[Depends(instructor)])
+    @router.get("/api/instructor/export.csv", tags=["instructor"])
     async def export(days: int = Query(0, ge=0, le=3660)) -> Response:
         """Every recorded interaction (of the last `days` days; 0 = all) as CSV."""
         text = await asyncio.to_thread(log().export_csv, days)

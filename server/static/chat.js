@@ -80,7 +80,7 @@ const MentorChat = (() => {
 
   async function ensureConversation(question) {
     if (state.current) return state.current;
-    // A random server-issued id (128 bits): a conversation is private to whoever holds its id.
+    // Issued by the server (128 random bits, signed): only whoever holds it continues the conversation.
     const { conversation_id: id } = await MentorApi.post("/api/conversations", {});
     state.current = { id, title: question.slice(0, 80), module: $("#module").value, updated: Date.now(), messages: [] };
     state.conversations.unshift(state.current);
@@ -299,6 +299,15 @@ const MentorChat = (() => {
     node.dataset.state = "error";
   }
 
+  async function notIssued(response) {
+    try {
+      const body = await response.clone().json();
+      return Array.isArray(body.detail) && body.detail.some((e) => e.type === "conversation_not_issued");
+    } catch (err) {
+      return false;
+    }
+  }
+
   async function ask(question) {
     const started = performance.now();
     addQuestion(question);
@@ -308,11 +317,19 @@ const MentorChat = (() => {
     const conversation = await ensureConversation(question);
     const moduleName = $("#module").value;
     const requested = performance.now();
-    const response = await MentorApi.request("/api/chat/stream", {
+    const send = () => MentorApi.request("/api/chat/stream", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
       body: JSON.stringify({ message: question, conversation_id: conversation.id, module: moduleName || null }),
     });
+    let response = await send();
+    if (response.status === 422 && (await notIssued(response))) {
+      // An id this browser kept from before the server issued signed ones: the server can't continue it, so
+      // this question starts it anew under an id it issues (the page keeps the earlier messages shown).
+      conversation.id = (await MentorApi.post("/api/conversations", {})).conversation_id;
+      save();
+      response = await send();
+    }
     if (!response.ok) {
       showError(node, await MentorApi.detail(response));
       return;

@@ -65,9 +65,9 @@ def start_milvus_server(base_dir: Path) -> MilvusServer:
     return server
 
 
-def keyed_server(llm_server: LLMServer, root: Path, key: str) -> ApiServer:
-    """A started API server with MENTOR_API_KEY set, on its own database (one process per Milvus Lite file),
-    still empty; root/course holds one lesson (week01/tuples.md) to ingest."""
+def keyed_server(llm_server: LLMServer, root: Path, key: str, admin_key: str = "") -> ApiServer:
+    """A started API server with MENTOR_API_KEY (and ADMIN_API_KEY, when given) set, on its own database (one
+    process per Milvus Lite file), still empty; root/course holds one lesson (week01/tuples.md) to ingest."""
     course = root / "course" / "week01"
     course.mkdir(parents=True)
     (course / "tuples.md").write_text(
@@ -75,7 +75,7 @@ def keyed_server(llm_server: LLMServer, root: Path, key: str) -> ApiServer:
         "Tuples can be unpacked: x, y = point. Because they are immutable, tuples can be dictionary keys.\n"
     )
     server = ApiServer.on_free_port(Deployment.create(root, llm_server.url, LLM_TIMEOUT="60"), root / "api.log")
-    server.extra_env = {"MENTOR_API_KEY": key}
+    server.extra_env = {"MENTOR_API_KEY": key, **({"ADMIN_API_KEY": admin_key} if admin_key else {})}
     server.start()
     return server
 

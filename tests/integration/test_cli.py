@@ -99,3 +99,21 @@ def test_delegating_to_the_running_server_imports_no_model_stack(api):
     assert "httpx" in imported and not {"torch", "pymilvus", "transformers", "sentence_transformers"} & imported
     (folder / "week01" / "sets.md").unlink()
     assert json.loads(run().stdout)["summary"]["deleted"] == 1
+
+
+def test_links_out_of_the_folder_are_never_ingested(cli, tmp_path):
+    """Issue 23: `c/passwd.md`, a link to a file outside, was ingested and quoted to students (grounded: true)."""
+    course, private = tmp_path / "c", tmp_path / "private"
+    (course / "week01").mkdir(parents=True)
+    private.mkdir()
+    (course / "week01" / "tuples.md").write_text("# Tuples\n\nA tuple is an immutable sequence: (3, 4).\n")
+    (private / "passwd.md").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (private / "week09.md").write_text("# Private notes\n\nnot course material\n")
+    (course / "passwd.md").symlink_to(private / "passwd.md")  # a link to a file outside
+    (course / "week02").symlink_to(private)  # a link to a folder outside
+    result = cli.run_cli("--directory", str(course), "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    files = {f["source"]: (f["status"], f["reason"]) for f in json.loads(result.stdout)["files"]}
+    assert files["passwd.md"] == files["week02"] == ("skipped", "links outside the folder"), files
+    stats = json.loads(cli.run_cli("stats", "--json").stdout)["chunks_per_source"]
+    assert set(stats) == {"week01/tuples.md"}, stats

@@ -148,8 +148,30 @@ def test_ingest_refuses_odd_paths_and_the_projects_own_code(api):
     assert dry.status_code == 200 and dry.json()["chunks_written"] == 0, dry.text
 
 
+# ---- issue 23: deep nesting is a quick 422 that costs neither the connection nor a traceback ----------------
+def test_json_nested_10000_deep_is_a_quick_422_on_every_post(api):
+    deep = ("[" * 10_000 + "]" * 10_000).encode()
+    bodies = {path: b'{"input": ' + deep + b"}" for path in [*MENTOR_POSTS, "/mentor/batch", "/mentor/chat/invoke"]}
+    bodies["/api/chat"] = b'{"message": "hi", "module": ' + deep + b"}"
+    bodies["/api/ingest"] = b'{"directory": ' + deep + b"}"
+    traces_before = api.log.read_text(errors="replace").count("Traceback")
+    seconds = []
+    with httpx.Client(base_url=api.url, timeout=TIMEOUT, limits=httpx.Limits(max_connections=1)) as client:
+        for path, body in bodies.items():
+            started = time.monotonic()
+            response = client.post(path, content=body, headers=JSON)
+            seconds.append(time.monotonic() - started)
+            assert_client_error(response, 422)
+            assert response.json()["detail"][0]["type"] == "json_too_deep"
+            assert client.get("/api/chat/stats").status_code == 200  # the same connection, still usable
+    seconds.sort()
+    print(f"10,000-deep JSON → 422: median {seconds[len(seconds) // 2] * 1000:.1f} ms, max {seconds[-1] * 1000:.1f} ms")
+    assert seconds[len(seconds) // 2] <= 0.05 and seconds[-1] < 1, seconds
+    assert api.log.read_text(errors="replace").count("Traceback") == traces_before
+
+
 # ---- 10: conversation ids and cross-site bodies -------------------------------------------------------------
-@pytest.mark.parametrize("conversation_id", ["x" * 10_000, "../../etc/passwd", "a b", "x\ny"])
+@pytest.mark.parametrize("conversation_id", ["x" * 10_000, "../../etc/passwd", "a b", "x\ny", "t1"])
 def test_conversation_ids_follow_one_pattern(api, conversation_id):
     mentor = {"input": {"question": "hi", "conversation_id": conversation_id}}
     assert_client_error(post(api, "/mentor/invoke", mentor), 422)
@@ -258,16 +280,17 @@ def test_schema_fuzzer_finds_no_server_error(fuzz_api, llm_server, tmp_path):
 def test_a_stored_conversation_is_bounded(fuzz_api):
     from langgraph.checkpoint.sqlite import SqliteSaver
 
+    capped = post(fuzz_api, "/api/conversations", {}).json()["conversation_id"]
     for question in ("hello!", "thanks!", "hi there", "good morning", "thank you"):
-        answer = post(fuzz_api, "/mentor/invoke", {"input": {"question": question, "conversation_id": "capped"}})
+        answer = post(fuzz_api, "/mentor/invoke", {"input": {"question": question, "conversation_id": capped}})
         assert answer.status_code == 200, answer.text
     assert answer.json()["output"]["turns"] == 5
     connection = sqlite3.connect(fuzz_api.deployment.env["CHECKPOINT_DB"], check_same_thread=False)
-    state = SqliteSaver(connection).get_tuple({"configurable": {"thread_id": "capped"}})
+    state = SqliteSaver(connection).get_tuple({"configurable": {"thread_id": capped}})
     assert state is not None
     messages = state.checkpoint["channel_values"]["messages"]
     assert [m.content for m in messages][0::2] == ["good morning", "thank you"], messages  # HISTORY_MAX_MESSAGES=4
-    rows = connection.execute("SELECT COUNT(*) FROM checkpoints WHERE thread_id = 'capped'").fetchone()[0]
+    rows = connection.execute("SELECT COUNT(*) FROM checkpoints WHERE thread_id = ?", (capped,)).fetchone()[0]
     assert rows == 1, rows  # only the latest checkpoint is kept (server/conversations.py)
     connection.close()
 

@@ -43,6 +43,7 @@ NEW_TEXT = (
     "remove(); because it is hashable, a frozenset can be a dictionary key or an element of another set.\n"
 )
 TRACE_MARKERS = ("Traceback", 'File "/', "site-packages")
+CONVERSATIONS: dict[str, str] = {}  # ids the replicas issued, continued by later tests (after a restart)
 
 
 @dataclass
@@ -66,6 +67,8 @@ class Cluster:
             LLM_MAX_TOKENS="96",  # what is checked is where answers come from, not their length: keep them short
             ANSWER_STYLE="generative",  # an answer that streams for a while, so a replica can die mid-answer
             INGEST_ROOTS=json.dumps([str(self.root)]),
+            # shared state needs a shared secret: an id issued by A is continued on B, a link A signs opens on B
+            MENTOR_SECRET="replicas-share-this-secret",
             **extra,
         )
 
@@ -205,10 +208,10 @@ def invoke(url: str, question: str, conversation_id: str, headers: dict | None =
 
 def test_a_conversation_continues_on_the_other_replica(replicas):
     a, b = replicas["a"], replicas["b"]
-    first = ok(chat(a.url, "What is a list comprehension?", "conv-ab"))
-    assert first["conversation_id"] == "conv-ab"
-    second = invoke(b.url, "How do I keep only the even numbers in one?", "conv-ab")
-    assert second["conversation_id"] == "conv-ab" and second["turns"] == 2  # A's turn and B's
+    first = ok(chat(a.url, "What is a list comprehension?"))
+    conversation = CONVERSATIONS["ab"] = first["conversation_id"]  # issued by A, signed with the shared secret
+    second = invoke(b.url, "How do I keep only the even numbers in one?", conversation)
+    assert second["conversation_id"] == conversation and second["turns"] == 2  # A's turn and B's
 
 
 def test_kill_9_of_a_mid_answer_b_keeps_answering_and_a_retry_on_b_completes(replicas):
@@ -216,7 +219,8 @@ def test_kill_9_of_a_mid_answer_b_keeps_answering_and_a_retry_on_b_completes(rep
     question = "Can a list comprehension use two for clauses?"
     killed = threading.Event()
     pool = ThreadPoolExecutor(1)
-    with httpx.stream("POST", f"{a.url}/api/chat/stream", json={"message": question, "conversation_id": "conv-kill"},
+    conversation = ok(httpx.post(f"{a.url}/api/conversations", json={}, timeout=TIMEOUT))["conversation_id"]
+    with httpx.stream("POST", f"{a.url}/api/chat/stream", json={"message": question, "conversation_id": conversation},
                       timeout=TIMEOUT) as response:  # fmt: skip
         assert response.status_code == 200
         with pytest.raises(httpx.HTTPError):  # the stream breaks off when A dies
@@ -224,7 +228,7 @@ def test_kill_9_of_a_mid_answer_b_keeps_answering_and_a_retry_on_b_completes(rep
                 if line.startswith("event: token") and not killed.is_set():
                     # A is writing the answer (route, retrieve, grade are checkpointed): another student asks
                     # B, then A dies.
-                    other = pool.submit(chat, b.url, "What is a frozenset?", "conv-other")
+                    other = pool.submit(chat, b.url, "What is a frozenset?")
                     assert a.proc is not None
                     os.kill(a.proc.pid, signal.SIGKILL)
                     killed.set()
@@ -233,7 +237,7 @@ def test_kill_9_of_a_mid_answer_b_keeps_answering_and_a_retry_on_b_completes(rep
 
     assert ok(other.result(timeout=300))["sources"][0]["metadata"]["source"] == NEW_FILE  # B kept answering
     pool.shutdown()
-    retry = invoke(b.url, question, "conv-kill")  # the client retries on B
+    retry = invoke(b.url, question, conversation)  # the client retries on B
     assert retry["route"] == "course" and retry["answer"].strip()
     # B finished the turn A left half done, from its checkpoints: it counts once, not twice
     assert retry["turns"] == 1
@@ -264,7 +268,7 @@ def test_restart_everything_keeps_conversations_and_collection(cluster, replicas
     restarted.start()
     headers = {"X-API-Key": KEY}
     assert ok(httpx.get(f"{restarted.url}/api/chat/stats", headers=headers, timeout=30))["chunk_count"] == chunks
-    assert invoke(restarted.url, "thanks!", "conv-ab", headers)["turns"] == 3
+    assert invoke(restarted.url, "thanks!", CONVERSATIONS["ab"], headers)["turns"] == 3
 
 
 def test_metrics_sum_every_worker_behind_the_api_key(replicas):
@@ -296,7 +300,9 @@ def test_losing_postgres_mid_request_answers_503_then_recovers(cluster, replicas
     server, headers = replicas["a2"], {"X-API-Key": KEY}
     events: list[tuple[str, str]] = []
     stopped = False
-    body = {"message": "What is a list comprehension?", "conversation_id": "conv-pg"}
+    issued = httpx.post(f"{server.url}/api/conversations", json={}, headers=headers, timeout=30)
+    conversation = ok(issued)["conversation_id"]
+    body = {"message": "What is a list comprehension?", "conversation_id": conversation}
     with httpx.stream("POST", f"{server.url}/api/chat/stream", headers=headers, timeout=TIMEOUT, json=body) as response:
         event = "message"
         for line in response.iter_lines():
@@ -313,14 +319,14 @@ def test_losing_postgres_mid_request_answers_503_then_recovers(cluster, replicas
     assert error["status"] == 503 and "CHECKPOINT_URI=" in error["detail"], error
 
     started = time.monotonic()
-    down = chat(server.url, "What is a list comprehension?", "conv-pg", headers)
+    down = chat(server.url, "What is a list comprehension?", conversation, headers)
     assert down.status_code == 503, down.text[:500]
     assert "CHECKPOINT_URI=" in down.json()["detail"] and time.monotonic() - started < 60
     assert not any(marker in down.text for marker in TRACE_MARKERS)
 
     cluster.postgres.start()
     deadline = time.monotonic() + 120
-    while (response := chat(server.url, "What is a list comprehension?", "conv-pg", headers)).status_code != 200:
+    while (response := chat(server.url, "What is a list comprehension?", conversation, headers)).status_code != 200:
         assert response.status_code == 503 and time.monotonic() < deadline, response.text[:500]
         time.sleep(2)
     for _ in range(3):  # every worker's pool has recovered, not just one

@@ -260,13 +260,14 @@ def test_the_page_at_phone_width_has_labelled_controls(api, browser):
 
 # ---- MENTOR_API_KEY set: the page asks once; citation links open in a tab that has no key ------------
 KEY = "page-key-5e0c"
+ADMIN_KEY = "page-admin-key-2b71"
 
 
 @pytest.fixture(scope="module")
 def keyed_api(llm_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    server = keyed_server(llm_server, tmp_path_factory.mktemp("web-keyed"), KEY)
+    server = keyed_server(llm_server, tmp_path_factory.mktemp("web-keyed"), KEY, admin_key=ADMIN_KEY)
     course = str(server.deployment.root / "course")
-    ingest = httpx.post(f"{server.url}/api/ingest", json={"directory": course}, headers={"X-API-Key": KEY})
+    ingest = httpx.post(f"{server.url}/api/ingest", json={"directory": course}, headers={"X-API-Key": ADMIN_KEY})
     assert ingest.status_code == 200 and ingest.json()["summary"]["added"] == 1, ingest.text
     yield server
     server.stop()
@@ -283,7 +284,7 @@ def test_with_an_api_key_the_page_asks_once_and_links_still_open(keyed_api, brow
     assert not browser.find_element(By.ID, "key-dialog").is_displayed()
     answer = _ask(browser, "Can a tuple be a dictionary key?")
     link = answer.find_element(By.CSS_SELECTOR, ".sources a.source-open")
-    assert "?sig=" in (link.get_attribute("href") or "")
+    assert "?exp=" in (link.get_attribute("href") or "") and "&sig=" in (link.get_attribute("href") or "")
     _open_in_new_tab(browser, link)  # a new tab sends no key: the signed link opens this one file
     assert "Because they are immutable" in browser.find_element(By.TAG_NAME, "body").text
     browser.close()

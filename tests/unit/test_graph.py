@@ -13,6 +13,7 @@ from core import factories
 from core.evidence import TermStats, words
 from core.retrieval import Hit
 from graph.graph import create_graph, graph
+from server.conversations import issue_conversation_id
 from server.runnables import MentorRunnable
 
 
@@ -260,11 +261,12 @@ def test_follow_up_is_condensed_with_history(wire):
         [[hit(1, 0.9, "A list comprehension builds lists. A generator expression is lazy.")]],
     )
     mentor = MentorRunnable(create_graph(InMemorySaver()))
-    first = mentor.invoke({"question": "What is a list comprehension?", "conversation_id": "c1"})
+    first = mentor.invoke({"question": "What is a list comprehension?"})
+    conversation = first["conversation_id"]  # issued by the server with the first answer
     second = mentor.invoke(
-        {"question": "and how is that different from a generator expression?", "conversation_id": "c1"}
+        {"question": "and how is that different from a generator expression?", "conversation_id": conversation}
     )
-    assert first["conversation_id"] == second["conversation_id"] == "c1"
+    assert second["conversation_id"] == conversation
     assert store.calls[1]["query"] == "How is a generator expression different from a list comprehension?"
     condense_prompt = llm.prompts[1][-1].content
     assert "What is a list comprehension?" in condense_prompt and "builds lists" in condense_prompt
@@ -339,9 +341,10 @@ def test_stored_conversation_keeps_its_last_history_max_messages(wire, monkeypat
     monkeypatch.setenv("HISTORY_MAX_MESSAGES", "4")
     wire(["Hi!", "Hello!", "Hey!", "Welcome!"], [[]])
     mentor = MentorRunnable(create_graph(InMemorySaver()))
+    conversation = issue_conversation_id()
     for question in ("hello", "thanks", "hi", "cheers"):
-        out = mentor.invoke({"question": question, "conversation_id": "c"})
+        out = mentor.invoke({"question": question, "conversation_id": conversation})
     assert out["turns"] == 4
     assert mentor.graph is not None
-    messages = mentor.graph.get_state({"configurable": {"thread_id": "c"}}).values["messages"]
+    messages = mentor.graph.get_state({"configurable": {"thread_id": conversation}}).values["messages"]
     assert [m.content for m in messages] == ["hi", "Hey!", "cheers", "Welcome!"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 import httpx
 import openai
 import pytest
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -16,7 +18,8 @@ from core import factories
 from core.settings import COURSE_DIR, Settings
 from core.store import StoreError
 from server import errors
-from server.body import BodyGuard, require_json
+from server.body import MAX_JSON_DEPTH, BodyGuard, json_depth_exceeds, require_json
+from server.conversations import issue_conversation_id
 from server.runnables import ChatInput, MentorInput
 from server.schemas import ChatRequest, IngestRequest
 from server.security import RedactCredentials, redact
@@ -39,6 +42,8 @@ def _error_types(exc: pytest.ExceptionInfo) -> list[str]:
         ("question", "7" * 3000, "question_too_long"),  # 3,000 characters, 3,000 tokens: over the budget
         ("conversation_id", "../../etc/passwd", "string_pattern_mismatch"),
         ("conversation_id", "a" * 129, "string_too_long"),
+        ("conversation_id", "t1", "conversation_not_issued"),  # the README's old example: a client-chosen id
+        ("conversation_id", "0" * 32 + "-" + "0" * 32, "conversation_not_issued"),  # an issued id's shape, forged
         ("module", 'x" or module != "', "string_pattern_mismatch"),
     ],
 )
@@ -51,10 +56,11 @@ def test_the_same_rules_on_both_apis(model, field, value, error):
 
 
 def test_a_good_question_is_stripped_and_kept():
+    conversation = issue_conversation_id()
     request = MentorInput.model_validate(
-        {"question": "  What is a list?  ", "conversation_id": "t-1:a.b", "module": "week 03"}
+        {"question": "  What is a list?  ", "conversation_id": conversation, "module": "week 03"}
     )
-    assert request.question == "What is a list?" and request.conversation_id == "t-1:a.b"
+    assert request.question == "What is a list?" and request.conversation_id == conversation
     english = "Why is a list comprehension faster than a loop? " * 81  # 3,969 characters, ~800 tokens
     assert ChatRequest.model_validate({"message": english}).message == english.strip()
 
@@ -86,7 +92,7 @@ def test_chat_playground_question_follows_the_same_rules():
 def test_config_values_reaching_filters_and_storage_are_checked():
     assert check_configurable({"configurable": {"module": "", "k": 3}}, None)
     assert check_configurable({}, None) == {}
-    for configurable in ({"module": 'x" or module != "'}, {"conversation_id": "../x"}):
+    for configurable in ({"module": 'x" or module != "'}, {"conversation_id": "../x"}, {"conversation_id": "t1"}):
         with pytest.raises(ValidationError):
             check_configurable({"configurable": configurable}, None)
     assert ConfigurableInput.model_validate({"module": "week03", "temperature": 0.2}).module == "week03"
@@ -193,7 +199,11 @@ def test_langserve_stream_error_event_carries_the_policy_status():
 
 # ---- the body guard -------------------------------------------------------------------------------------
 def _run_guard(
-    chunks: list[bytes], content_type: str | None = "application/json", method: str = "POST", length: int | None = None
+    chunks: list[bytes],
+    content_type: str | None = "application/json",
+    method: str = "POST",
+    length: int | None = None,
+    max_bytes: int = 1024,
 ) -> tuple[int, dict, int, bytes | None]:
     """(status, body, bytes the client had sent when the answer came, body the app saw)."""
     seen: dict = {}
@@ -221,7 +231,7 @@ def _run_guard(
     if length is not None:
         headers.append((b"content-length", str(length).encode()))
     scope = {"type": "http", "method": method, "path": "/mentor/invoke", "headers": headers}
-    asyncio.run(BodyGuard(app, max_bytes=1024)(scope, receive, send))
+    asyncio.run(BodyGuard(app, max_bytes=max_bytes)(scope, receive, send))
     status = out[0]["status"]
     return status, json.loads(out[1]["body"]), sent["bytes"], seen.get("body")
 
@@ -269,6 +279,73 @@ def test_json_variants_and_gets_pass():
 def test_a_body_that_is_not_utf8_is_422():
     status, body, _, seen = _run_guard([b"\x94QIPC"])
     assert status == 422 and body["detail"][0]["type"] == "json_invalid" and seen is None
+
+
+@pytest.mark.parametrize("levels", [65, 1_000, 10_000])
+def test_deeply_nested_json_is_422_at_once(levels):
+    body = ('{"input": ' + "[" * levels + "]" * levels + "}").encode()
+    started = time.perf_counter()
+    status, answer, _, seen = _run_guard([body], max_bytes=65536)  # the default MAX_BODY_BYTES
+    elapsed = time.perf_counter() - started
+    assert status == 422 and answer["detail"][0]["type"] == "json_too_deep" and seen is None
+    assert elapsed < 0.05, elapsed
+
+
+def test_brackets_inside_strings_and_nesting_within_the_limit_pass():
+    assert not json_depth_exceeds(json.dumps({"question": "[" * 5000 + '\\"{' * 100}).encode())
+    assert not json_depth_exceeds(("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH).encode())
+    assert json_depth_exceeds(("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1)).encode())
+    wide = json.dumps({"input": {"messages": [{"type": "human", "content": [{"text": "x"}]}] * 200}}).encode()
+    assert not json_depth_exceeds(wide), "many brackets side by side are not depth"
+    largest = ("{" + '"a": ' + json.dumps("[{" * 30_000) + "}").encode()  # a 60 KB body scanned to its end
+    started = time.perf_counter()
+    assert not json_depth_exceeds(largest)
+    print(f"depth scan of a {len(largest):,}-byte body: {(time.perf_counter() - started) * 1000:.1f} ms")
+
+
+# ---- errors never cost the connection --------------------------------------------------------------------
+def test_a_pooled_client_survives_500s_and_503s_on_one_connection():
+    """A real uvicorn: Starlette's last-resort handler used to re-raise after answering, and uvicorn then closed
+    the keep-alive connection, so the client's next request on it failed (httpx ReadError)."""
+    import threading
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    errors.install(app, SETTINGS)
+    connections: list[object] = []
+
+    @app.get("/bug")
+    async def bug() -> dict:
+        raise RuntimeError("a bug")
+
+    @app.get("/outage")
+    async def outage() -> dict:
+        raise httpx.ConnectError("the LLM server refused the connection")
+
+    @app.get("/ok")
+    async def ok(request: Request) -> dict:
+        connections.append(request.scope["client"])
+        return {"ok": True}
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            for _ in range(5):
+                bug_answer, outage_answer = client.get("/bug"), client.get("/outage")
+                assert bug_answer.status_code == 500 and bug_answer.json()["detail"] == errors.INTERNAL
+                assert outage_answer.status_code == 503 and "language model" in outage_answer.json()["detail"]
+                assert client.get("/ok").json() == {"ok": True}  # ReadError here before
+        assert len(connections) == 5 and len(set(connections)) == 1, "one connection served all 15 requests"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 # ---- logs -----------------------------------------------------------------------------------------------

@@ -3,93 +3,22 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
-import shutil
+import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
-from langchain_core.messages import AIMessage
 
-from core import factories
-from core.settings import get_settings
-from core.sql import engine_for
-from loaders.ingest import namespace_for
-from loaders.manifest import FileEntry, Manifest
+from server.conversations import was_issued
 from server.interactions import InteractionLog
 from server.runnables import Answered
-from tests.conftest import COURSE
-from tests.unit.test_graph import BagOfWords, FakeStore, ScriptedChat, hit
 
 KEY = "student-key-7c1d"
 INSTRUCTOR_KEY = "teacher-key-91be"
 HOSTILE = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2"> Lists hold items [1] and `xs[1]`.'
-
-
-class Store(FakeStore):
-    def warm_up(self) -> None:
-        pass
-
-
-@pytest.fixture
-def course(tmp_path: Path) -> Path:
-    """A course folder with the files a citation can open, and records of files it must not open."""
-    root = tmp_path / "course"
-    for name in ("week02/loops_handout.pdf", "week03/generators.ipynb", "week04/functions.html"):
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(COURSE / name, root / name)
-    (root / "week04" / "evil.html").write_text(
-        "<html><head><title>Evil</title><script>window.pwned = 1</script></head><body>"
-        '<h2 id="topic">Zebras</h2><p onclick="window.pwned = 3">Zebras migrate.</p>'
-        '<img src="x" onerror="window.pwned = 2"><a href="javascript:alert(1)">x</a></body></html>'
-    )
-    outside = tmp_path / "secret.md"
-    outside.write_text("# Secret\n\nnot course material\n")
-    (root / "week01").mkdir()
-    (root / "week01" / "link.md").symlink_to(outside)
-    (root / "week01" / "gone.md").write_text("# Gone\n")
-    return root
-
-
-def _record(root: Path, *sources: str) -> None:
-    manifest = Manifest(engine_for(get_settings().record_manager_db), namespace_for(get_settings()))
-    for source in sources:
-        manifest.record(str(root), FileEntry(str(root / source), source, "fp", 1))
-
-
-@pytest.fixture
-def make_client(monkeypatch, tmp_path: Path, course: Path) -> Iterator[Callable[..., TestClient]]:
-    clients: list[TestClient] = []
-
-    def make(replies: list[str] | None = None, **env: str) -> TestClient:
-        monkeypatch.setenv("MILVUS_URI", str(tmp_path / "db" / "mentor.db"))
-        monkeypatch.setenv("CHECKPOINT_DB", str(tmp_path / "conversations.sqlite"))
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
-        llm = ScriptedChat(messages=iter(AIMessage(r) for r in replies or []), prompts=[])
-        notes = [hit(2, 0.9, "A list holds items in order. Lists hold items."), hit(3, 0.8, "Generators yield values.")]
-        store = Store([notes])
-        monkeypatch.setattr(factories, "get_llm", lambda *a, **k: llm)
-        monkeypatch.setattr(factories, "shared_store", lambda: store)
-        monkeypatch.setattr(factories, "get_embeddings", lambda *a, **k: BagOfWords())
-        _record(course, "week02/loops_handout.pdf", "week03/generators.ipynb", "week04/functions.html",
-                "week04/evil.html", "week01/link.md", "week01/gone.md")  # fmt: skip
-        (course / "week01" / "gone.md").unlink(missing_ok=True)
-        from server.app import create_app
-
-        client = TestClient(create_app(), follow_redirects=False)
-        client.__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
 
 
 def _flush(client: TestClient) -> None:
@@ -114,15 +43,19 @@ def test_browsers_get_the_page_and_api_clients_the_json_status(make_client):
         assert response.status_code == 404 and "detail" in response.json(), missing
 
 
-def test_conversation_ids_are_random_and_128_bits(make_client):
+def test_conversation_ids_are_random_128_bits_and_signed(make_client):
     client = make_client()
     ids = {client.post("/api/conversations", json={}).json()["conversation_id"] for _ in range(3)}
-    assert len(ids) == 3 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    nonces = {i.split("-")[0] for i in ids}
+    assert len(nonces) == 3 and all(len(n) == 32 and int(n, 16) >= 0 for n in nonces)
+    assert all(len(i) == 65 and was_issued(i) for i in ids)
 
 
 def test_answer_feedback_and_the_instructor_summary(make_client):
     client = make_client(["Lists hold items [1].", "The notes don't cover this."])
-    answer = client.post("/api/chat", json={"message": "What is a list?", "conversation_id": "c1", "module": "week02"})
+    conversation = client.post("/api/conversations", json={}).json()["conversation_id"]
+    body = {"message": "What is a list?", "conversation_id": conversation, "module": "week02"}
+    answer = client.post("/api/chat", json=body)
     assert answer.status_code == 200
     answer_id = answer.json()["answer_id"]
     assert len(answer_id) == 32
@@ -230,23 +163,25 @@ def test_with_api_keys_pages_load_and_data_needs_a_key_or_a_signed_link(make_cli
         headers=student,
     ).json()
     link = rendered["links"][0]["href"]
-    assert "?sig=" in link and link.endswith("#page=1")
+    assert "?exp=" in link and "&sig=" in link and link.endswith("#page=1")
     assert client.get(link.split("#")[0]).status_code == 200, "a signed link opens in a tab without the header"
     assert client.get(link.split("#")[0].replace("loops_handout.pdf", "x.pdf")).status_code == 401
     assert client.get("/files/week03/generators.ipynb?sig=" + "0" * 32).status_code == 401
     assert client.get("/files/week03/generators.ipynb", headers=student).status_code == 200
 
-    answer = client.post(
-        "/api/chat", json={"message": "What is a list?", "conversation_id": "c-secret-1"}, headers=student
-    )
-    assert client.get("/api/instructor/summary", headers=student).status_code == 401, "students can't read it"
+    conversation = client.post("/api/conversations", json={}, headers=student).json()["conversation_id"]
+    body = {"message": "What is a list?", "conversation_id": conversation}
+    answer = client.post("/api/chat", json=body, headers=student)
+    assert client.get("/api/instructor/summary", headers=student).status_code == 403, "students can't read it"
     teacher = {"Authorization": f"Bearer {INSTRUCTOR_KEY}"}
     assert client.get("/api/instructor/summary", headers=teacher).status_code == 200
     client.post("/api/feedback", json={"answer_id": answer.json()["answer_id"], "rating": 1}, headers=student)
     _flush(client)
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("interactions.sqlite*"))
     assert b"What is a list?" in stored
-    assert KEY.encode() not in stored and INSTRUCTOR_KEY.encode() not in stored and b"c-secret-1" not in stored
+    assert KEY.encode() not in stored and INSTRUCTOR_KEY.encode() not in stored
+    unsalted = hashlib.sha256(conversation.encode()).hexdigest()[:16]
+    assert conversation.encode() not in stored and unsalted.encode() not in stored, "ids only as a salted hash"
 
 
 def test_with_recording_off_answers_still_work(make_client):
@@ -296,3 +231,75 @@ def test_retention_deletes_old_interactions_and_their_feedback(tmp_path):
             assert conn.execute("SELECT COUNT(*) FROM feedback").fetchone() == (0,)
     finally:
         log.close()
+
+
+def _stream(client: TestClient, body: dict, path: str = "/api/chat/stream") -> list[tuple[str, str]]:
+    with client.stream("POST", path, json=body) as response:
+        text = "".join(response.iter_text())
+    pairs, event = [], "message"
+    for line in text.splitlines():
+        if line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            pairs.append((event, line[5:].strip()))
+    return pairs
+
+
+def test_a_refusal_streams_its_text_as_tokens_too(make_client):
+    client = make_client(["The notes don't cover this."], ANSWER_STYLE="generative")
+    events = _stream(client, {"message": "Where do zebras migrate?"})
+    final = json.loads(events[-1][1])
+    assert events[-1][0] == "final" and not final["grounded"] and final["answer"]
+    tokens = [json.loads(data) for event, data in events if event == "token"]
+    assert tokens and "".join(tokens) == final["answer"], "the tokens add up to the final answer"
+    chunks = [json.loads(data) for event, data in _stream(client, {"input": {"question": "Where do owls nest?"}},
+                                                          "/mentor/stream") if event == "data"]  # fmt: skip
+    assert "".join(c.get("token", "") for c in chunks[:-1]) == chunks[-1]["answer"]
+
+
+def test_a_conversation_belongs_to_whoever_started_it(make_client):
+    replies = ["Lists hold items [1].", "What is a generator?", "Generators yield values [2]."]  # answer, condense
+    client = make_client(replies, ANSWER_STYLE="generative")
+    first = client.post("/api/chat", json={"message": "What is a list?"}).json()
+    mine = first["conversation_id"]
+    assert was_issued(mine), "the server issues the id with the first answer"
+    follow_up = client.post("/api/chat", json={"message": "and a generator?", "conversation_id": mine})
+    assert follow_up.status_code == 200 and follow_up.json()["conversation_id"] == mine
+    forged = mine[:-1] + ("0" if mine[-1] != "0" else "1")
+    for guess in ("t1", "e2e-conv", forged, mine.split("-")[0]):
+        for path, body in (
+            ("/api/chat", {"message": "What did I ask before?", "conversation_id": guess}),
+            ("/mentor/invoke", {"input": {"question": "What did I ask before?", "conversation_id": guess}}),
+            ("/mentor/stream_events", {"input": {"question": "What did I ask before?", "conversation_id": guess}}),
+            ("/mentor/chat/invoke", {"input": {"messages": [{"type": "human", "content": "What did I ask?"}]},
+                                     "config": {"configurable": {"conversation_id": guess}}}),
+        ):  # fmt: skip
+            refused = client.post(path, json=body)
+            assert refused.status_code == 422, (guess, path, refused.text)
+            assert "What is a list?" not in refused.text and "not issued by this server" in refused.text
+    assert [e["type"] for e in client.post("/api/chat", json={"message": "hi", "conversation_id": "t1"}).json()[
+        "detail"]] == ["conversation_not_issued"]  # fmt: skip
+
+
+def test_file_links_expire_and_are_not_signed_with_the_api_key(make_client, monkeypatch):
+    import hmac as hmac_module
+
+    import server.files
+
+    client = make_client(MENTOR_API_KEY=KEY, FILE_LINK_TTL_SECONDS="3600")
+    student = {"X-API-Key": KEY}
+    sources = [{"n": 1, "source": "week02/loops_handout.pdf"}, {"n": 2, "source": "week03/generators.ipynb"}]
+    links = client.post("/api/render", json={"answer": "[1] [2]", "sources": sources}, headers=student).json()["links"]
+    pdf, notebook = (link["href"] for link in links)
+    expires, signature = re.search(r"exp=(\d+)&sig=([0-9a-f]{32})", pdf).groups()  # type: ignore[union-attr]
+    assert 3590 <= int(expires) - time.time() <= 3600
+    old_style = hmac_module.new(KEY.encode(), b"files:week02/loops_handout.pdf", hashlib.sha256).hexdigest()[:32]
+    assert signature != old_style, "a student's key can't mint a link"
+    assert client.get(pdf).status_code == 200 and client.get(notebook.split("#")[0]).status_code == 200
+    assert client.get(pdf.replace(f"exp={expires}", f"exp={int(expires) + 86400}")).status_code == 401, "bound"
+    other = notebook.split("?")[0] + "?" + pdf.split("?")[1]
+    assert client.get(other).status_code == 401, "a signature opens its own file only"
+    later = time.time() + 3601
+    monkeypatch.setattr(server.files.time, "time", lambda: later)
+    assert client.get(pdf).status_code == 401, "expired after FILE_LINK_TTL_SECONDS"
+    assert client.get(pdf.split("?")[0], headers=student).status_code == 200, "the key itself still opens it"
