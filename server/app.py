@@ -23,7 +23,7 @@ from core import factories
 from core.settings import COURSE_DIR, PROJECT_ROOT, Settings, get_settings, inside
 from core.store import DatabaseLockedError, StoreError
 from graph.graph import create_graph
-from server import errors, metrics
+from server import errors, metrics, openapi
 from server.body import BodyGuard, require_json
 from server.checkpoints import open_checkpointer, state_errors, unavailable_detail
 from server.runnables import ChatMentorRunnable, MentorRunnable
@@ -241,6 +241,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     serve(app, mentor, "/mentor", settings)
     # {"messages": [...]} → answer text with its sources listed: LangServe's chat playground needs this shape.
     serve(app, ChatMentorRunnable(mentor), "/mentor/chat", settings, playground_type="chat")
+    openapi.install(app)
     return app
 
 

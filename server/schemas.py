@@ -77,6 +77,11 @@ class FeedbackRequest(BaseModel):
     comment: str = Field("", max_length=MAX_COMMENT_CHARS)
 
 
+class NewConversation(BaseModel):
+    """Body of POST /api/conversations: an empty object (a POST is JSON, so a page elsewhere can't send one
+    without a CORS preflight)."""
+
+
 class RenderSource(BaseModel):
     """The fields of a source that locate it (the rest of the final event's source is ignored)."""
 

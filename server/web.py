@@ -30,7 +30,7 @@ from server.files import BROWSER_NATIVE, SourceFiles
 from server.interactions import InteractionLog
 from server.render import highlight_css, render_answer, render_document
 from server.runnables import MentorRunnable
-from server.schemas import ClosestRequest, FeedbackRequest, RenderRequest
+from server.schemas import ClosestRequest, FeedbackRequest, NewConversation, RenderRequest
 from server.security import Keys, presented_key
 
 HERE = Path(__file__).resolve().parent
@@ -155,7 +155,7 @@ def web_router(settings: Settings, mentor: MentorRunnable) -> APIRouter:
 
     # ---- the student page's API ---------------------------------------------------------------
     @router.post("/api/conversations", status_code=201, tags=["web"])
-    async def new_conversation() -> dict:
+    async def new_conversation(body: NewConversation) -> dict:
         """A new conversation id, issued by the server (128 random bits, signed): only ids it issued open a
         conversation, so no one can guess or choose another student's."""
         return {"conversation_id": issue_conversation_id(settings)}

@@ -303,3 +303,28 @@ def test_file_links_expire_and_are_not_signed_with_the_api_key(make_client, monk
     monkeypatch.setattr(server.files.time, "time", lambda: later)
     assert client.get(pdf).status_code == 401, "expired after FILE_LINK_TTL_SECONDS"
     assert client.get(pdf.split("?")[0], headers=student).status_code == 200, "the key itself still opens it"
+
+
+def test_the_schema_documents_every_status_the_routes_answer(make_client):
+    """What the schema fuzzer's conformance checks hold the server to (tests/integration/test_hostile_input.py)."""
+    schema = make_client(MENTOR_API_KEY=KEY).get("/openapi.json", headers={"X-API-Key": KEY}).json()
+    operations = {(m.upper(), p): op for p, ops in schema["paths"].items() for m, op in ops.items()}
+    assert len(operations) > 40
+    for (method, path), operation in operations.items():
+        documented = set(operation["responses"])
+        assert {"401", "500"} <= documented, (method, path, documented)
+        if method == "POST":
+            assert {"413", "415", "422"} <= documented, (method, path, documented)
+    responses = {key: set(op["responses"]) for key, op in operations.items()}
+    assert {"403", "503"} <= responses[("POST", "/api/ingest")]
+    assert "403" in responses[("GET", "/api/instructor/summary")]
+    assert {"404", "503"} <= responses[("POST", "/api/feedback")] and "404" in responses[("GET", "/files/{source}")]
+    assert "503" in responses[("POST", "/mentor/invoke")] and "503" in responses[("POST", "/api/chat/stream")]
+    media = operations[("POST", "/api/chat/stream")]["responses"]["200"]["content"]
+    assert list(media) == ["text/event-stream"]
+    assert "text/csv" in operations[("GET", "/api/instructor/export.csv")]["responses"]["200"]["content"]
+    assert client_error_shape(schema["components"]["schemas"]["Error"])
+
+
+def client_error_shape(error: dict) -> bool:
+    return error["required"] == ["detail"] and len(error["properties"]["detail"]["anyOf"]) == 2
