@@ -1,8 +1,9 @@
 """The error policy of every route, LangServe's included.
 
 A client mistake is a 4xx with a JSON `detail` (422: a list of {loc, msg, type}, as FastAPI documents it;
-otherwise a sentence); an unavailable dependency (the LLM server, the vector store, the conversation
-database) is 503; anything else is a bug: 500, logged with its traceback, which never reaches the client.
+otherwise a sentence; a well-formed conversation id this server did not issue is a 404, as an unknown thing
+is); an unavailable dependency (the LLM server, the vector store, the conversation database) is 503; anything
+else is a bug: 500, logged with its traceback, which never reaches the client.
 A stream that fails ends with an `error` event carrying the same status.
 """
 
@@ -27,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from core.settings import Settings
 from core.store import StoreError
 from server.checkpoints import state_errors, unavailable_detail
+from server.conversations import NOT_ISSUED
 from server.validation import QUESTION_TOO_LONG
 
 log = logging.getLogger("ai_mentor.server")
@@ -75,7 +77,10 @@ def classify(exc: BaseException, settings: Settings) -> tuple[int, Any]:
     if isinstance(exc, RequestValidationError) or (isinstance(exc, ValidationError) and exc.title in INPUT_MODELS):
         errors = validation_errors(exc.errors())
         too_long = [e["msg"] for e in errors if e["type"] == QUESTION_TOO_LONG]
-        return (413, too_long[0]) if too_long else (422, errors)
+        not_issued = [e["msg"] for e in errors if e["type"] == NOT_ISSUED]
+        if too_long:
+            return 413, too_long[0]
+        return (404, not_issued[0]) if not_issued and len(not_issued) == len(errors) else (422, errors)
     if isinstance(exc, HTTPException):
         if exc.status_code == 422 and isinstance(exc.detail, str):  # LangServe's batch checks: FastAPI's shape
             return 422, validation_errors([exc.detail])

@@ -31,7 +31,7 @@ WHY = {
     307: "A browser (Accept: text/html) is sent to the chat page.",
     401: "The route needs a key and the request carries none this server knows (Keys and roles).",
     403: "A key of too low a role (a student's on the instructor's or operator's routes).",
-    404: "Nothing of that name.",
+    404: "Nothing of that name: no such file or answer, or a conversation id this server did not issue.",
     413: "A body over MAX_BODY_BYTES, or a question over the limits.",
     415: "A POST whose Content-Type is not application/json.",
     422: "Malformed, non-UTF-8 or too deeply nested JSON, or values the route refuses.",
@@ -44,6 +44,7 @@ NEEDS_STATE = (
 )  # fmt: skip
 LANGSERVE_RUNS = ("/invoke", "/batch", "/stream", "/stream_log", "/stream_events")
 NOT_FOUND = ("/files/", "/api/feedback")
+RUNS_WITH_IDS = ("/api/chat", "/api/chat/stream", *LANGSERVE_RUNS)  # a conversation id not issued here: 404
 MEDIA = {  # 200s that are not JSON
     "/files/{source}": {"application/pdf": {}, "text/html": {"schema": {"type": "string"}}},
     "/metrics": {"text/plain": {"schema": {"type": "string"}}},
@@ -66,7 +67,7 @@ def statuses(method: str, path: str) -> set[int]:
         found |= {413, 415, 422}
     if path.startswith(NEEDS_STATE) or (path.startswith("/mentor/") and path.endswith(LANGSERVE_RUNS)):
         found.add(503)
-    if path.startswith(NOT_FOUND):
+    if path.startswith(NOT_FOUND) or path.startswith(("/api/chat", "/mentor/")) and path.endswith(RUNS_WITH_IDS):
         found.add(404)
     if path == "/" and method == "get":
         found.add(307)

@@ -20,7 +20,8 @@ from graph.configuration import Configuration
 from server.conversations import NOT_ISSUED, was_issued
 
 QUESTION_TOO_LONG = "question_too_long"
-CONVERSATION_ID_PATTERN = r"^[\w.\-:]{0,128}$"  # empty, like omitted, starts a new conversation
+# What the server issues (server/conversations.py): 32 hex digits, '-', 32 more; empty, like omitted, starts one.
+CONVERSATION_ID_PATTERN = r"^(|[0-9a-f]{32}-[0-9a-f]{32})$"
 
 
 def question_token_budget(settings: Settings) -> int:
@@ -75,7 +76,8 @@ Question = Annotated[
 
 
 def check_conversation_id(value: str) -> str:
-    """Empty (a new conversation), or an id this server issued: a client-chosen one never opens a conversation."""
+    """Empty (a new conversation), or an id this server issued: a client-chosen one never opens a conversation.
+    One of the issued shape that this server did not sign is a `conversation_not_issued` error: 404."""
     if value and not was_issued(value):
         raise PydanticCustomError(
             NOT_ISSUED,
@@ -89,9 +91,10 @@ ConversationId = Annotated[
     str,
     Field(
         pattern=CONVERSATION_ID_PATTERN,
-        max_length=128,
+        max_length=65,
         description="Continue this conversation: an id the server issued (in an earlier answer's "
-        "`conversation_id`, or from POST /api/conversations); omitted or empty: a new one.",
+        "`conversation_id`, or from POST /api/conversations); omitted or empty: a new one. An id of this shape "
+        "the server did not issue is a 404.",
     ),
     AfterValidator(check_conversation_id),  # after the pattern: a malformed id is reported as malformed
 ]

@@ -299,10 +299,13 @@ const MentorChat = (() => {
     node.dataset.state = "error";
   }
 
+  // A conversation id the server will not continue: one it did not issue (404), or kept from before it issued
+  // signed ones (422 on conversation_id).
   async function notIssued(response) {
     try {
       const body = await response.clone().json();
-      return Array.isArray(body.detail) && body.detail.some((e) => e.type === "conversation_not_issued");
+      if (response.status === 404) return /conversation_id/.test(String(body.detail));
+      return Array.isArray(body.detail) && body.detail.some((e) => (e.loc || []).includes("conversation_id"));
     } catch (err) {
       return false;
     }
@@ -323,7 +326,7 @@ const MentorChat = (() => {
       body: JSON.stringify({ message: question, conversation_id: conversation.id, module: moduleName || null }),
     });
     let response = await send();
-    if (response.status === 422 && (await notIssued(response))) {
+    if ((response.status === 404 || response.status === 422) && (await notIssued(response))) {
       // An id this browser kept from before the server issued signed ones: the server can't continue it, so
       // this question starts it anew under an id it issues (the page keeps the earlier messages shown).
       conversation.id = (await MentorApi.post("/api/conversations", {})).conversation_id;

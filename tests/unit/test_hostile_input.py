@@ -41,8 +41,8 @@ def _error_types(exc: pytest.ExceptionInfo) -> list[str]:
         ("question", "x" * 4001, "question_too_long"),
         ("question", "7" * 3000, "question_too_long"),  # 3,000 characters, 3,000 tokens: over the budget
         ("conversation_id", "../../etc/passwd", "string_pattern_mismatch"),
-        ("conversation_id", "a" * 129, "string_too_long"),
-        ("conversation_id", "t1", "conversation_not_issued"),  # the README's old example: a client-chosen id
+        ("conversation_id", "a" * 66, "string_too_long"),
+        ("conversation_id", "t1", "string_pattern_mismatch"),  # the README's old example: a client-chosen id
         ("conversation_id", "0" * 32 + "-" + "0" * 32, "conversation_not_issued"),  # an issued id's shape, forged
         ("module", 'x" or module != "', "string_pattern_mismatch"),
     ],
