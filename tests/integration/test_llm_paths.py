@@ -69,7 +69,8 @@ def test_a_generative_answer_is_written_by_the_model(api, llm_server):
 
 
 def test_the_optional_grader_asks_the_model(api, llm_server):
-    # grade_accept_score above any cosine: every accepted note goes to the model's veto
+    # grade_accept_score above any cosine: every accepted note goes to the model's veto (two short notes: one
+    # prompt the 135M model reads in seconds even on a busy machine)
     response, calls = served(
         llm_server,
         lambda: invoke(
@@ -77,7 +78,7 @@ def test_the_optional_grader_asks_the_model(api, llm_server):
         ),
     )
     assert response.status_code == 200, response.text
-    assert calls == 1  # the veto call; extractive answers make none of their own
+    assert calls == 1  # the veto call (no rewrite if it vetoes all); extractive answers make none of their own
 
 
 def test_a_query_rewrite_asks_the_model(api, llm_server):
