@@ -209,26 +209,24 @@ def restore(
 ) -> None:
     """Restore a backup (the current database is kept aside), then verify it answers a query."""
     from core.factories import get_store
+    from loaders.backup import recorded_files
     from loaders.backup import restore as do_restore
 
     settings = get_settings()
-
-    def confined(database: Path, recorded: list[str]) -> None:
-        # A chunk no confined record accounts for came from outside any ingested folder: it would be quoted.
-        aside = get_store(settings.model_copy(update={"milvus_uri": str(database)}))
-        try:
-            unknown = aside.file_ids() - set(recorded)
-        finally:
-            aside.close()
-        if unknown:
-            raise StoreError(
-                f"{archive} holds chunks of {len(unknown)} file(s) its ingest records don't list "
-                f"(e.g. {sorted(unknown)[0]}): refused. Re-ingest the folder instead."
-            )
-
     try:
-        do_restore(settings, archive, verify=confined)
+        do_restore(settings, archive)
         store = get_store(settings)
+        # A chunk no confined record accounts for came from outside any ingested folder: it would be quoted. The
+        # check needs the database open, so it runs after the swap; such a collection is dropped, never served.
+        unknown = store.file_ids() - {file_id for _, file_id in recorded_files(settings.record_manager_path)}
+        if unknown:
+            store.drop()
+            store.close()
+            raise StoreError(
+                f"{archive} holds chunks of {len(unknown)} file(s) its ingest records don't list (e.g. "
+                f"{sorted(unknown)[0]}): the restored collection was dropped (the previous database is kept beside "
+                "it as *.before-restore-*). Re-ingest the folder instead."
+            )
         count, hits = store.count(), store.search(check_query, 1, floor=-1.0)
         store.close()
     except StoreError as exc:
