@@ -383,7 +383,7 @@ upgrade() {  # upgrade [pytest args]: newest versions the ranges allow, tested b
   "$PY" -m deploy.lock diff "$LOCK_DIR/studio.lock" "$scratch/locks/studio.lock"
   cp "$scratch/locks/main.lock" "$scratch/locks/studio.lock" "$LOCK_DIR/"
   rm -rf "$scratch/venv" "$scratch/venv-studio"
-  log "requirements/*.lock rewritten: commit them; the next ./startup.sh installs them."
+  log "$LOCK_DIR/main.lock and studio.lock rewritten: commit them; the next ./startup.sh installs them."
 }
 
 lint() {

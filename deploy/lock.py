@@ -180,7 +180,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "diff":
         lines = changes(pins(args.old), pins(args.new))
-        print("\n".join(lines) if lines else f"{args.new.name}: no version changed")
+        print(
+            "\n".join([f"{args.new.name}: {len(lines)} changed", *lines])
+            if lines
+            else f"{args.new.name}: no version changed"
+        )
         return 0
     problems = differences(pins(args.lock), installed())
     for line in problems:
