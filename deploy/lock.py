@@ -65,36 +65,28 @@ def installed() -> dict[str, str]:
     return {canonical(d.metadata["Name"]): d.version for d in importlib.metadata.distributions() if d.metadata["Name"]}
 
 
+def _departures(a: dict[str, str], b: dict[str, str]) -> list[tuple[str, str | None, str | None]]:
+    """(name, version in a, version in b) for each package whose version differs, None where it is absent."""
+    return [(name, a.get(name), b.get(name)) for name in sorted(set(a) | set(b)) if a.get(name) != b.get(name)]
+
+
 def differences(locked: dict[str, str], present: dict[str, str]) -> list[str]:
     """Each way the installed set differs from the lock, one line each; empty when they are the same."""
-    lines = []
-    for name in sorted(set(locked) | set(present)):
-        want, have = locked.get(name), present.get(name)
-        if name in SEEDS or want == have:
-            continue
-        if want is None:
-            lines.append(f"{name} {have} is installed but not in the lock")
-        elif have is None:
-            lines.append(f"{name} {want} is locked but not installed")
-        else:
-            lines.append(f"{name} is {have}, the lock says {want}")
-    return lines
+    return [
+        f"{name} {have} is installed but not in the lock" if want is None
+        else f"{name} {want} is locked but not installed" if have is None
+        else f"{name} is {have}, the lock says {want}"
+        for name, want, have in _departures(locked, present) if name not in SEEDS
+    ]  # fmt: skip
 
 
 def changes(old: dict[str, str], new: dict[str, str]) -> list[str]:
     """What moving from one lock to another changes: upgraded, downgraded, added, removed."""
-    lines = []
-    for name in sorted(set(old) | set(new)):
-        before, after = old.get(name), new.get(name)
-        if before == after:
-            continue
-        if before is None:
-            lines.append(f"+ {name} {after}")
-        elif after is None:
-            lines.append(f"- {name} {before}")
-        else:
-            lines.append(f"~ {name} {before} -> {after}")
-    return lines
+    return [
+        f"+ {name} {after}" if before is None else f"- {name} {before}" if after is None
+        else f"~ {name} {before} -> {after}"
+        for name, before, after in _departures(old, new)
+    ]  # fmt: skip
 
 
 def requirement(name: str, lock: Path) -> str:
