@@ -205,17 +205,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Ingest a folder through the server, which holds the Milvus Lite database (used by the CLI)."""
         from loaders.ingest import ingest_directory
 
-        try:
-            directory = Path(body.directory).resolve()
-            is_dir = directory.is_dir()
-        except OSError as exc:  # a name too long for the file system, a loop of links
-            raise errors.invalid(("body", "directory"), f"can't be read as a folder ({exc.strerror})") from exc
+        directory = Path(body.directory).resolve()  # lexical where the file system can't say (it never raises)
         roots = [Path(r).expanduser().resolve() for r in settings.ingest_roots]
+        # Where a path may lead is checked before the file system is asked anything about it: any folder
+        # outside INGEST_ROOTS is the same 403, whether it exists or its name is too long to.
         if not any(inside(directory, root) for root in roots):
             raise HTTPException(403, f"{directory} is outside the folders this server may read (INGEST_ROOTS).")
         own = inside(PROJECT_ROOT, directory) or inside(directory, PROJECT_ROOT)
         if own and not inside(directory, COURSE_DIR):
             raise HTTPException(403, f"{directory} holds this server's own files; only {COURSE_DIR.name}/ is read.")
+        try:
+            is_dir = directory.is_dir()
+        except OSError as exc:  # a name too long for the file system, a loop of links
+            raise errors.invalid(("body", "directory"), f"can't be read as a folder ({exc.strerror})") from exc
         if not is_dir:
             raise errors.invalid(("body", "directory"), f"{directory} is not a folder")
         async with request.app.state.ingest_lock:
@@ -256,7 +258,11 @@ def serve(app: FastAPI, runnable: Runnable, path: str, settings: Settings, **opt
         endpoint = _policy_stream(method, settings)
         app.post(f"{path}/{name}", include_in_schema=False, dependencies=checks)(endpoint)
         app.post(f"{path}/c/{{config_hash}}/{name}", include_in_schema=False, dependencies=checks)(endpoint)
-    add_routes(app, runnable, path=path, dependencies=checks, **options)
+    # token_feedback answers only with LangSmith and a token_feedback_config, neither of which this server has:
+    # mounted, it was a route whose every call is a 400. Answer feedback goes to POST /api/feedback. (LangServe
+    # knows the name, KNOWN_ENDPOINTS, but left it out of its EndpointName type.)
+    off: Any = ["token_feedback"]
+    add_routes(app, runnable, path=path, dependencies=checks, disabled_endpoints=off, **options)
 
 
 def _policy_stream(method: Callable[..., Awaitable[EventSourceResponse]], settings: Settings) -> Callable:

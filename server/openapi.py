@@ -3,17 +3,22 @@
 FastAPI documents a route's 200 (as JSON) and, for routes with parameters, 422. The statuses answered around the
 routes were missing: the roles' 401/403 (server/security.py), the body guard's 413/415/422 (server/body.py), the
 error policy's 503/500 (server/errors.py), a missing file's 404; and streams, files, metrics and the CSV export
-are not JSON. A schema fuzzer's conformance checks (tests/integration/test_hostile_input.py) hold the server to
-this document.
+are not JSON. Each stream's events are described one by one (an event's `data` is JSON: `contentSchema`), and
+the per-request knobs' choices and patterns are stated (LangServe's config model keeps only their plain types).
+A schema fuzzer's conformance checks (tests/integration/test_hostile_input.py, `--checks all`) hold the server
+to this document.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import fields
+from typing import Any, get_args, get_type_hints
 
 from fastapi import FastAPI
 
+from graph.configuration import Configuration
 from server.security import required_role
+from server.validation import CONVERSATION_ID_PATTERN, MODULE_NAME_PATTERN
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 ERROR_SCHEMA = {
@@ -31,7 +36,8 @@ WHY = {
     307: "A browser (Accept: text/html) is sent to the chat page.",
     401: "The route needs a key and the request carries none this server knows (Keys and roles).",
     403: "A key of too low a role (a student's on the instructor's or operator's routes).",
-    404: "Nothing of that name: no such file or answer, or a conversation id this server did not issue.",
+    404: "Nothing of that name: no such file or answer, a conversation id this server did not issue, or a "
+    "/c/{config_hash}/ that decodes to no config.",
     413: "A body over MAX_BODY_BYTES, or a question over the limits.",
     415: "A POST whose Content-Type is not application/json.",
     422: "Malformed, non-UTF-8 or too deeply nested JSON, or values the route refuses.",
@@ -50,7 +56,69 @@ MEDIA = {  # 200s that are not JSON
     "/metrics": {"text/plain": {"schema": {"type": "string"}}},
     "/api/instructor/export.csv": {"text/csv": {"schema": {"type": "string"}}},
 }
-EVENT_STREAM = {"text/event-stream": {"schema": {"type": "string"}}}
+
+
+def _event(name: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One kind of server-sent event, as a fuzzer parses it ({"event", "data", ...}); `data` holds JSON."""
+    properties: dict[str, Any] = {"event": {"const": name}}
+    if data is not None:
+        properties["data"] = {"type": "string", "contentMediaType": "application/json", "contentSchema": data}
+    return {"type": "object", "properties": properties, "required": ["event", "data"] if data else ["event"]}
+
+
+def _events(*events: dict[str, Any]) -> dict[str, Any]:
+    return {"text/event-stream": {"schema": {"oneOf": list(events)}}}
+
+
+OBJECT: dict[str, Any] = {"type": "object"}
+TOKEN = {"type": "object", "properties": {"token": {"type": "string"}}, "required": ["token"]}
+ANSWER = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer", "conversation_id"]}
+# /api/chat/stream (server/app.py): tokens, then the whole answer; a failure ends it with the policy's status.
+CHAT_ERROR = {"type": "object", "properties": {"status": {"type": "integer"}}, "required": ["status", "detail"]}
+CHAT_EVENTS = _events(_event("token", {"type": "string"}), _event("final", ANSWER), _event("error", CHAT_ERROR))
+# LangServe's streams: `metadata` (the run id) first on /stream, `data` chunks, then `end` (no data) or an `error`
+# in LangServe's shape, its status set by the error policy (server/errors.py).
+METADATA = _event("metadata", {"type": "object", "properties": {"run_id": {"type": "string"}}, "required": ["run_id"]})
+STREAM_ERROR = _event(
+    "error",
+    {
+        "type": "object",
+        "properties": {"status_code": {"type": "integer"}, "message": {"type": "string"}},
+        "required": ["status_code", "message"],
+    },
+)
+STREAM_DATA: dict[tuple[str, str], dict[str, Any]] = {  # the `data` of each LangServe stream, by runnable and endpoint
+    ("/mentor", "stream"): {"anyOf": [TOKEN, ANSWER]},  # MentorRunnable: tokens, then the whole output
+    ("/mentor/chat", "stream"): {"type": "string"},  # ChatMentorRunnable: the answer text, in one chunk
+    ("", "stream_log"): {"type": "object", "properties": {"ops": {"type": "array"}}, "required": ["ops"]},
+    ("", "stream_events"): {"type": "object", "properties": {"event": {"type": "string"}}, "required": ["event"]},
+}
+
+
+def event_stream(path: str) -> dict[str, Any] | None:
+    """The events a stream route sends, or None for a route that is not a stream."""
+    if path == "/api/chat/stream":
+        return CHAT_EVENTS
+    base, _, endpoint = path.rpartition("/")
+    base = base.split("/c/{config_hash}")[0]
+    data = STREAM_DATA.get((base, endpoint)) or STREAM_DATA.get(("", endpoint))
+    if data is None:
+        return None
+    return _events(METADATA, _event("data", data), _event("end"), STREAM_ERROR)
+
+
+def configurable(schema: dict[str, Any]) -> None:
+    """A LangServe `Configurable` component with what check_configurable enforces: the knobs' choices, the module
+    and conversation id patterns (ranges are clamped, not refused, so they stay unstated)."""
+    properties = schema.get("properties", {})
+    hints = get_type_hints(Configuration)
+    for field in fields(Configuration):
+        if field.name in properties and get_args(hints[field.name]):
+            properties[field.name]["enum"] = list(get_args(hints[field.name]))
+    if "module" in properties:
+        properties["module"].update(pattern=f"^$|{MODULE_NAME_PATTERN}", maxLength=100)
+    if "conversation_id" in properties:
+        properties["conversation_id"].update(pattern=CONVERSATION_ID_PATTERN, maxLength=65)
 
 
 def statuses(method: str, path: str) -> set[int]:
@@ -69,6 +137,8 @@ def statuses(method: str, path: str) -> set[int]:
         found.add(503)
     if path.startswith(NOT_FOUND) or path.startswith(("/api/chat", "/mentor/")) and path.endswith(RUNS_WITH_IDS):
         found.add(404)
+    if "/c/{config_hash}/" in path:
+        found.add(404)
     if path == "/" and method == "get":
         found.add(307)
     return found
@@ -76,7 +146,11 @@ def statuses(method: str, path: str) -> set[int]:
 
 def document(schema: dict[str, Any]) -> dict[str, Any]:
     """`schema` with every operation's other statuses and non-JSON media types added (in place)."""
-    schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = ERROR_SCHEMA
+    for name, component in components.items():
+        if name.endswith("Configurable"):
+            configurable(component)
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
@@ -92,8 +166,8 @@ def document(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             if path in MEDIA:
                 responses[ok]["content"] = MEDIA[path]
-            elif path.endswith(("/stream", "/stream_log", "/stream_events")):
-                responses[ok]["content"] = EVENT_STREAM
+            elif (events := event_stream(path)) is not None:
+                responses[ok]["content"] = events
     return schema
 
 

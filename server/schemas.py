@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, StrictBool, field_validator
 
 from core.sources import Source
-from server.validation import ConversationId, ModuleName, Question
+from server.validation import MODULE_NAME_PATTERN, ConversationId, JsonInt, ModuleName, Question, json_integer
 
 
 class ChatRequest(BaseModel):
@@ -51,10 +51,14 @@ class IngestRequest(BaseModel):
     """Body of POST /api/ingest: a folder under INGEST_ROOTS."""
 
     directory: str = Field(
-        ..., min_length=1, max_length=4096, description="Absolute path of a folder under INGEST_ROOTS."
+        ...,
+        min_length=1,
+        max_length=4096,
+        json_schema_extra={"pattern": r"^/[^\u0000]*$"},  # what `_absolute` checks (and says why), in the schema
+        description="Absolute path of a folder under INGEST_ROOTS.",
     )
-    reset: bool = False
-    dry_run: bool = False
+    reset: StrictBool = False  # true or false, not "yes" or 1
+    dry_run: StrictBool = False
 
     @field_validator("directory")
     @classmethod
@@ -73,7 +77,9 @@ class FeedbackRequest(BaseModel):
     """Thumbs up or down on an answer, with an optional comment."""
 
     answer_id: str = Field(..., min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")
-    rating: Literal[1, -1] = Field(..., description="1 = thumbs up, -1 = thumbs down.")
+    rating: Annotated[Literal[1, -1], BeforeValidator(json_integer)] = Field(
+        ..., description="1 = thumbs up, -1 = thumbs down."
+    )
     comment: str = Field("", max_length=MAX_COMMENT_CHARS)
 
 
@@ -85,11 +91,11 @@ class NewConversation(BaseModel):
 class RenderSource(BaseModel):
     """The fields of a source that locate it (the rest of the final event's source is ignored)."""
 
-    n: int = Field(..., ge=1, le=99)
+    n: JsonInt = Field(..., ge=1, le=99)
     source: str = Field(..., max_length=1000)
-    page: int = 0
-    slide: int = 0
-    cell: int = 0
+    page: JsonInt = 0
+    slide: JsonInt = 0
+    cell: JsonInt = 0
     anchor: str = Field("", max_length=500)
     headings: str = Field("", max_length=2000)
 
@@ -105,4 +111,4 @@ class ClosestRequest(BaseModel):
     """A question whose nearest notes a refusal shows."""
 
     question: str = Field(..., min_length=1, max_length=4000)
-    module: str | None = Field(None, max_length=100)
+    module: str | None = Field(None, max_length=100, pattern=f"^$|{MODULE_NAME_PATTERN}")

@@ -6,16 +6,18 @@ A question longer than the limits is a `question_too_long` error, which the erro
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Annotated, Any, get_type_hints
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from langserve.api_handler import _config_from_hash  # LangServe's own decoding of a /c/{config_hash}/
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from core import factories
 from core.settings import Settings, get_settings
-from core.store import MODULE_PATTERN
 from graph.configuration import Configuration
 from server.conversations import NOT_ISSUED, was_issued
 
@@ -59,8 +61,17 @@ def check_question(value: str) -> str:
     return text
 
 
+# What `check_question` refuses, said in the schema: all whitespace (what str.strip removes: str.isspace, spelled
+# out because JSON Schema's \s is ECMAScript's, a different set) or a NUL anywhere. Too many tokens can't be said.
+_SPACE = r"\t-\r\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+QUESTION_PATTERN = rf"^[^\u0000]*[^\u0000{_SPACE}][^\u0000]*$"
+# A module name as the store's filter takes it (core/store.py's MODULE_PATTERN), not blank once stripped.
+MODULE_NAME_PATTERN = r"^[\w.\- ]*[\w.\-][\w.\- ]*$"
+
+
 def _question_schema(schema: dict[str, Any]) -> None:
     schema["maxLength"] = get_settings().max_message_chars
+    schema["pattern"] = QUESTION_PATTERN
 
 
 Question = Annotated[
@@ -73,6 +84,17 @@ Question = Annotated[
         json_schema_extra=_question_schema,
     ),
 ]
+
+
+def json_integer(value: Any) -> Any:
+    """A JSON integer (3 or 3.0), else an `int_type` error."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+# JSON's integers as the schema means them: 3 or 3.0, never true or "3" (which lax pydantic would take).
+JsonInt = Annotated[int, BeforeValidator(json_integer)]
 
 
 def check_conversation_id(value: str) -> str:
@@ -101,7 +123,8 @@ ConversationId = Annotated[
 ModuleName = Annotated[
     str,
     Field(
-        pattern=MODULE_PATTERN,
+        pattern=MODULE_NAME_PATTERN,
+        max_length=100,
         description="Answer only from this course folder, e.g. week03 (letters, digits, spaces, '_', '.', '-').",
     ),
 ]
@@ -115,7 +138,7 @@ class ConfigurableInput(BaseModel):
 
     model_config = ConfigDict(extra="allow")  # the rest are typed by the runnable's config_specs
 
-    module: Annotated[str, Field(pattern=f"^$|{MODULE_PATTERN}")] | None = None  # "" = every module
+    module: Annotated[str, Field(pattern=f"^$|{MODULE_NAME_PATTERN}", max_length=100)] | None = None  # "": all
     conversation_id: ConversationId | None = None
 
 
@@ -131,10 +154,47 @@ def check_configurable(config: dict[str, Any], request: Any) -> dict[str, Any]:
     return config
 
 
+def _json_type(annotation: Any) -> tuple[str, Callable[[Any], bool]]:
+    """The JSON type the schema gives a knob of this Python type, and a test of a parsed JSON value for it."""
+    if annotation is bool:
+        return "boolean", lambda v: isinstance(v, bool)
+    if annotation is int:
+        return "integer", lambda v: type(v) is int or (type(v) is float and v.is_integer())
+    if annotation is float:
+        return "number", lambda v: type(v) in (int, float)
+    return "string", lambda v: isinstance(v, str)  # str, and the Literal choices
+
+
+_HINTS = get_type_hints(Configuration)
+KNOB_TYPES = {f.name: _json_type(_HINTS[f.name]) for f in fields(Configuration)} | {"conversation_id": _json_type(str)}
+
+
+def configurable_type_errors(configurable: dict[str, Any], loc: list[Any]) -> list[dict[str, Any]]:
+    """Knobs whose JSON value is not of the schema's type: LangServe's config model would coerce "5" to 5 or
+    "yes" to true, so the raw body is checked before it does."""
+    errors = []
+    for name, value in configurable.items():
+        if name in KNOB_TYPES:
+            kind, fits = KNOB_TYPES[name]
+            if not fits(value):
+                errors.append({"loc": [*loc, name], "msg": f"{name} must be a JSON {kind}", "type": f"{kind}_type"})
+    return errors
+
+
 async def check_langserve_body(request: Request) -> None:
     """LangServe fails with a TypeError (a 500) on a `config` that is not an object (a list of them for
-    /batch) or /batch `inputs` that are not a list; this dependency of its routes answers 422 first.
+    /batch) or /batch `inputs` that are not a list; this dependency of its routes answers 422 first, and for
+    `kwargs` that are not an object (LangServe ignores them, the schema says object). A /c/{config_hash}/ that
+    decodes to no config is a 404: the path names nothing (LangServe answers an undocumented 400).
     Invalid JSON is left to LangServe's own 422."""
+    config_hash = request.path_params.get("config_hash")
+    if config_hash:
+        try:
+            _config_from_hash(config_hash)
+        except HTTPException:
+            raise HTTPException(404, "No config has this config hash.") from None
+    if request.method != "POST":
+        return
     try:
         body = await request.json()  # cached on the request: LangServe reads the same parsed body
     except ValueError:
@@ -145,6 +205,13 @@ async def check_langserve_body(request: Request) -> None:
     errors = []
     if "config" in body and not isinstance(body["config"], (dict, list) if batch else dict):
         errors.append({"loc": ["body", "config"], "msg": "config must be an object", "type": "dict_type"})
+    configs = body.get("config")
+    for n, config in enumerate(configs if isinstance(configs, list) else [configs]):
+        if isinstance(config, dict) and isinstance(config.get("configurable"), dict):
+            loc = ["body", "config", *([n] if isinstance(configs, list) else []), "configurable"]
+            errors += configurable_type_errors(config["configurable"], loc)
+    if "kwargs" in body and not isinstance(body["kwargs"], dict):
+        errors.append({"loc": ["body", "kwargs"], "msg": "kwargs must be an object", "type": "dict_type"})
     if batch and not isinstance(body.get("inputs"), list):
         errors.append({"loc": ["body", "inputs"], "msg": "inputs must be a list", "type": "list_type"})
     if errors:
