@@ -37,7 +37,7 @@ WHY = {
     401: "The route needs a key and the request carries none this server knows (Keys and roles).",
     403: "A key of too low a role (a student's on the instructor's or operator's routes).",
     404: "Nothing of that name: no such file or answer, a conversation id this server did not issue, or a "
-    "/c/{config_hash}/ that decodes to no config.",
+    "config hash that decodes to no config.",
     413: "A body over MAX_BODY_BYTES, or a question over the limits.",
     415: "A POST whose Content-Type is not application/json.",
     422: "Malformed, non-UTF-8 or too deeply nested JSON, or values the route refuses.",
@@ -137,8 +137,6 @@ def statuses(method: str, path: str) -> set[int]:
         found.add(503)
     if path.startswith(NOT_FOUND) or path.startswith(("/api/chat", "/mentor/")) and path.endswith(RUNS_WITH_IDS):
         found.add(404)
-    if "/c/{config_hash}/" in path:
-        found.add(404)
     if path == "/" and method == "get":
         found.add(307)
     return found
@@ -151,10 +149,13 @@ def document(schema: dict[str, Any]) -> dict[str, Any]:
     for name, component in components.items():
         if name.endswith("Configurable"):
             configurable(component)
+    for name in ("conversation_id", "module"):  # null is taken; the playground's schema just doesn't show it
+        components.get("MentorInput", {}).get("properties", {}).get(name, {})["type"] = ["string", "null"]
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
-            for status in sorted(statuses(method, path)):
+            named = {p.get("name") for p in operation.get("parameters", [])}
+            for status in sorted(statuses(method, path) | ({404} if "config_hash" in named else set())):
                 if str(status) in responses:
                     continue
                 body = {"application/json": {"schema": ERROR}} if status != 307 else {}

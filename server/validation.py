@@ -184,11 +184,11 @@ def configurable_type_errors(configurable: dict[str, Any], loc: list[Any]) -> li
 async def check_langserve_body(request: Request) -> None:
     """LangServe fails with a TypeError (a 500) on a `config` that is not an object (a list of them for
     /batch) or /batch `inputs` that are not a list; this dependency of its routes answers 422 first, and for
-    `kwargs` that are not an object (LangServe ignores them, the schema says object). A /c/{config_hash}/ that
-    decodes to no config is a 404: the path names nothing (LangServe answers an undocumented 400).
+    `kwargs` that are not an object (LangServe ignores them, the schema says object). A config hash that decodes
+    to no config is a 404: it names nothing (LangServe answers an undocumented 400).
     Invalid JSON is left to LangServe's own 422."""
-    config_hash = request.path_params.get("config_hash")
-    if config_hash:
+    config_hash = request.path_params.get("config_hash") or request.query_params.get("config_hash")
+    if config_hash:  # in the path (/c/{config_hash}/) or, as LangServe also takes it, the query
         try:
             _config_from_hash(config_hash)
         except HTTPException:
