@@ -329,3 +329,40 @@ def test_the_schema_documents_every_status_the_routes_answer(make_client):
 
 def client_error_shape(error: dict) -> bool:
     return error["required"] == ["detail"] and len(error["properties"]["detail"]["anyOf"]) == 2
+
+
+def test_the_schema_states_what_the_server_refuses(make_client):
+    """Issue 23: `--checks all` holds schema and server to each other; these are the rules it found unstated."""
+    client = make_client(MENTOR_API_KEY=KEY)
+    schema = client.get("/openapi.json", headers={"X-API-Key": KEY}).json()
+    assert not [p for p in schema["paths"] if p.endswith("token_feedback")], "always a 400 here: not mounted"
+    events = schema["paths"]["/mentor/stream"]["post"]["responses"]["200"]["content"]["text/event-stream"]["schema"]
+    assert {e["properties"]["event"]["const"] for e in events["oneOf"]} == {"metadata", "data", "end", "error"}
+    knobs = schema["components"]["schemas"]["mentorConfigurable"]["properties"]
+    assert knobs["answer_style"]["enum"] == ["generative", "extractive", "auto"] and "pattern" in knobs["module"]
+    assert "404" in schema["paths"]["/mentor/c/{config_hash}/input_schema"]["get"]["responses"]
+    student = {"X-API-Key": KEY}
+    assert client.get("/mentor/c/0/input_schema", headers=student).status_code == 404  # decodes to no config
+    body = {"input": {"question": "hi"}, "kwargs": [1], "config": {"configurable": {"k": "5", "llm_grader": "yes"}}}
+    refused = client.post("/mentor/invoke", json=body, headers=student)
+    assert refused.status_code == 422, refused.text
+    assert {tuple(e["loc"][-1:]) for e in refused.json()["detail"]} == {("kwargs",), ("k",), ("llm_grader",)}
+    render = {"answer": "x", "sources": [{"n": True, "source": "a"}]}
+    assert client.post("/api/render", json=render, headers=student).status_code == 422  # true is no integer
+    render["sources"][0]["n"] = 1.0
+    assert client.post("/api/render", json=render, headers=student).status_code == 200  # 1.0 is one
+
+
+def test_the_question_pattern_is_what_check_question_calls_blank():
+    """JSON Schema's \\s is ECMAScript's; the pattern spells out Python's str.isspace, checked over all of Unicode."""
+    import re
+    import sys
+
+    from server.validation import QUESTION_PATTERN
+
+    pattern = re.compile(QUESTION_PATTERN)
+    for code in range(sys.maxunicode + 1):
+        if 0xD800 <= code < 0xE000:
+            continue
+        char = chr(code)
+        assert bool(pattern.search(char)) == (not char.isspace() and code != 0), hex(code)
