@@ -74,7 +74,14 @@ def test_the_optional_grader_asks_the_model(api, llm_server):
     response, calls = served(
         llm_server,
         lambda: invoke(
-            api, "What is a list comprehension?", llm_grader=True, grade_accept_score=1.01, answer_style="extractive"
+            api,
+            "What is a list comprehension?",
+            llm_grader=True,
+            grade_accept_score=1.01,
+            max_rewrites=0,
+            k=2,
+            grade_note_chars=300,
+            answer_style="extractive",
         ),
     )
     assert response.status_code == 200, response.text
