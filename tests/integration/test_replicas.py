@@ -219,7 +219,9 @@ def test_kill_9_of_a_mid_answer_b_keeps_answering_and_a_retry_on_b_completes(rep
     question = "Can a list comprehension use two for clauses?"
     killed = threading.Event()
     pool = ThreadPoolExecutor(1)
-    conversation = ok(httpx.post(f"{a.url}/api/conversations", json={}, timeout=TIMEOUT))["conversation_id"]
+    issued = httpx.post(f"{a.url}/api/conversations", json={}, timeout=TIMEOUT)
+    assert issued.status_code == 201, issued.text  # Created: the server issues the id
+    conversation = issued.json()["conversation_id"]
     with httpx.stream("POST", f"{a.url}/api/chat/stream", json={"message": question, "conversation_id": conversation},
                       timeout=TIMEOUT) as response:  # fmt: skip
         assert response.status_code == 200
@@ -301,7 +303,8 @@ def test_losing_postgres_mid_request_answers_503_then_recovers(cluster, replicas
     events: list[tuple[str, str]] = []
     stopped = False
     issued = httpx.post(f"{server.url}/api/conversations", json={}, headers=headers, timeout=30)
-    conversation = ok(issued)["conversation_id"]
+    assert issued.status_code == 201, issued.text
+    conversation = issued.json()["conversation_id"]
     body = {"message": "What is a list comprehension?", "conversation_id": conversation}
     with httpx.stream("POST", f"{server.url}/api/chat/stream", headers=headers, timeout=TIMEOUT, json=body) as response:
         event = "message"
