@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.settings import Settings
 from core.store import StoreError
+from server.body import reply
 from server.checkpoints import state_errors, unavailable_detail
 from server.conversations import NOT_ISSUED
 from server.validation import QUESTION_TOO_LONG
@@ -147,10 +148,7 @@ class CatchErrors:
             if state["started"]:  # the head is out: end the body, so the connection stays usable
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
-            body = json.dumps({"detail": detail}).encode()
-            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await reply(send, status, detail)
 
 
 def install(app: FastAPI, settings: Settings) -> None:

@@ -201,6 +201,17 @@ class MentorRunnable(Runnable[dict, dict]):
         metrics.count_answer(output)
         return output
 
+    def _closing(
+        self, graph_input: dict, cfg: RunnableConfig, output: dict, started: float, first_token: float | None
+    ) -> list[dict]:
+        """A stream's last chunks: a refusal's text as its one token (no model wrote it, yet the tokens add up to
+        the answer), then the whole output."""
+        chunks = []
+        if first_token is None and output["answer"]:
+            first_token = time.perf_counter()
+            chunks.append({"token": output["answer"]})
+        return [*chunks, self._answered(graph_input, cfg, output, started, first_token)]
+
     def _answered(
         self, graph_input: dict, cfg: RunnableConfig, output: dict, started: float, first_token: float | None
     ) -> dict:
@@ -265,11 +276,8 @@ class MentorRunnable(Runnable[dict, dict]):
             elif token := _token(mode, chunk):
                 first_token = first_token or time.perf_counter()
                 yield token
-        output = self._output(final, conversation_id)
-        if first_token is None and output["answer"]:
-            first_token = time.perf_counter()
-            yield {"token": output["answer"]}  # a refusal is written by no model: its text is still the tokens
-        yield self._answered(graph_input, cfg, output, started, first_token)
+        for chunk in self._closing(graph_input, cfg, self._output(final, conversation_id), started, first_token):
+            yield chunk
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> dict:
         """Waits its turn (one answer at a time), then runs the graph."""
@@ -301,11 +309,8 @@ class MentorRunnable(Runnable[dict, dict]):
                     first_token = first_token or time.perf_counter()
                     yield token
             await keep_latest_checkpoint(self.graph.checkpointer, conversation_id)
-        output = self._output(final, conversation_id)
-        if first_token is None and output["answer"]:
-            first_token = time.perf_counter()
-            yield {"token": output["answer"]}  # a refusal is written by no model: its text is still the tokens
-        yield self._answered(graph_input, cfg, output, started, first_token)
+        for chunk in self._closing(graph_input, cfg, self._output(final, conversation_id), started, first_token):
+            yield chunk
 
 
 # ---- chat interface (LangServe's chat playground) -------------------------------------------------
