@@ -23,6 +23,9 @@ import simplemma
 import snowballstemmer
 from stop_words import get_stop_words
 
+from core.answer import Support
+from core.sources import SPACED_CITATION
+
 Embed = Callable[[list[str]], list[list[float]]]
 
 # Words every question uses whatever its subject; they say nothing about whether notes answer it.
@@ -42,7 +45,6 @@ _NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,]\d+)*(?![\w])")
 # Names in code: `spans`, dotted (os.getenv), snake_case (read_csv), CamelCase (KeyError), calls (len()).
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
 _IDENTIFIER = re.compile(r"\b[A-Za-z_]\w*\.[A-Za-z_][\w.]*\b|\b[a-z]+_\w+\b|\b[A-Z][a-z]+[A-Z]\w*\b|\b\w+\(\)")
-_CITATION = re.compile(r"\s*\[(\d{1,2})\]")
 _FENCE = re.compile(r"^(```|~~~)")
 
 
@@ -370,12 +372,12 @@ def sentences(text: str, language: str = "english") -> list[str]:
 
 def citations(sentence: str) -> list[int]:
     """The note numbers a sentence cites ([2] → 2)."""
-    return [int(n) for n in _CITATION.findall(sentence)]
+    return [int(n) for n in SPACED_CITATION.findall(sentence)]
 
 
 def strip_citations(sentence: str) -> str:
     """The sentence without its [n] markers, for comparing it with the notes."""
-    return _CITATION.sub("", sentence).strip()
+    return SPACED_CITATION.sub("", sentence).strip()
 
 
 def finished(segment: Segment) -> bool:
@@ -416,8 +418,9 @@ def _normalised(text: str) -> str:
 
 
 @dataclass
-class Support:
-    """How one answer sentence stands on the notes: the best note, how close, how much of it that note holds."""
+class Check:
+    """The check of one answer sentence against the notes: the best note, how close, how much of it that note
+    holds, and the working fields the answer's text is built from (its public part is `core.answer.Support`)."""
 
     text: str
     supported: bool
@@ -429,15 +432,15 @@ class Support:
     quoted: bool = False  # a note's own sentence, quoted verbatim (supported by construction)
     code: bool = False  # a code block: checked, shown, but never on its own an answer
 
-    def as_dict(self) -> dict:
-        """The `support` entry the API returns (rounded scores; internal fields left out)."""
-        return {
-            "text": self.text,
-            "supported": self.supported,
-            "n": self.n,
-            "similarity": round(self.similarity, 3),
-            "overlap": round(self.overlap, 3),
-        }
+    def support(self) -> Support:
+        """What a caller is told of this check (rounded scores; the working fields left out)."""
+        return Support(
+            text=self.text,
+            supported=self.supported,
+            n=self.n,
+            similarity=round(self.similarity, 3),
+            overlap=round(self.overlap, 3),
+        )
 
 
 @dataclass(frozen=True)
@@ -475,7 +478,7 @@ class NoteIndex:
             return np.zeros((len(texts), len(self.units)), dtype=np.float32)
         return _unit_rows(self.embed(list(texts))) @ self.matrix.T
 
-    def check(self, segment: Segment, thresholds: Thresholds, similarity_row: np.ndarray | None = None) -> Support:
+    def check(self, segment: Segment, thresholds: Thresholds, similarity_row: np.ndarray | None = None) -> Check:
         """One sentence against every note. Numbers and code names must occur verbatim in the note; its content
         terms must mostly occur there; and it must mean something close to one of the note's sentences."""
         plain = strip_citations(segment.text)
@@ -485,9 +488,9 @@ class NoteIndex:
         own = list(dict.fromkeys(terms(plain, self.stats.language)))
         exact = exact_tokens(plain)
         if not own and not exact:
-            return Support(plain, True, 0, 0.0, 1.0, claim=False)  # "Here is how:" claims nothing
+            return Check(plain, True, 0, 0.0, 1.0, claim=False)  # "Here is how:" claims nothing
         says_not = negated(plain, self.stats.language)
-        best: Support | None = None
+        best: Check | None = None
         for n in range(1, len(self.notes) + 1):
             idx = [i for i, (note, _) in enumerate(self.units) if note == n]
             closest = max(idx, key=lambda i: row[i]) if idx else None
@@ -500,11 +503,11 @@ class NoteIndex:
             ok = not lacking and (
                 (sim >= thresholds.similarity and overlap >= thresholds.overlap) or overlap >= thresholds.strong_overlap
             )
-            found = Support(plain, ok, n if ok else 0, sim, overlap, (cov.missing if cov else []) + lacking)
+            found = Check(plain, ok, n if ok else 0, sim, overlap, (cov.missing if cov else []) + lacking)
             if best is None or (found.supported, sim + overlap) > (best.supported, best.similarity + best.overlap):
                 best = found
         assert best is not None or not self.notes
-        return best or Support(plain, False, 0, 0.0, 0.0)
+        return best or Check(plain, False, 0, 0.0, 0.0)
 
     def _flips(self, says_not: bool, unit: int, similarity: float, thresholds: Thresholds) -> bool:
         """A negation the closest note sentence lacks ("Lists are not mutable" beside "Lists are mutable"), or a
@@ -514,18 +517,18 @@ class NoteIndex:
         dropped = note_not and not says_not and similarity >= thresholds.flipped_similarity
         return (says_not and not note_not) or dropped
 
-    def _check_code(self, code: str, thresholds: Thresholds) -> Support:
+    def _check_code(self, code: str, thresholds: Thresholds) -> Check:
         """A code block is supported when a note holds nearly all of its words (names, keywords, literals)."""
         body = [w for w in words(re.sub(r"^```\w*|```$", "", code.strip(), flags=re.MULTILINE))]
         if not body:
-            return Support(code, True, 0, 0.0, 1.0, claim=False)
+            return Check(code, True, 0, 0.0, 1.0, claim=False)
         best_n, best = 0, 0.0
         for n, have in enumerate(self.note_words, start=1):
             share = sum(w in have for w in body) / len(body)
             if share > best:
                 best_n, best = n, share
         ok = best >= thresholds.code_overlap
-        return Support(code, ok, best_n if ok else 0, 0.0, best, code=True)
+        return Check(code, ok, best_n if ok else 0, 0.0, best, code=True)
 
 
 def _unit_rows(vectors: Sequence[Sequence[float]]) -> np.ndarray:

@@ -7,6 +7,7 @@ into a Source, and the server sends Sources as they are (the original app's /api
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,8 @@ from typing_extensions import TypedDict  # pydantic reads it on Python < 3.12 (s
 # and where it applies the PDF page, PPTX slide, notebook cell (all 1-based) and nearest HTML anchor.
 SOURCE_KEYS = ("source", "title", "headings", "module", "page", "slide", "cell", "anchor")
 SNIPPET_CHARS = 240
+CITATION = re.compile(r"\[(\d{1,2})\]")  # [n] in an answer names sources[n-1]
+SPACED_CITATION = re.compile(r"\s*" + CITATION.pattern)  # with the space before it, to strip it from a sentence
 
 
 class Source(TypedDict):
@@ -52,3 +55,19 @@ def make_source(n: int, text: str, metadata: Mapping[str, Any], score: float) ->
         snippet=text[:SNIPPET_CHARS],
         text=text,
     )
+
+
+def cited(text: str) -> list[int]:
+    """The source numbers an answer's text cites, in order of first mention."""
+    return list(dict.fromkeys(int(n) for n in CITATION.findall(text)))
+
+
+def location(source: Mapping[str, Any]) -> str:
+    """`week02/loops_handout.pdf, page 3`, `week04/functions.html, #defaults`: where to look."""
+    parts = [source.get("source") or "?"]
+    parts += [f"page {source['page']}"] if source.get("page") else []
+    parts += [f"slide {source['slide']}"] if source.get("slide") else []
+    parts += [f"cell {source['cell']}"] if source.get("cell") else []
+    if source.get("anchor"):
+        parts.append(f"#{source['anchor']}")
+    return ", ".join(parts)

@@ -7,10 +7,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from core.answer import Style, Verified
 from core.evidence import (
     NoteIndex,
     Segment,
-    Support,
+    Check,
     TermStats,
     Thresholds,
     coverage,
@@ -31,29 +32,24 @@ _LIST_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s")
 
 
 @dataclass
-class Answer:
+class CheckedAnswer:
     """The answer text with the check of every sentence the model wrote (kept or removed)."""
 
     text: str
-    style: str  # "generative" or "extractive"
-    support: list[Support] = field(default_factory=list)
+    style: Style
+    support: list[Check] = field(default_factory=list)
 
     @property
-    def claims(self) -> list[Support]:
+    def claims(self) -> list[Check]:
         """Sentences that assert something (a lead-in such as "Here is how:" is not checked)."""
         return [s for s in self.support if s.claim]
 
-    def verified(self) -> dict:
+    def verified(self) -> Verified:
         """Counts over the model's sentences (quoted note sentences are supported by construction)."""
         drafted = [s for s in self.claims if not s.quoted]
         claims = drafted or self.claims
         supported = sum(s.supported for s in claims)
-        return {
-            "style": self.style,
-            "sentences": len(claims),
-            "supported": supported,
-            "dropped": len(claims) - supported,
-        }
+        return Verified(style=self.style, sentences=len(claims), supported=supported, dropped=len(claims) - supported)
 
     @property
     def grounded(self) -> bool:
@@ -88,7 +84,7 @@ class DraftChecker:
         self.buffer = ""
         self.judged = 0
         self.text = ""
-        self.support: list[Support] = []
+        self.support: list[Check] = []
 
     def feed(self, token: str) -> list[str]:
         """Add streamed text; returns the pieces of checked text that are now ready to show."""
@@ -104,7 +100,7 @@ class DraftChecker:
         cut = parts.pop() if parts and not finished(parts[-1]) else None
         out = self._judge(parts)
         if cut is not None:
-            self.support.append(Support(strip_citations(cut.text), False, 0, 0.0, 0.0, ["(unfinished)"]))
+            self.support.append(Check(strip_citations(cut.text), False, 0, 0.0, 0.0, ["(unfinished)"]))
         return out
 
     def _judge(self, parts: Iterable[Segment]) -> list[str]:
@@ -123,9 +119,9 @@ class DraftChecker:
             out.append(piece)
         return out
 
-    def answer(self) -> Answer:
+    def answer(self) -> CheckedAnswer:
         """The checked draft so far, without a lead-in left dangling by a dropped sentence."""
-        return Answer(_drop_dangling_lead_in(self.text), "generative", self.support)
+        return CheckedAnswer(_drop_dangling_lead_in(self.text), "generative", self.support)
 
 
 def _cite(sentence: str, n: int) -> str:
@@ -175,7 +171,7 @@ def _join(first: str, second: str) -> str:
     return first + "\n\n" + second
 
 
-def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) -> Answer:
+def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) -> CheckedAnswer:
     """The notes' own most relevant sentences, verbatim, each with its citation: no model, nothing invented.
 
     A sentence's relevance is its cosine to the question plus half the share of the question's terms it holds;
@@ -184,7 +180,7 @@ def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) ->
     sentence that introduces code ("For example:") brings the code block that follows it."""
     units = index.units
     if not units:
-        return Answer("", "extractive")
+        return CheckedAnswer("", "extractive")
     similarity = index.similarities([question])[0]
     asked = exact_tokens(question)  # numbers and code the question names: `is`, `==`, 10 / 2
     scored = []
@@ -196,7 +192,7 @@ def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) ->
             continue  # shares not one of the question's terms or names: close in meaning, perhaps, but no answer
         scored.append((float(similarity[i]) + 0.5 * held, i))
     if not scored:
-        return Answer("", "extractive")  # nothing quotable answers it: the caller refuses
+        return CheckedAnswer("", "extractive")  # nothing quotable answers it: the caller refuses
     scored.sort(reverse=True)
     best = scored[0][0]
     # The same sentence may sit in two notes (neighbouring chunks share their seam): quote it once.
@@ -216,14 +212,14 @@ def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) ->
         if strip_citations(units[i][1].text).endswith(":"):
             picked.extend(_introduced(units, i))
     blocks: list[str] = []
-    support: list[Support] = []
+    support: list[Check] = []
     for i in dict.fromkeys(picked):
         n, seg = units[i]
         if seg.code:
             blocks.append(seg.text)
         else:
             blocks.append("> " + _cite(strip_citations(seg.text).replace("\n", " "), n))
-        support.append(Support(seg.text, True, n, 1.0, 1.0, claim=not seg.code, quoted=True))
+        support.append(Check(seg.text, True, n, 1.0, 1.0, claim=not seg.code, quoted=True))
     if not any(s.claim for s in support):
-        return Answer("", "extractive")  # notes with no sentence to quote (code only, or empty)
-    return Answer(intro + "\n\n" + "\n\n".join(blocks), "extractive", support)
+        return CheckedAnswer("", "extractive")  # notes with no sentence to quote (code only, or empty)
+    return CheckedAnswer(intro + "\n\n" + "\n\n".join(blocks), "extractive", support)

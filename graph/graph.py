@@ -29,7 +29,7 @@ from core import factories
 from core.evidence import NoteIndex, Thresholds, coverage, terms
 from core.settings import get_settings
 from graph import prompts
-from graph.answer import Answer, DraftChecker, extractive, widen
+from graph.answer import CheckedAnswer, DraftChecker, extractive, widen
 from graph.configuration import Configuration
 from graph.state import Candidate, InputState, MentorState, OutputState
 from graph.utils import (
@@ -101,16 +101,16 @@ def _note_index(used: list[Candidate]) -> NoteIndex:
     return NoteIndex([c["text"] for c in used], vectors, factories.shared_store().term_stats())
 
 
-def _finish(state: MentorState, used: list[Candidate], answer: Answer) -> dict:
+def _finish(state: MentorState, used: list[Candidate], answer: CheckedAnswer) -> dict:
     """The turn's output from a checked answer; nothing supported at all is an honest refusal."""
     if not answer.grounded:
-        return {**_not_covered(state), "support": [s.as_dict() for s in answer.support], "verified": answer.verified()}
+        return {**_not_covered(state), "support": [s.support() for s in answer.support], "verified": answer.verified()}
     sources = [to_source(n, c) for n, c in enumerate(used, start=1)]
     return {
         "answer": answer.text,
         "sources": sources,
         "grounded": True,
-        "support": [s.as_dict() for s in answer.support],
+        "support": [s.support() for s in answer.support],
         "verified": answer.verified(),
         "messages": [AIMessage(answer.text)],
     }
@@ -286,7 +286,7 @@ def generate(state: MentorState, config: RunnableConfig) -> dict:
     kept = answer.text if answer.grounded else ""
     write({"token": ("\n\n" if kept else "") + quoted.text})
     style = "generative" if kept else "extractive"
-    combined = Answer("\n\n".join(t for t in (kept, quoted.text) if t), style, answer.support + quoted.support)
+    combined = CheckedAnswer("\n\n".join(t for t in (kept, quoted.text) if t), style, answer.support + quoted.support)
     return _finish(state, wide, combined)
 
 

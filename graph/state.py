@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, TypedDict
+from typing import Annotated
+
+from typing_extensions import TypedDict
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 
-from core.sources import Source
-
-Route = Literal["course", "chat"]
+from core.answer import Reply
 
 
 class Candidate(TypedDict):
@@ -27,40 +27,10 @@ class InputState(TypedDict, total=False):
     question: str
 
 
-class SentenceSupport(TypedDict):
-    """How one sentence of the model's reply stands on the notes (unsupported ones are not in `answer`)."""
-
-    text: str
-    supported: bool
-    n: int  # the [n] note that supports it best; 0 = none
-    similarity: float
-    overlap: float
+OutputState = Reply  # what a caller gets back (core/answer.py); the per-turn working fields stay internal
 
 
-class Verified(TypedDict, total=False):
-    """Counts over the checked answer, for a page to show what was verified."""
-
-    style: str  # "generative" or "extractive"
-    sentences: int
-    supported: int
-    dropped: int
-
-
-class OutputState(TypedDict, total=False):
-    """What a caller gets back; the per-turn working fields stay internal."""
-
-    answer: str
-    sources: list[Source]
-    grounded: bool  # true only when every sentence kept in `answer` is supported by a note
-    support: list[SentenceSupport]
-    verified: Verified
-    route: Route
-    rewrites: int
-    query: str
-    turns: int
-
-
-class MentorState(InputState, OutputState, total=False):
+class MentorState(InputState, Reply, total=False):
     """The whole state: the conversation (kept per thread) plus the current turn's working fields."""
 
     messages: Annotated[list[AnyMessage], add_messages]
