@@ -82,7 +82,7 @@ def _pct(part: float, whole: int) -> float | None:
 
 def score(rows: list[dict], items: list[dict], index_for) -> dict:  # type: ignore[no-untyped-def]
     """The figures of one side. Sentences are checked with this checkout's checker for every side alike."""
-    from core.evidence import Segment, strip_citations, terms
+    from core.text import Segment, strip_citations, terms
     from graph.prompts import EXTRACTIVE_INTRO
 
     by_id = {q["id"]: q for q in items}
@@ -141,7 +141,7 @@ def score(rows: list[dict], items: list[dict], index_for) -> dict:  # type: igno
 
 
 def _segments(text: str) -> list:  # type: ignore[type-arg]
-    from core.evidence import segments
+    from core.text import segments
 
     return segments(text)
 
@@ -152,7 +152,8 @@ def calibrate(rows: list[dict], items: list[dict]) -> list[dict]:
     (`Answerability.can_answer`); the points vary the pairs that trade one kind of evidence for the other."""
     from dataclasses import replace
 
-    from core.evidence import Answerability, terms
+    from core.evidence import Answerability
+    from core.text import terms
     from graph.configuration import Configuration
 
     by_id = {q["id"]: q for q in items}

@@ -1,10 +1,10 @@
 """Evidence, checked in code, that notes can answer a question and that an answer says only what they say.
 
-Pure text logic, no I/O: term statistics, how much of a question's rare terms a note contains, sentence
-splitting, and per-sentence support. The graph decides with these numbers. The packaged 135M model's
-yes/no on "does this note help" agrees with the truth 47-51 % of the time (bench/answer.py), so it never
-decides alone: a cosine of 0.27 between "What is the capital of France?" and a `str.capitalize()` cell
-says "near", and only the terms say "France is not there".
+Pure logic, no I/O, over the text handling of core/text.py: term statistics, how much of a question's rare
+terms a note contains, when a note can answer, and per-sentence support. The graph decides with these
+numbers. The packaged 135M model's yes/no on "does this note help" agrees with the truth 47-51 % of the
+time (bench/answer.py), so it never decides alone: a cosine of 0.27 between "What is the capital of France?"
+and a `str.capitalize()` cell says "near", and only the terms say "France is not there".
 """
 
 from __future__ import annotations
@@ -15,142 +15,13 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
-import pysbd
-import simplemma
-import snowballstemmer
-from stop_words import get_stop_words
 
 from core.answer import Support
-from core.sources import SPACED_CITATION
+from core.text import Segment, exact_tokens, lemma, negated, segments, stems, strip_citations, terms, words
 
 Embed = Callable[[list[str]], list[list[float]]]
-
-# Words every question uses whatever its subject; they say nothing about whether notes answer it.
-_QUESTION_WORDS = {
-    "what", "whats", "which", "who", "whom", "whose", "why", "how", "when", "where", "explain", "describe",
-    "tell", "mean", "means", "meaning", "difference", "differences", "different", "example", "examples",
-    "use", "used", "using", "uses", "work", "works", "working", "does", "do", "did", "can", "could",
-    "would", "should", "will", "shall", "may", "might", "must", "please", "give", "show", "get", "gets",
-    "need", "want", "know", "way", "ways", "happen", "happens", "thing", "things", "something", "someone",
-    "anything", "kind", "type", "sort", "like", "also", "just", "really", "exactly", "actually", "good",
-    "best", "better", "bad", "new", "old", "make", "makes", "made", "let", "lets", "say", "says", "said",
-    "called", "call", "name", "named", "one", "two", "first", "second", "i", "im", "ive", "id", "me", "my",
-    "we", "us", "our", "you", "your", "yours", "it", "its", "is", "are", "was", "were", "be", "been",
-}  # fmt: skip
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
-_NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,]\d+)*(?![\w])")
-# Names in code: `spans`, dotted (os.getenv), snake_case (read_csv), CamelCase (KeyError), calls (len()).
-_CODE_SPAN = re.compile(r"`([^`\n]+)`")
-_IDENTIFIER = re.compile(r"\b[A-Za-z_]\w*\.[A-Za-z_][\w.]*\b|\b[a-z]+_\w+\b|\b[A-Z][a-z]+[A-Z]\w*\b|\b\w+\(\)")
-_FENCE = re.compile(r"^(```|~~~)")
-
-
-@lru_cache(maxsize=8)
-def _stemmer(language: str) -> snowballstemmer.stemmer:
-    return snowballstemmer.stemmer(language)
-
-
-# English function words (NLTK's list). The stop-words package's English list (1,333 words) is far too broad
-# for evidence: it drops "value", "number", "state", "case", "point", content words of whole courses.
-# fmt: off
-_ENGLISH_STOP = {
-    "i", "me", "my", "myself", "we", "our", "ours", "ourselves", "you", "your", "yours", "yourself", "yourselves",
-    "he", "him", "his", "himself", "she", "her", "hers", "herself", "it", "its", "itself", "they", "them", "their",
-    "theirs", "themselves", "what", "which", "who", "whom", "this", "that", "these", "those", "am", "is", "are",
-    "was", "were", "be", "been", "being", "have", "has", "had", "having", "do", "does", "did", "doing", "a", "an",
-    "the", "and", "but", "if", "or", "because", "as", "until", "while", "of", "at", "by", "for", "with", "about",
-    "against", "between", "into", "through", "during", "before", "after", "above", "below", "to", "from", "up",
-    "down", "in", "out", "on", "off", "over", "under", "again", "further", "then", "once", "here", "there", "when",
-    "where", "why", "how", "all", "any", "both", "each", "few", "more", "most", "other", "some", "such", "no",
-    "nor", "not", "only", "own", "same", "so", "than", "too", "very", "s", "t", "can", "will", "just", "don",
-    "should", "now", "d", "ll", "m", "o", "re", "ve", "y", "ain", "aren", "couldn", "didn", "doesn", "hadn", "hasn",
-    "haven", "isn", "ma", "mightn", "mustn", "needn", "shan", "shouldn", "wasn", "weren", "won", "wouldn"
-}
-# Words that turn a statement into its opposite. They weigh nothing as terms, so "Lists are not mutable" holds
-# every term of "Lists are mutable": the sentence check compares them separately (`negated`). English only, as
-# are the stop words above; other languages get no polarity check.
-_NEGATIONS = {"english": frozenset({
-    "not", "no", "never", "cannot", "none", "nothing", "neither", "nor", "nobody", "nowhere",
-    "dont", "doesnt", "didnt", "isnt", "arent", "wasnt", "werent", "cant", "couldnt", "wont", "wouldnt",
-    "shouldnt", "hasnt", "havent", "hadnt", "mustnt", "neednt", "mightnt", "shant", "aint",
-})}
-# fmt: on
-
-
-@lru_cache(maxsize=8)
-def _stop(language: str) -> frozenset[str]:
-    if language == "english":
-        return frozenset(_ENGLISH_STOP | _QUESTION_WORDS | _NEGATIONS["english"])
-    return frozenset(w.replace("'", "").lower() for w in get_stop_words(language))
-
-
-_CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased words, names split at dots and underscores (`os.getenv` → os, getenv); a CamelCase name also
-    gives its parts (FileExistsError → fileexistserror, file, exists, error: "error if the file exists")."""
-    text = text.replace("_", " ").replace("\u2019", "'")  # don’t → don't, one word
-    out = []
-    for word in _WORD.findall(text):
-        out.append(word.replace("'", "").lower())
-        parts = _CAMEL_PART.findall(word) if word[:1].isupper() and not word.isupper() else []
-        if len(parts) > 1:
-            out.extend(p.lower() for p in parts)
-    return out
-
-
-def negated(text: str, language: str = "english") -> bool | None:
-    """Whether the text says "not" in some way; None for a language without a negation list."""
-    cues = _NEGATIONS.get(language)
-    return None if cues is None else any(w in cues for w in words(text))
-
-
-def light_stem(word: str) -> str:
-    """Plural and possessive endings only (lists → list, classes → class, dictionaries → dictionary).
-
-    A full Snowball stem conflates too much for exact evidence: "capital" and "capitalize" both become
-    "capit". Snowball stems still count, at half weight (see `coverage`)."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith(("sses", "shes", "ches", "xes", "zes")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
-# Languages simplemma's dictionaries cover, by the names the settings use (COURSE_LANGUAGE).
-_LEMMA_LANG = {
-    "english": "en", "german": "de", "french": "fr", "spanish": "es", "italian": "it", "dutch": "nl",
-    "russian": "ru", "danish": "da", "greek": "el", "polish": "pl", "portuguese": "pt", "swedish": "sv",
-    "finnish": "fi", "norwegian": "nb", "czech": "cs", "hungarian": "hu", "turkish": "tr", "catalan": "ca",
-}  # fmt: skip
-
-
-@lru_cache(maxsize=65536)
-def lemma(word: str, language: str = "english") -> str:
-    """The dictionary form of a word (gave → give, ran → run, mice → mouse); the word itself when unknown.
-
-    Stems miss irregular forms: "Python gave me 1" was refused because no chunk says "gave", though many say
-    "give". simplemma's tables ship inside its wheel (nothing downloaded); other languages keep the word."""
-    code = _LEMMA_LANG.get(language)
-    return str(simplemma.lemmatize(word, lang=code)).lower() if code else word
-
-
-def terms(text: str, language: str = "english") -> list[str]:
-    """Content terms: words that are not stop words, question scaffolding or bare numbers, lightly stemmed."""
-    stop = _stop(language)
-    kept = [w for w in words(text) if w not in stop and not w.isdigit() and len(w) > 1]
-    return [light_stem(w) if language == "english" else w for w in kept]
-
-
-def stems(items: Iterable[str], language: str = "english") -> list[str]:
-    """Snowball stems of terms (iterating, iterator → iter): a looser match that counts at half weight."""
-    return [str(s) for s in _stemmer(language).stemWords(list(items))]
 
 
 # ---- collection statistics ------------------------------------------------------------------------
@@ -275,144 +146,7 @@ class Answerability:
         return cov >= needed or (own_words and score >= self.strong_similarity)
 
 
-# ---- sentences ------------------------------------------------------------------------------------
-# fmt: off
-_PYSBD_LANG = {
-    "english": "en", "german": "de", "french": "fr", "spanish": "es", "italian": "it", "dutch": "nl",
-    "russian": "ru", "danish": "da", "greek": "el", "polish": "pl", "armenian": "hy", "arabic": "ar",
-}
-# fmt: on
-_BLOCK_START = re.compile(r"^\s*([-*+]|\d+[.)]|#{1,6}|>)\s")
-_HEADING = re.compile(r"^\s*#{1,6}\s")
-
-
-@lru_cache(maxsize=8)
-def _segmenter(language: str) -> pysbd.Segmenter:
-    return pysbd.Segmenter(language=_PYSBD_LANG.get(language, "en"), clean=False)
-
-
-@dataclass
-class Segment:
-    """A sentence of prose, or a whole code block (kept as one unit, never split)."""
-
-    text: str
-    code: bool = False
-    block: bool = False  # starts a paragraph, list item or heading (rendered on a new line)
-
-
-def segments(text: str, language: str = "english") -> list[Segment]:
-    """Split Markdown into sentences (pysbd, per paragraph or list item) and whole fenced code blocks."""
-    out: list[Segment] = []
-    prose: list[str] = []
-    fence: list[str] | None = None
-
-    def flush() -> None:
-        paragraph = " ".join(line.strip() for line in prose).strip()
-        prose.clear()
-        if paragraph:
-            parts = [s.strip() for s in _segmenter(language).segment(paragraph) if s.strip()]
-            out.extend(Segment(part, block=i == 0) for i, part in enumerate(parts))
-
-    for line in text.splitlines():
-        if fence is not None:
-            fence.append(line)
-            if _FENCE.match(line.strip()):
-                out.append(Segment("\n".join(fence), code=True, block=True))
-                fence = None
-        elif _FENCE.match(line.strip()):
-            flush()
-            fence = [line]
-        elif not line.strip() or _BLOCK_START.match(line):
-            flush()
-            if line.strip():
-                prose.append(line)
-            if _HEADING.match(line):  # a heading is one line: the next line starts a paragraph of its own
-                flush()
-        else:
-            prose.append(line)
-    flush()
-    if fence is not None:  # an unclosed fence (a cut-off reply): keep it as code, closed
-        out.append(Segment("\n".join([*fence, "```"]), code=True, block=True))
-    return _citations_to_previous(out)
-
-
-def _citations_to_previous(parts: list[Segment]) -> list[Segment]:
-    """Sentence splitting cuts "… a list. [1] Next …" as "… a list." and "[1] Next …": the citation belongs to
-    the first."""
-    merged: list[Segment] = []
-    for part in parts:
-        lead = re.match(r"^(\s*\[\d{1,2}\])+", part.text)
-        if lead and merged and not part.code:
-            merged[-1].text += " " + lead.group(0).strip()
-            rest = part.text[lead.end() :].strip()
-            if rest:
-                merged.append(Segment(rest, block=False))
-        else:
-            merged.append(part)
-    return merged
-
-
-def join_segments(parts: Sequence[Segment]) -> str:
-    """Segments back into Markdown: sentences of a paragraph on one line, blocks on their own."""
-    text = ""
-    for part in parts:
-        if not text:
-            text = part.text
-        elif part.code or part.block:
-            text += "\n\n" + part.text if part.code or not _BLOCK_START.match(part.text) else "\n" + part.text
-        else:
-            text += " " + part.text
-    return text
-
-
-def sentences(text: str, language: str = "english") -> list[str]:
-    """The text of each segment (sentence or block), in order."""
-    return [s.text for s in segments(text, language)]
-
-
-def citations(sentence: str) -> list[int]:
-    """The note numbers a sentence cites ([2] → 2)."""
-    return [int(n) for n in SPACED_CITATION.findall(sentence)]
-
-
-def strip_citations(sentence: str) -> str:
-    """The sentence without its [n] markers, for comparing it with the notes."""
-    return SPACED_CITATION.sub("", sentence).strip()
-
-
-def finished(segment: Segment) -> bool:
-    """A sentence that ends as a sentence does (a cut-off reply's last one doesn't); code blocks are whole."""
-    if segment.code:
-        return True
-    body = strip_citations(segment.text).rstrip("*_`\"')] ")
-    return body.endswith((".", "!", "?", ":", ";"))
-
-
-def close_markup(text: str) -> str:
-    """Balance what a cut-off reply leaves open: a code fence, `code` and **bold** markers."""
-    fences = sum(1 for line in text.splitlines() if _FENCE.match(line.strip()))
-    if fences % 2:
-        return text.rstrip() + "\n```"
-    outside = re.sub(r"```.*?```", "", text, flags=re.DOTALL)
-    if outside.count("**") % 2:
-        head, _, tail = text.rpartition("**")
-        text = head + tail
-    if re.sub(r"```.*?```", "", text, flags=re.DOTALL).count("`") % 2:
-        head, _, tail = text.rpartition("`")
-        text = head + tail
-    return text
-
-
 # ---- is a sentence supported by the notes? --------------------------------------------------------
-def exact_tokens(sentence: str) -> set[str]:
-    """Numbers, and names in code (identifiers, `spans`), that a supported sentence must take from a note."""
-    body = strip_citations(sentence)
-    exact = {n.replace(",", "") for n in _NUMBER.findall(_CODE_SPAN.sub(" ", body))}
-    exact |= {m.lower().removesuffix("()") for m in _IDENTIFIER.findall(body)}
-    exact |= {s.strip().lower().removesuffix("()") for s in _CODE_SPAN.findall(body) if s.strip()}
-    return {x for x in exact if x}
-
-
 def _normalised(text: str) -> str:
     return re.sub(r"\s+", " ", text.lower())
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.text import IDENTIFIER
+
 RRF_K = 60
 # Per-method weight in the fusion. On questions in loose words BM25 is the weaker ranker (DocPrompting-CoNaLa
 # page R@5: dense 54.8, BM25 43): at full weight it drags good dense hits down, at 0.3 it adds the pages
@@ -16,8 +18,6 @@ FUSION_WEIGHTS: dict[str, float] = {"dense": 1.0, "bm25": 0.3}
 IDENTIFIER_FUSION_WEIGHTS: dict[str, float] = {"dense": 1.0, "bm25": 1.0}
 
 _WORD = re.compile(r"\w+(?:[.']\w+)*")
-# Dotted names (os.getenv), snake_case (read_csv), CamelCase (KeyError), calls (len()).
-_IDENTIFIER = re.compile(r"\b[A-Za-z]\w*\.[A-Za-z_]\w*\b|\b[a-z]+_[a-z_]+\b|\b[A-Z][a-z]+[A-Z]\w*\b|\b\w+\(\)")
 # A quoted value ('X', "echo Hello World"). The opening quote must not follow a letter, so the apostrophes
 # of "what's" and "tuple's" never pair up into one long "value".
 _QUOTED_VALUE = re.compile(r"(?<!\w)'[^'\n]*'(?!\w)|\"[^\"\n]*\"")
@@ -60,7 +60,7 @@ def _quoted_name_or_space(match: re.Match[str]) -> str:
 def identifier_names(query: str) -> list[str]:
     """The API names a question mentions (os.getenv, KeyError, read_csv, len()), lower-cased, without "()".
     Quoted values don't count."""
-    return [m.group(0).lower().removesuffix("()") for m in _IDENTIFIER.finditer(_QUOTED_VALUE.sub(" ", query))]
+    return [m.group(0).lower().removesuffix("()") for m in IDENTIFIER.finditer(_QUOTED_VALUE.sub(" ", query))]
 
 
 def _words(text: str) -> set[str]:

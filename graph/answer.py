@@ -8,18 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from core.answer import Style, Verified
-from core.evidence import (
-    NoteIndex,
-    Segment,
-    Check,
-    TermStats,
-    Thresholds,
-    coverage,
-    exact_tokens,
-    finished,
-    segments,
-    strip_citations,
-)
+from core.evidence import Check, NoteIndex, TermStats, Thresholds, coverage
+from core.text import Segment, exact_tokens, finished, segments, strip_citations
 
 # Extractive answers quote at most this many note sentences; a sentence must be nearly as relevant as the best
 # one to join it (its score ≥ QUOTE_RELATIVE × the best one's).

@@ -26,8 +26,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from core import factories
-from core.evidence import NoteIndex, Thresholds, coverage, terms
+from core.evidence import NoteIndex, Thresholds, coverage
 from core.settings import get_settings
+from core.text import terms
 from graph import prompts
 from graph.answer import CheckedAnswer, DraftChecker, extractive, widen
 from graph.configuration import Configuration

@@ -4,18 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.evidence import (
-    NoteIndex,
-    Segment,
-    TermStats,
-    Thresholds,
-    close_markup,
-    coverage,
-    finished,
-    segments,
-    terms,
-    words,
-)
+from core.evidence import NoteIndex, TermStats, Thresholds, coverage
+from core.text import Segment, terms, words
 
 COLLECTION = [
     "The capitalize method of str returns a copy with the first letter upper-cased.",
@@ -43,13 +33,6 @@ def bag(texts: list[str]) -> list[list[float]]:
     return out
 
 
-def test_terms_drop_question_scaffolding_whatever_the_subject():
-    assert terms("What is the difference between mitosis and meiosis?") == ["mitosis", "meiosis"]
-    assert terms("How do I use list comprehensions?") == ["list", "comprehension"]
-    assert terms("Explain os.getenv and read_csv") == ["os", "getenv", "read", "csv"]
-    assert "value" in terms("What value does it return?")  # a content word in many courses
-
-
 def test_coverage_weighs_rare_terms_and_sees_through_collisions(stats):
     cell = COLLECTION[0]
     france = coverage("What is the capital of France?", cell, stats)
@@ -72,42 +55,6 @@ def test_unknown_terms_forgive_typos_but_not_new_subjects(stats):
     assert stats.unknown(terms("Which mice ran?")) == ["mice"]  # mouse is in no note
     german = TermStats.from_texts(["Die Funktion gibt einen Wert zurück."], language="german")
     assert german.unknown(terms("Was gab die Funktion zurück?", "german")) == []  # gab → geben ← gibt
-
-
-def test_a_heading_is_a_segment_of_its_own_even_without_a_blank_line():
-    # A notebook cell "## Conditionals on the Value\nIf you've programmed in C, …": the sentence that answers
-    # used to start with the heading, and sentences starting with "#" are never quoted.
-    parts = segments("## Conditionals on the Value\nIf you have programmed in C, you know it. Python has one.")
-    assert [p.text for p in parts] == [
-        "## Conditionals on the Value",
-        "If you have programmed in C, you know it.",
-        "Python has one.",
-    ]
-
-
-def test_segments_keep_code_blocks_whole_and_citations_with_their_sentence():
-    text = (
-        "A list is mutable. [1] It can grow, e.g. with append(). For example:\n\n"
-        "```python\nx = [1]\nx.append(2)\n```\n- one\n- two"
-    )
-    parts = segments(text)
-    assert [p.text for p in parts] == [
-        "A list is mutable. [1]",
-        "It can grow, e.g. with append().",
-        "For example:",
-        "```python\nx = [1]\nx.append(2)\n```",
-        "- one",
-        "- two",
-    ]
-    assert parts[3].code and parts[3].block and parts[4].block and not parts[1].block
-
-
-def test_unfinished_sentences_and_open_markup():
-    assert finished(Segment("A list is mutable [1].")) and finished(Segment("```\nx\n```", code=True))
-    assert not finished(Segment("In this case, using `")) and not finished(Segment("It is **functional"))
-    assert close_markup("Use this:\n```python\nx = 1") == "Use this:\n```python\nx = 1\n```"
-    assert close_markup("in the **functional** style**.") == "in the **functional** style."
-    assert close_markup("call `len") == "call len"
 
 
 def test_sentence_check_needs_the_notes_words_numbers_and_names(stats):
@@ -137,10 +84,6 @@ def test_a_sentence_that_says_the_opposite_of_the_note_is_not_supported(stats):
     assert kept.supported and kept.n == 2
     dropped = index.check(Segment("Tuples can be changed once they are created."), th)  # the note's "cannot" lost
     assert not dropped.supported and "not" in dropped.missing
-
-
-def test_negations_are_not_content_terms():
-    assert terms("Why doesn't {} make an empty set? I don’t know") == ["empty", "set"]
 
 
 def test_code_blocks_are_supported_only_by_code_the_notes_hold(stats):
@@ -190,12 +133,6 @@ def test_a_sentence_two_notes_share_is_quoted_once(stats):
     index = NoteIndex([shared + " Loops repeat code.", "Intro text here. " + shared], bag, stats)
     quoted = extractive("What is a list comprehension?", index, stats, "Notes say:")
     assert quoted.text.count("builds a new list") == 1
-
-
-def test_a_camelcase_name_also_gives_its_parts():
-    # "get an error if the file already exists" is answered by a note naming FileExistsError
-    assert words("Raises FileExistsError") == ["raises", "fileexistserror", "file", "exists", "error"]
-    assert words("HTTPServer and iPhone, CONSTANT") == ["httpserver", "http", "server", "and", "iphone", "constant"]
 
 
 def test_a_quoted_introduction_brings_the_list_it_introduces(stats):

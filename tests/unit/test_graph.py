@@ -10,8 +10,9 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
 from core import factories
-from core.evidence import TermStats, words
+from core.evidence import TermStats
 from core.retrieval import Hit
+from core.text import words
 from graph.graph import create_graph, graph
 from server.conversations import issue_conversation_id
 from server.runnables import MentorRunnable

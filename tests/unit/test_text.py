@@ -1,0 +1,61 @@
+"""core/text.py: words, terms, names in code and sentence splitting (pure functions, no model)."""
+
+from __future__ import annotations
+
+from core.text import Segment, exact_tokens, finished, segments, terms, words
+
+
+def test_terms_drop_question_scaffolding_whatever_the_subject():
+    assert terms("What is the difference between mitosis and meiosis?") == ["mitosis", "meiosis"]
+    assert terms("How do I use list comprehensions?") == ["list", "comprehension"]
+    assert terms("Explain os.getenv and read_csv") == ["os", "getenv", "read", "csv"]
+    assert "value" in terms("What value does it return?")  # a content word in many courses
+
+
+def test_a_heading_is_a_segment_of_its_own_even_without_a_blank_line():
+    # A notebook cell "## Conditionals on the Value\nIf you've programmed in C, …": the sentence that answers
+    # used to start with the heading, and sentences starting with "#" are never quoted.
+    parts = segments("## Conditionals on the Value\nIf you have programmed in C, you know it. Python has one.")
+    assert [p.text for p in parts] == [
+        "## Conditionals on the Value",
+        "If you have programmed in C, you know it.",
+        "Python has one.",
+    ]
+
+
+def test_segments_keep_code_blocks_whole_and_citations_with_their_sentence():
+    text = (
+        "A list is mutable. [1] It can grow, e.g. with append(). For example:\n\n"
+        "```python\nx = [1]\nx.append(2)\n```\n- one\n- two"
+    )
+    parts = segments(text)
+    assert [p.text for p in parts] == [
+        "A list is mutable. [1]",
+        "It can grow, e.g. with append().",
+        "For example:",
+        "```python\nx = [1]\nx.append(2)\n```",
+        "- one",
+        "- two",
+    ]
+    assert parts[3].code and parts[3].block and parts[4].block and not parts[1].block
+
+
+def test_a_cut_off_sentence_is_not_finished():
+    assert finished(Segment("A list is mutable [1].")) and finished(Segment("```\nx\n```", code=True))
+    assert not finished(Segment("In this case, using `")) and not finished(Segment("It is **functional"))
+
+
+def test_negations_are_not_content_terms():
+    assert terms("Why doesn't {} make an empty set? I don’t know") == ["empty", "set"]
+
+
+def test_a_camelcase_name_also_gives_its_parts():
+    # "get an error if the file already exists" is answered by a note naming FileExistsError
+    assert words("Raises FileExistsError") == ["raises", "fileexistserror", "file", "exists", "error"]
+    assert words("HTTPServer and iPhone, CONSTANT") == ["httpserver", "http", "server", "and", "iphone", "constant"]
+
+
+def test_names_in_code_and_numbers_must_be_taken_verbatim():
+    # dotted names whole (os.path.join), snake_case with digits, CamelCase, calls and `spans`; numbers outside spans
+    assert exact_tokens("Use os.path.join, read_csv2 and KeyError [1].") == {"os.path.join", "read_csv2", "keyerror"}
+    assert exact_tokens("Call `len` or len() on 3.5 items.") == {"len", "3.5"}
