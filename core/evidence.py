@@ -212,13 +212,13 @@ class NoteIndex:
             return np.zeros((len(texts), len(self.units)), dtype=np.float32)
         return _unit_rows(self.embed(list(texts))) @ self.matrix.T
 
-    def check(self, segment: Segment, thresholds: Thresholds, similarity_row: np.ndarray | None = None) -> Check:
+    def check(self, segment: Segment, thresholds: Thresholds) -> Check:
         """One sentence against every note. Numbers and code names must occur verbatim in the note; its content
         terms must mostly occur there; and it must mean something close to one of the note's sentences."""
         plain = strip_citations(segment.text)
         if segment.code:
             return self._check_code(plain, thresholds)
-        row = similarity_row if similarity_row is not None else self.similarities([plain])[0]
+        row = self.similarities([plain])[0]
         own = list(dict.fromkeys(terms(plain, self.stats.language)))
         exact = exact_tokens(plain)
         if not own and not exact:
