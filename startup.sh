@@ -244,10 +244,10 @@ start_llm() {
   port_taken "$LLM_HOST" "$LLM_PORT" && die "Port $LLM_PORT is taken by another program; set LLM_PORT in .env"
   local model; model="$(model_path)"
   log "Model: $model"
-  # core/llm_server.py builds the command from the settings: llama-server when the install built one, else
-  # llama-cpp-python's server (LLM_SERVER); `python -m core.llm_server --print` shows it.
-  log "LLM server: $("$PY" -m core.llm_server --host "$LLM_HOST" --port "$LLM_PORT" --print | cut -d' ' -f1-3)"
-  start_process llm "$PY" -m core.llm_server --host "$LLM_HOST" --port "$LLM_PORT"
+  # deploy/llm_server.py builds the command from the settings: llama-server when the install built one, else
+  # llama-cpp-python's server (LLM_SERVER); `python -m deploy.llm_server --print` shows it.
+  log "LLM server: $("$PY" -m deploy.llm_server --host "$LLM_HOST" --port "$LLM_PORT" --print | cut -d' ' -f1-3)"
+  start_process llm "$PY" -m deploy.llm_server --host "$LLM_HOST" --port "$LLM_PORT"
   wait_for llm "$url" 180
 }
 

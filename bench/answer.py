@@ -129,8 +129,8 @@ def run(llm_url: str | None, limit: int | None, repeat: int = 3) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-answer-"))
     llm_server = None
     if not llm_url:
-        from core.llm_server import llama_server_binary
         from core.settings import Settings
+        from deploy.llm_server import llama_server_binary
         from harness.servers import LLMServer
 
         (work / "slots").mkdir()

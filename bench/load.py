@@ -97,7 +97,8 @@ def final_prompt(question: str, sources: list[dict]) -> list[dict]:
     from graph import prompts
     from graph.graph import build_context, build_messages
 
-    candidates = [{"id": "", "text": s["text"], "metadata": s["metadata"], "score": s["score"]} for s in sources]
+    # a Source holds its metadata
+    candidates = [{"id": "", "text": s["text"], "metadata": s, "score": s["score"]} for s in sources]
     messages = build_messages(build_context(question, candidates) + "\n" + prompts.GENERATE_TASK)  # type: ignore[arg-type]
     roles = {"system": "system", "human": "user", "ai": "assistant"}
     return [{"role": roles[m.type], "content": str(m.content)} for m in messages]

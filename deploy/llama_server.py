@@ -11,7 +11,7 @@
   gets its own build and never a binary with instructions it lacks; a re-install reuses it in seconds.
 - Check: the binary must serve the packaged model and complete one chat request. When it fails, the next lower
   instruction set is built and checked; when all fail, nothing is installed and LLM_SERVER=auto keeps
-  llama-cpp-python's server (core/llm_server.py), and this says so.
+  llama-cpp-python's server (deploy/llm_server.py), and this says so.
 - One compile: llama.cpp is built as shared libraries, and the checked build's libraries also serve
   llama-cpp-python's bindings. startup.sh installs the bindings without compiling them (LLAMA_BUILD=OFF), so
   llama.cpp is compiled once per install instead of twice (the bindings' own build was 260 s of a first

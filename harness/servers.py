@@ -87,8 +87,8 @@ class LLMServer:
 
     def start(self) -> None:
         from core.factories import llm_model_path
-        from core.llm_server import command
         from core.settings import Settings
+        from deploy.llm_server import command
 
         settings = Settings(_env_file=None, **self.options)  # type: ignore[call-arg]
         cmd = command(settings, llm_model_path(settings), "127.0.0.1", self.port) + self.extra_args

@@ -31,6 +31,8 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.answer import Answer
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNROUTED = "(unrouted)"  # 404s and requests refused before routing (401): one label, not one per path
 # An answer takes seconds (LLM), a status route milliseconds: buckets span both.
@@ -82,10 +84,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def count_answer(output: dict) -> None:
+def count_answer(output: Answer) -> None:
     """Count one answer; a course question without a grounded answer is a refusal."""
-    ANSWERS.labels(output.get("route") or "", str(bool(output.get("grounded"))).lower()).inc()
-    if output.get("route") == "course" and not output.get("grounded"):
+    ANSWERS.labels(output["route"], str(output["grounded"]).lower()).inc()
+    if output["route"] == "course" and not output["grounded"]:
         REFUSALS.inc()
 
 

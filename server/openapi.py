@@ -15,11 +15,14 @@ from dataclasses import fields
 from typing import Any, get_args, get_type_hints
 
 from fastapi import FastAPI
+from pydantic import TypeAdapter
 
+from core.answer import Answer, ChatAnswer
 from graph.configuration import Configuration
 from server.security import required_role
 from server.validation import CONVERSATION_ID_PATTERN, MODULE_NAME_PATTERN
 
+REF = "#/components/schemas/{model}"
 ERROR = {"$ref": "#/components/schemas/Error"}
 ERROR_SCHEMA = {
     "title": "Error",
@@ -72,10 +75,12 @@ def _events(*events: dict[str, Any]) -> dict[str, Any]:
 
 OBJECT: dict[str, Any] = {"type": "object"}
 TOKEN = {"type": "object", "properties": {"token": {"type": "string"}}, "required": ["token"]}
-ANSWER = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer", "conversation_id"]}
+# The answer's schemas come from its one definition (core/answer.py), as components the routes refer to.
+ANSWER = {"$ref": "#/components/schemas/Answer"}
+CHAT_ANSWER = {"$ref": "#/components/schemas/ChatAnswer"}
 # /api/chat/stream (server/app.py): tokens, then the whole answer; a failure ends it with the policy's status.
 CHAT_ERROR = {"type": "object", "properties": {"status": {"type": "integer"}}, "required": ["status", "detail"]}
-CHAT_EVENTS = _events(_event("token", {"type": "string"}), _event("final", ANSWER), _event("error", CHAT_ERROR))
+CHAT_EVENTS = _events(_event("token", {"type": "string"}), _event("final", CHAT_ANSWER), _event("error", CHAT_ERROR))
 # LangServe's streams: `metadata` (the run id) first on /stream, `data` chunks, then `end` (no data) or an `error`
 # in LangServe's shape, its status set by the error policy (server/errors.py).
 METADATA = _event("metadata", {"type": "object", "properties": {"run_id": {"type": "string"}}, "required": ["run_id"]})
@@ -142,10 +147,22 @@ def statuses(method: str, path: str) -> set[int]:
     return found
 
 
+def answer_schemas() -> dict[str, Any]:
+    """The JSON schemas of Answer and ChatAnswer and of what they hold (Source, Support, Verified), by name."""
+    schemas: dict[str, Any] = {}
+    for model in (Answer, ChatAnswer):
+        schema = TypeAdapter(model).json_schema(ref_template=REF, mode="serialization")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return schemas
+
+
 def document(schema: dict[str, Any]) -> dict[str, Any]:
     """`schema` with every operation's other statuses and non-JSON media types added (in place)."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_SCHEMA
+    for name, component in answer_schemas().items():
+        components.setdefault(name, component)
     for name, component in components.items():
         if name.endswith("Configurable"):
             configurable(component)

@@ -1,4 +1,4 @@
-"""Request and response bodies of the original app's /api routes."""
+"""Request bodies of the /api routes (the answer they return is core/answer.py's)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, StrictBool, field_validator
 
-from core.sources import Source
 from server.validation import MODULE_NAME_PATTERN, ConversationId, JsonInt, ModuleName, Question, json_integer
 
 
@@ -17,34 +16,6 @@ class ChatRequest(BaseModel):
     message: Question
     conversation_id: ConversationId | None = None
     module: ModuleName | None = None
-
-
-class SourceItem(BaseModel):
-    """The original app's source shape: the chunk's text and score, the rest of its Source in `metadata`."""
-
-    text: str
-    score: float
-    metadata: dict
-
-    @classmethod
-    def of(cls, source: Source) -> SourceItem:
-        """A Source in the original app's nesting."""
-        return cls(
-            text=source["text"], score=source["score"], metadata={k: v for k, v in source.items() if k != "text"}
-        )
-
-
-class ChatResponse(BaseModel):
-    """Body of POST /api/chat's answer."""
-
-    response: str
-    sources: list[SourceItem]
-    conversation_id: str
-    grounded: bool = False
-    route: str = ""
-    support: list[dict] = Field(default_factory=list, description="Per-sentence check of the model's reply.")
-    verified: dict | None = None
-    answer_id: str = Field("", description="Random id of this answer: POST /api/feedback refers to it.")
 
 
 class IngestRequest(BaseModel):

@@ -24,7 +24,7 @@ def test_in_course_question_is_answered_grounded_with_the_right_source(api):
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["response"].strip() and body["grounded"] and len(body["conversation_id"]) == 65  # issued
-    sources = [s["metadata"]["source"] for s in body["sources"]]
+    sources = [s["source"] for s in body["sources"]]
     assert sources[0] == "week03/lists_and_comprehensions.md", sources
     assert all(s["text"] and 0 < s["score"] <= 1 for s in body["sources"])
 
@@ -146,7 +146,7 @@ def test_cli_ingests_through_the_running_server(api, tmp_path_factory):
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout)["summary"]["added"] == 1
     body = chat(api, "What does the walrus operator do?").json()
-    assert body["grounded"] and body["sources"][0]["metadata"]["source"] == "week09/walrus.md"
+    assert body["grounded"] and body["sources"][0]["source"] == "week09/walrus.md"
 
 
 def test_per_request_configuration_through_langserve(api):

@@ -49,7 +49,7 @@ def ask(api: ApiServer, question: str) -> dict:
 
 def cited_files(body: dict) -> set[str]:
     cited = {int(n) for n in re.findall(r"\[(\d{1,2})\]", body["response"])}
-    return {s["metadata"]["source"] for s in body["sources"] if s["metadata"]["n"] in cited}
+    return {s["source"] for s in body["sources"] if s["n"] in cited}
 
 
 def ci_questions(path: Path) -> list[dict]:

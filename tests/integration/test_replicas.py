@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from harness.servers import ApiServer, Deployment, LLMServer, MilvusServer, PostgresServer, base_env, free_port
-from server.app import INGEST_HINT
+from server.chat import INGEST_HINT
 from tests.conftest import COURSE, PROJECT_ROOT
 from tests.integration.conftest import start_milvus_server
 
@@ -194,7 +194,7 @@ def test_ingest_through_a_is_visible_through_b_at_once(cluster, replicas):
     assert again["summary"]["unchanged"] == 2 and again["chunks_written"] == 0, again
 
     answer = ok(chat(b.url, "What is a frozenset?"))
-    assert answer["sources"] and answer["sources"][0]["metadata"]["source"] == NEW_FILE, answer["sources"]
+    assert answer["sources"] and answer["sources"][0]["source"] == NEW_FILE, answer["sources"]
     stats = [ok(httpx.get(f"{url}/api/chat/stats", timeout=30)) for url in (a.url, b.url)]
     assert stats[0]["chunk_count"] == stats[1]["chunk_count"] > 0
     assert stats[0]["retrieval_mode"] == "dense"  # Milvus 2.3: no built-in BM25, the one-warning fallback
@@ -237,7 +237,7 @@ def test_kill_9_of_a_mid_answer_b_keeps_answering_and_a_retry_on_b_completes(rep
     assert killed.is_set(), "A finished before a token was streamed"
     a.proc.wait(10)  # type: ignore[union-attr]
 
-    assert ok(other.result(timeout=300))["sources"][0]["metadata"]["source"] == NEW_FILE  # B kept answering
+    assert ok(other.result(timeout=300))["sources"][0]["source"] == NEW_FILE  # B kept answering
     pool.shutdown()
     retry = invoke(b.url, question, conversation)  # the client retries on B
     assert retry["route"] == "course" and retry["answer"].strip()

@@ -16,7 +16,7 @@ import pytest
 from langserve import RemoteRunnable
 
 from harness.servers import ApiServer
-from server.app import INGEST_HINT
+from server.chat import INGEST_HINT
 from tests.integration.conftest import keyed_server
 
 pytestmark = pytest.mark.integration
@@ -111,7 +111,7 @@ def test_every_route_needs_the_api_key(keyed_api):
                 assert "error" not in events and events, (path, events)
         for headers in ({"X-API-Key": KEY}, {"Authorization": f"bearer {KEY}"}):
             answer = client.post("/api/chat", json={"message": "What is a tuple?"}, headers=headers).json()
-            assert answer["grounded"] and answer["sources"][0]["metadata"]["source"] == "week01/tuples.md"
+            assert answer["grounded"] and answer["sources"][0]["source"] == "week01/tuples.md"
 
 
 # ---- the LLM server goes away and comes back --------------------------------------------------------

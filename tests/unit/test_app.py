@@ -7,7 +7,7 @@ import socket
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-from server.app import probe_llm
+from server.status import probe_llm
 
 
 class _Models(BaseHTTPRequestHandler):

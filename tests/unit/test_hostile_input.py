@@ -20,7 +20,8 @@ from core.store import StoreError
 from server import errors
 from server.body import MAX_JSON_DEPTH, BodyGuard, json_depth_exceeds, require_json
 from server.conversations import issue_conversation_id
-from server.runnables import ChatInput, MentorInput
+from server.playground import ChatInput
+from server.runnables import MentorInput
 from server.schemas import ChatRequest, IngestRequest
 from server.security import RedactCredentials, redact
 from server.validation import ConfigurableInput, check_configurable, check_langserve_body, question_token_budget

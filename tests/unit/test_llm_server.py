@@ -1,4 +1,4 @@
-"""core/llm_server.py and deploy/llama_server.py: which server serves, with which command, built for which CPU."""
+"""deploy/llm_server.py and deploy/llama_server.py: which server serves, with which command, built for which CPU."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from core.llm_server import command
 from core.settings import Settings
 from deploy import llama_server
 from deploy.llama_server import cmake_switches, feature_key, levels_for
+from deploy.llm_server import command
 
 SAPPHIRE_RAPIDS = {
     *("fma", "f16c", "avx2", "bmi2", "avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl"),

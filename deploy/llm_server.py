@@ -2,13 +2,13 @@
 
 Two servers speak the OpenAI API the graph uses:
   - llama.cpp's own `llama-server`, built at install from the llama.cpp source inside llama-cpp-python's sdist
-    for this CPU's instruction set (deploy/build_llama_server.py): parallel slots and continuous batching, so
+    for this CPU's instruction set (deploy/llama_server.py): parallel slots and continuous batching, so
     several students are answered at once;
   - llama-cpp-python's server, the fallback: one request at a time (`--interrupt_requests False` so a new
     request never cuts a running stream).
 `LLM_SERVER=auto` takes llama-server when the install left one that passed its check, else llama-cpp-python's.
 
-    python -m core.llm_server [--host H] [--port P] [--print]
+    python -m deploy.llm_server [--host H] [--port P] [--print]
 """
 
 from __future__ import annotations

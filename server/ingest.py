@@ -1,0 +1,61 @@
+"""POST /api/ingest: a folder under INGEST_ROOTS ingested by the server, which holds the Milvus Lite database
+(the CLI sends its folder here while the server runs)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request
+
+from core.settings import COURSE_DIR, PROJECT_ROOT, Settings, inside
+from core.store import StoreError
+from server import errors, metrics
+from server.checkpoints import state_errors, unavailable_detail
+from server.schemas import IngestRequest
+
+
+def ingest_router(settings: Settings) -> APIRouter:
+    """POST /api/ingest, one ingest at a time (`app.state.ingest_lock`)."""
+    router = APIRouter()
+
+    @router.post("/api/ingest", tags=["ingest"])
+    async def ingest(body: IngestRequest, request: Request) -> dict:
+        """Ingest a folder through the server, which holds the Milvus Lite database (used by the CLI)."""
+        from loaders.ingest import ingest_directory
+
+        directory = Path(body.directory).resolve()  # lexical where the file system can't say (it never raises)
+        roots = [Path(r).expanduser().resolve() for r in settings.ingest_roots]
+        # Where a path may lead is checked before the file system is asked anything about it: any folder
+        # outside INGEST_ROOTS is the same 403, whether it exists or its name is too long to.
+        if not any(inside(directory, root) for root in roots):
+            raise HTTPException(403, f"{directory} is outside the folders this server may read (INGEST_ROOTS).")
+        own = inside(PROJECT_ROOT, directory) or inside(directory, PROJECT_ROOT)
+        if own and not inside(directory, COURSE_DIR):
+            raise HTTPException(403, f"{directory} holds this server's own files; only {COURSE_DIR.name}/ is read.")
+        try:
+            is_dir = directory.is_dir()
+        except OSError as exc:  # a name too long for the file system, a loop of links
+            raise errors.invalid(("body", "directory"), f"can't be read as a folder ({exc.strerror})") from exc
+        if not is_dir:
+            raise errors.invalid(("body", "directory"), f"{directory} is not a folder")
+        async with request.app.state.ingest_lock:
+            try:
+                report = await asyncio.to_thread(
+                    ingest_directory,
+                    directory,
+                    settings=settings,
+                    store=request.app.state.store,
+                    reset=body.reset,
+                    dry_run=body.dry_run,
+                )
+            except StoreError as exc:
+                metrics.INGEST_RUNS.labels("error").inc()
+                raise HTTPException(503, str(exc)) from exc
+            except state_errors() as exc:
+                metrics.INGEST_RUNS.labels("error").inc()
+                raise HTTPException(503, unavailable_detail(settings, exc, ingest=True)) from exc
+        metrics.INGEST_RUNS.labels("ok" if report.exit_code == 0 else "some_files_failed").inc()
+        return report.to_dict()
+
+    return router
