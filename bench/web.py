@@ -195,7 +195,7 @@ def recording_cost(llm_url: str, questions: list[str], repeat: int) -> dict:
 
 
 def run(api_url: str, llm_url: str, questions: int, loads: int, repeat: int) -> dict:
-    from tests.integration.browser import chromium
+    from harness.browser import chromium
 
     report: dict = {"page_weight": page_weight(api_url)}
     with chromium() as driver:

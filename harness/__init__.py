@@ -1,1 +1,2 @@
-"""Real servers for the integration tests and the benchmarks (not part of the installed product)."""
+"""Real servers and a real browser for the integration tests and the benchmarks (not part of the installed
+product)."""

@@ -1,8 +1,10 @@
-"""Real servers on free loopback ports: the llama.cpp server with the packaged model, the loader CLI against a
-deployment's own Milvus Lite file, and the API under a real uvicorn process.
+"""Real servers on free loopback ports: the model server with the packaged model (deploy/llm_server.py's command
+line, as startup.sh runs it), a deployment's loader CLI (on its own Milvus Lite file, or through its running
+API), the API under a real uvicorn process (`python -m server`), and for several replicas a throwaway
+PostgreSQL cluster and an embedded Milvus server.
 
-tests/integration/conftest.py builds its fixtures from these and bench/ scripts start their own servers with
-them; living here, outside both, neither has to import the other.
+tests/integration/conftest.py builds its fixtures from these, and bench/ scripts start their own servers with
+them (and a browser with harness/browser.py); living here, outside both, neither imports the other.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +89,12 @@ def downloads(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def browser(downloads: Path) -> Iterator[Any]:
-    """Headless Chromium (tests/integration/browser.py); skipped without it or selenium."""
-    from tests.integration.browser import chromium
+    """Headless Chromium (harness/browser.py); skipped without it or selenium."""
+    from harness.browser import BrowserMissing, chromium
 
-    with chromium(downloads) as driver:
+    with ExitStack() as stack:
+        try:
+            driver = stack.enter_context(chromium(downloads))
+        except BrowserMissing as missing:
+            pytest.skip(str(missing))
         yield driver

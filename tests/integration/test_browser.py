@@ -1,4 +1,4 @@
-"""A real browser on the LangServe playgrounds (tests/integration/browser.py says which, and how)."""
+"""A real browser on the LangServe playgrounds (harness/browser.py says which, and how)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.integration.browser import ANSWER_WAIT, console_errors, screenshot, type_into
+from harness.browser import ANSWER_WAIT, console_errors, screenshot, type_into
 
 if TYPE_CHECKING:
     from selenium.webdriver import Chrome
 
 pytestmark = pytest.mark.integration
+pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402

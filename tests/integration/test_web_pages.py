@@ -15,14 +15,15 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from harness.browser import ANSWER_WAIT, console_errors, screenshot, type_into
 from harness.servers import ApiServer
-from tests.integration.browser import ANSWER_WAIT, console_errors, screenshot, type_into
 from tests.integration.conftest import keyed_server
 
 if TYPE_CHECKING:
     from selenium.webdriver import Chrome
 
 pytestmark = pytest.mark.integration
+pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import NoSuchElementException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402

@@ -1,9 +1,10 @@
-"""A real browser for the page tests: headless Debian Chromium driven by Selenium through Debian's chromedriver.
+"""A real browser for the page tests and bench/web.py: headless Debian Chromium driven by Selenium through
+Debian's chromedriver.
 
 Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian packages chromium, chromium-driver) and the
-PyPI package selenium; a test using it is skipped when any is missing. Nothing is downloaded: the driver
-path is given, so Selenium Manager is never asked for a browser. Screenshots go to test-artifacts/
-(gitignored).
+PyPI package selenium; `chromium()` raises `BrowserMissing` when any is missing (the tests' `browser` fixture
+skips on it). Nothing is downloaded: the driver path is given, so Selenium Manager is never asked for a
+browser. Screenshots go to test-artifacts/ (gitignored).
 """
 
 from __future__ import annotations
@@ -15,16 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
-
-from tests.conftest import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:
     from selenium.webdriver import Chrome
-
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import WebDriverException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
+    from selenium.webdriver.remote.webelement import WebElement
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -44,11 +40,20 @@ FLAGS = [
 ]
 
 
+class BrowserMissing(RuntimeError):
+    """Chromium, chromedriver or selenium is not installed."""
+
+
 @contextmanager
 def chromium(downloads: Path | None = None) -> Iterator[Chrome]:
     """A fresh browser profile; files the page downloads land in `downloads`."""
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.skip("needs Debian's chromium and chromium-driver packages")
+        raise BrowserMissing("needs Debian's chromium and chromium-driver packages")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError as exc:
+        raise BrowserMissing("needs the selenium package (pip install -e '.[dev]')") from exc
     profile = tempfile.mkdtemp(prefix="mentor-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -77,12 +82,14 @@ def screenshot(driver: Chrome, name: str) -> Path:
 
 
 def console_errors(driver: Chrome) -> list[str]:
+    from selenium.common.exceptions import WebDriverException
+
     try:
         return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
     except WebDriverException:
         return []
 
 
-def type_into(driver: Chrome, element, text: str) -> None:  # type: ignore[no-untyped-def]
+def type_into(driver: Chrome, element: WebElement, text: str) -> None:
     element.click()
     element.send_keys(text)
