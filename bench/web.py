@@ -140,10 +140,11 @@ def recording_cost(llm_url: str, questions: list[str], repeat: int) -> dict:
     from langchain_core.runnables import RunnableConfig
     from langgraph.checkpoint.memory import InMemorySaver
 
+    from classroom.interactions import Answered, InteractionLog
+    from core.answer import answer
     from core.settings import PROJECT_ROOT, get_settings
     from graph.graph import create_graph
     from loaders.ingest import ingest_directory
-    from server.interactions import Answered, InteractionLog
     from server.runnables import MentorRunnable
 
     work = Path(tempfile.mkdtemp(prefix="bench-web-"))
@@ -171,11 +172,11 @@ def recording_cost(llm_url: str, questions: list[str], repeat: int) -> dict:
             print(f"  answer: recording on {seconds['on']:.2f}s, off {seconds['off']:.2f}s  {question}", flush=True)
         log.flush()
         # What an answer itself waits for: one record() call (a queue put); the writer thread does the rest.
-        output = {"answer_id": "", "answer": "x " * 200, "route": "course", "grounded": True, "sources": []}
-        calls = 2000
+        outputs = [answer({"answer": "x " * 200, "grounded": True}, "c", f"{i:032x}") for i in range(2000)]
+        calls = len(outputs)
         started = time.perf_counter()
-        for i in range(calls):
-            log.record(Answered("q", "", "c", {**output, "answer_id": f"{i:032x}"}, 1.0))
+        for output in outputs:
+            log.record(Answered("q", "", "c", output, 1.0))
         per_call_us = (time.perf_counter() - started) / calls * 1e6
         log.flush(60)
     finally:

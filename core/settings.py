@@ -228,7 +228,7 @@ class Settings(BaseSettings):
         "and waits for the server's 200 ms time tick; Bounded answers in ms, up to a few seconds behind writes.",
     )
 
-    # Web pages and the interaction log (server/web.py, server/interactions.py).
+    # Web pages and the interaction log (server/pages.py, classroom/interactions.py).
     instructor_api_key: str = Field(
         "", description="Key for /instructor's data (the admin key opens it too); students' keys never do."
     )

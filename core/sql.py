@@ -1,8 +1,9 @@
 """SQL state behind a URL: a SQLite file by default, PostgreSQL when several API replicas share it.
 
 Settings hold either a plain path (SQLite, relative to the project) or a URL; this module turns them into
-what SQLAlchemy (ingest records) and psycopg (LangGraph's Postgres checkpointer) expect, hides passwords in
-messages, and serialises work that must not run twice at once across processes.
+what SQLAlchemy (ingest records, the interaction log) and psycopg (LangGraph's Postgres checkpointer) expect,
+makes the SQLAlchemy engines, hides passwords in messages, and serialises work that must not run twice at once
+across processes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from core.settings import resolve_path
@@ -60,15 +61,32 @@ def redact(url: str) -> str:
         return f"{scheme}://***@{rest.rsplit('@', 1)[-1]}" if "@" in rest else url
 
 
-@lru_cache(maxsize=8)
-def engine_for(value: str) -> Engine:
-    """One engine (connection pool) per database and process."""
+def new_engine(value: str, *, wal: bool = False) -> Engine:
+    """An engine (connection pool) for a setting's path or URL, owned by the caller (who may dispose of it).
+
+    `wal` (SQLite only): write-ahead logging, so readers and the one writer never wait for each other (the
+    interaction log: the instructor page reads while its writer thread writes)."""
     url = sqlalchemy_url(value)
     # SQLite: several processes on one machine wait for each other's writes rather than fail
     sqlite = url.startswith("sqlite")
     connect_args: dict[str, Any] = {"timeout": 30} if sqlite else {"connect_timeout": CONNECT_TIMEOUT_S}
     # pool_pre_ping: a connection broken by a database restart is replaced, not handed out.
-    return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    if sqlite and wal:
+
+        @event.listens_for(engine, "connect")
+        def _wal(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+    return engine
+
+
+@lru_cache(maxsize=8)
+def engine_for(value: str) -> Engine:
+    """One shared engine per database and process (the ingest records)."""
+    return new_engine(value)
 
 
 def check_reachable(value: str, setting: str) -> None:

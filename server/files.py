@@ -17,11 +17,11 @@ from core.settings import Settings, inside
 from core.sql import engine_for
 from loaders.ingest import module_of, namespace_for
 from loaders.manifest import Manifest
-from server.render import heading_id
+from views.render import heading_id
 
 FILES_PREFIX = "/files/"
 BROWSER_NATIVE = {".pdf"}  # served as they are: the browser's own viewer opens them at #page=N
-HEADING_IDS = {".md", ".markdown", ".docx"}  # rendered by server/render.py with heading_id() ids
+HEADING_IDS = {".md", ".markdown", ".docx"}  # rendered by views/render.py with heading_id() ids
 
 
 class SourceFiles:

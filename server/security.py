@@ -30,7 +30,7 @@ RANK: dict[Role, int] = {"public": 0, "student": 1, "instructor": 2, "admin": 3}
 # The web pages' shells and assets hold no course data: the page asks for the key and sends it on each call.
 PAGE_PATHS = {"/chat", "/instructor", "/favicon.ico"}
 PAGE_PREFIXES = ("/static/",)
-# Signed file links check a credential of their own (a student's key, or the link's signature: server/web.py).
+# Signed file links check a credential of their own (a student's key, or the link's signature: server/course_files.py).
 SELF_CHECKED_PREFIXES = ("/files/",)
 INSTRUCTOR_PREFIXES = ("/api/instructor/",)
 ADMIN_PATHS = {"/api/ingest"}

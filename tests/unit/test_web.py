@@ -12,9 +12,10 @@ import time
 
 from fastapi.testclient import TestClient
 
+from classroom import reports
+from classroom.interactions import Answered, InteractionLog
+from core.answer import answer as make_answer
 from server.conversations import was_issued
-from server.interactions import InteractionLog
-from server.runnables import Answered
 
 KEY = "student-key-7c1d"
 INSTRUCTOR_KEY = "teacher-key-91be"
@@ -202,10 +203,10 @@ def test_a_refusal_without_sources_is_logged_with_the_closest_notes(tmp_path):
     log = InteractionLog(f"sqlite:///{tmp_path / 'log.sqlite'}", closest=closest)
     log.start()
     try:
-        refusal = {"answer_id": "d" * 32, "answer": "no", "route": "course", "grounded": False, "sources": []}
+        refusal = make_answer({"answer": "no", "route": "course", "grounded": False}, "conv", "d" * 32)
         log.record(Answered("capital of France?", "week01", "conv", refusal, 0.2))
         log.flush()
-        missing = log.summary(1)["unanswered"][0]
+        missing = reports.summary(log.database, 1)["unanswered"][0]
         assert asked == [("capital of France?", "week01")]
         assert missing["closest"] == [
             {"n": 1, "source": "week01/a.md", "score": 0.1, "snippet": "long", "location": "week01/a.md"}
@@ -220,7 +221,7 @@ def test_retention_deletes_old_interactions_and_their_feedback(tmp_path):
     try:
         now = time.time()
         for answer_id, age_days in (("a" * 32, 10), ("b" * 32, 1)):
-            output = {"answer_id": answer_id, "answer": "x", "route": "course", "grounded": True, "sources": []}
+            output = make_answer({"answer": "x", "route": "course", "grounded": True}, "conv", answer_id)
             log.record(Answered("q", "", "conv", output, 0.5, at=now - age_days * 86400))
         log.flush()
         assert log.add_feedback("a" * 32, 1, "old") and not log.add_feedback("c" * 32, 1, "")

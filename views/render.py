@@ -1,7 +1,7 @@
 """Answers and course files as safe HTML: markdown-it-py parses, Pygments highlights, nh3 (ammonia) sanitises.
 
 Everything here came from a student, a document or the model, so every string leaves through `nh3.clean`,
-and the pages that show it forbid scripts anyway (see server/web.py's Content-Security-Policy).
+and the pages that show it forbid scripts anyway (see server/pages.py's Content-Security-Policy).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from pygments.lexer import Lexer
 from pygments.lexers import TextLexer, get_lexer_by_name, get_lexer_for_filename
 from pygments.util import ClassNotFound
 
+from core.sources import CITATION
 from loaders.parsers import ParsedFile
-from server.interactions import CITATION
 
 _FORMATTER = HtmlFormatter(nowrap=True)
 HIGHLIGHT_CLASS = "hl"
