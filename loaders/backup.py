@@ -19,7 +19,7 @@ from contextlib import closing
 from pathlib import Path
 
 from core.settings import Settings, inside
-from core.store import StoreError, lite_db_locked
+from core.store_errors import StoreError, lite_db_locked
 
 DB_MEMBER = "milvus.db"
 RECORDS_MEMBER = "ingest_records.sqlite"

@@ -15,7 +15,8 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from core import factories
 from core.settings import Settings, get_settings
-from core.store import CourseStore, DatabaseLockedError
+from core.store import CourseStore
+from core.store_errors import DatabaseLockedError
 from graph.graph import create_graph
 from server import errors, metrics, openapi
 from server.body import BodyGuard, require_json

@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.settings import Settings
-from core.store import StoreError
+from core.store_errors import StoreError
 from server.body import reply
 from server.checkpoints import state_errors, unavailable_detail
 from server.conversations import NOT_ISSUED

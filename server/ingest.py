@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request
 
 from core.settings import COURSE_DIR, PROJECT_ROOT, Settings, inside
-from core.store import StoreError
+from core.store_errors import StoreError
 from server import errors, metrics
 from server.checkpoints import state_errors, unavailable_detail
 from server.schemas import IngestRequest

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings, inside
-from core.store import StoreError
+from core.store_errors import StoreError
 from loaders.backup import DB_MEMBER, RECORDS_MEMBER, restore
 from loaders.ingest import discover
 

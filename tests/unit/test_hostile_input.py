@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from core import factories
 from core.settings import COURSE_DIR, Settings
-from core.store import StoreError
+from core.store_errors import StoreError
 from server import errors
 from server.body import MAX_JSON_DEPTH, BodyGuard, json_depth_exceeds, require_json
 from server.conversations import issue_conversation_id
