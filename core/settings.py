@@ -68,18 +68,11 @@ class Settings(BaseSettings):
         "auto", description="auto: llama-server when the install built one that works, else llama-cpp-python's."
     )
     llm_parallel: int = Field(4, description="llama-server's parallel slots: students answered at once.")
-    # 'ngram': llama-server drafts the next tokens by finding the last 4 written in the prompt and checks up to 16
-    # of them in one batch. When a reply copies the notes it pays: bench/llm's tutor prompt decodes at 109.9 against
-    # 58.3 tokens/s (1.83 × the portable baseline). The packaged model's real answers copy less: on the honesty
-    # test split (generative) a draft was accepted 0-69 % of the time and an in-course answer took 1.92 s against
-    # 1.77 s without it. Off by default until a real workload gains; greedy output is the same up to the batch
-    # kernels' rounding (4 of 8 replies identical; the others differ from one near-tie token on, "3.8" vs "3.8+").
+    # Off: drafts from the prompt pay only when replies copy it; the packaged model's answers don't (README).
     llm_speculative: LLMSpeculative = Field(
         "none", description="llama-server's speculative decoding: 'ngram' (drafts from the prompt) or 'none'."
     )
-    # Q8_0 by default: the packaged Q4_1's 16 levels per block fit Q8_0's grid, so nothing is lost (honesty rates
-    # equal within noise), and llama.cpp's CPU kernels read its prompts 1.5 × faster (bench/llm.py). Q4_0, faster
-    # still, quantises the weights a second time: its answers ran on to the token limit (12 sentences, not 3.5).
+    # Q8_0: the packaged Q4_1's 16 levels per block fit its grid (lossless) and CPU kernels read its prompts faster.
     llm_quant: LLMQuant = Field(
         "Q8_0",
         description="Weights the packaged model is served with: as shipped (Q4_1), or converted at install by "
@@ -94,9 +87,7 @@ class Settings(BaseSettings):
     milvus_token: str = ""
     milvus_collection_name: str = "course_materials"
     retrieval_mode: RetrievalMode = "hybrid"
-    # 5, not 3: bench/honesty.py's dev split (156 questions, 2026-11-30) cites a gold file for 88.6 % of in-course
-    # questions with 5 vs 86.1 % with 3 (notebook code cells crowd out the prose that explains them), traps and
-    # off-course answered 2.6 % either way; 8 gave the same as 5.
+    # 5, not 3: notebook code cells crowd out the prose that explains them (README, Benchmarks).
     top_k_retrieval: int = 5
     draft_notes: int = Field(
         3,
@@ -131,9 +122,7 @@ class Settings(BaseSettings):
     )
 
     # Grounding: retrieval evidence and checks in code decide, never the model's yes/no alone.
-    # extractive by default for the packaged 135M model: bench/honesty.py's test split (2026-11-30) gave it the
-    # best rates of the three (gold file cited 85.7 % vs 83.7 auto / 81.6 generative, expected term 69.6 % vs
-    # 58.7, sentences supported 100 %) at 0.27 s per question vs 2.64; half the model's sentences fail the check.
+    # extractive: half the packaged 135M model's own sentences fail the check (README, Benchmarks).
     answer_style: AnswerStyle = Field(
         "extractive",
         description="generative: the model's answer, every sentence checked against the notes and unsupported ones "
@@ -149,9 +138,7 @@ class Settings(BaseSettings):
         0.55,
         description="...or when its cosine similarity to the student's own question is at least this (a paraphrase).",
     )
-    # Calibrated on bench/honesty.py's dev split (216 questions, 2026-11-30; the third batch added traps built on
-    # example data): weak_similarity 0.38 / weak_min_coverage 0.6 took traps answered 8 → 5 of 107 with every
-    # in-course question kept; synonym_similarity 0.5 let 2 more in-course questions through, no trap.
+    # Calibrated by bench/honesty.py --calibrate on its dev split (README, Benchmarks).
     weak_similarity: float = Field(
         0.38,
         description="A note less similar than this (cosine) to the question must hold weak_min_coverage of its "
