@@ -1,23 +1,46 @@
 """Per-request knobs, defined once: read from RunnableConfig["configurable"], defaulting to the process Settings.
 
 Each field names the Setting it defaults to, its limits and its description; LangServe's config specs are
-generated from these fields (`config_specs`), so the API, the playground and the graph cannot disagree.
+generated from these fields (`config_specs`), so the API, the playground and the graph cannot disagree. What the
+deployment fixes for every request (`Deployment`) is read from the same Settings and rides along, never a knob.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import InitVar, dataclass, field, fields
 from typing import Any, get_args, get_type_hints
 
 from langchain_core.runnables import ConfigurableFieldSpec, RunnableConfig
 
-from core.evidence import Answerability
+from core.evidence import Answerability, Thresholds
 from core.settings import AnswerStyle, RetrievalMode, Settings, get_settings
+from graph import prompts
 
 
 def knob(setting: str | None, description: str, low: float | None = None, high: float | None = None) -> Any:
     """A per-request field: the Setting that gives its default, its inclusive limits, its description."""
     return field(metadata={"setting": setting, "description": description, "low": low, "high": high})
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the deployment fixes for every request, read from Settings and never from a request: the course the
+    prompts name is the one ingested, the chat format is the LLM server's, and HISTORY_MAX_MESSAGES bounds what a
+    client makes the server store. The materials' language (COURSE_LANGUAGE) comes with the collection's term
+    statistics, which the store built in it."""
+
+    course: str  # as every prompt names it: "Introduction to Python (a beginner's programming course: …)"
+    merge_system_prompt: bool  # fold the system text into the user turn (chat formats that drop system messages)
+    history_max_messages: int  # messages a stored conversation keeps
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Deployment:
+        """The deployment's values in these Settings."""
+        return cls(
+            course=prompts.course(settings),
+            merge_system_prompt=settings.merge_system_prompt,
+            history_max_messages=settings.history_max_messages,
+        )
 
 
 @dataclass(kw_only=True)
@@ -57,6 +80,23 @@ class Configuration:
     )
     grade_note_chars: int = knob("grade_note_chars", "With llm_grader: characters of each excerpt it reads.", 0, 20000)
     max_tokens: int = knob("llm_max_tokens", "Most tokens the answer may take (1-2048).", 1, 2048)
+    support_similarity: float = knob(
+        "support_similarity",
+        "Cosine at which a note sentence supports a sentence of the answer (with support_overlap).",
+        0,
+        1.01,
+    )
+    support_overlap: float = knob(
+        "support_overlap", "Share of an answer sentence's content terms the supporting note must hold.", 0, 1
+    )
+    history_max_tokens: int = knob(
+        "history_max_tokens", "Tokens of the conversation a follow-up is rewritten with (0-4096).", 0, 4096
+    )
+    # Not a knob (an InitVar is no field, and the knobs are the fields): the Settings `deployment` is read from.
+    settings: InitVar[Settings | None] = None
+
+    def __post_init__(self, settings: Settings | None) -> None:
+        self.deployment = Deployment.from_settings(settings or get_settings())
 
     def answerability(self) -> Answerability:
         """The knobs that decide whether a note can answer, as the rule core/evidence.py applies."""
@@ -69,13 +109,17 @@ class Configuration:
             relevance_floor=self.relevance_floor,
         )
 
+    def thresholds(self) -> Thresholds:
+        """The knobs that decide whether a sentence of the answer is supported, as core/evidence.py checks it."""
+        return Thresholds(similarity=self.support_similarity, overlap=self.support_overlap)
+
     @classmethod
     def from_runnable_config(cls, config: RunnableConfig | None = None) -> Configuration:
         """Defaults from Settings; request values coerced to the field's type and clamped to its limits."""
         settings = get_settings()
         configurable = (config or {}).get("configurable", {}) or {}
         hints = get_type_hints(cls)
-        values = {}
+        values: dict[str, Any] = {}
         for f in fields(cls):
             raw = configurable.get(f.name)
             value = _default(f.name, f.metadata, settings) if raw is None else _coerce(f.name, hints[f.name], raw)
@@ -83,7 +127,7 @@ class Configuration:
             if low is not None and high is not None:
                 value = type(value)(max(low, min(value, high)))
             values[f.name] = value
-        return cls(**values)
+        return cls(**values, settings=settings)
 
 
 def _default(name: str, metadata: Any, settings: Settings) -> Any:

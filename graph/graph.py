@@ -9,29 +9,36 @@ START → route ─┬─ chat ────────────────�
 Whether the notes can answer is decided by evidence checked in code (core/evidence.py): similarity, and how
 much of the question's rare terms a note holds. Every sentence the model writes is checked against the
 notes before the student sees it. Common path: one LLM call (generate), none with ANSWER_STYLE=extractive.
+
+Every tunable a node uses comes from the request's `Configuration` (graph/configuration.py), what the deployment
+fixes from its `Deployment`; the course store is given to the graph (`create_graph`), and the nodes that read it
+are bound to it (`CourseNodes`).
 """
 
 from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor, wait
-from typing import Literal
+from typing import Any, Literal, Protocol
 
-from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage, trim_messages
+from langchain_core.language_models import LanguageModelInput
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, RemoveMessage, trim_messages
 from langchain_core.messages.utils import count_tokens_approximately
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from core import factories
-from core.evidence import NoteIndex, Thresholds, coverage
-from core.settings import get_settings
+from core.answer import Style
+from core.evidence import NoteIndex, TermStats, coverage
+from core.retrieval import Hit
+from core.settings import RetrievalMode, get_settings
 from core.text import terms
 from graph import prompts
 from graph.answer import CheckedAnswer, DraftChecker, extractive, widen
-from graph.configuration import Configuration
+from graph.configuration import Configuration, Deployment
 from graph.state import Candidate, InputState, MentorState, OutputState
 from graph.utils import (
     GradeParseError,
@@ -56,18 +63,45 @@ ANSWER_TAG = "answer"
 STOP = ["\nQuestion:", "\nNote ", "\nCourse notes:"]
 
 
-def _llm(config: RunnableConfig, *, max_tokens: int | None = None, tags: list[str] | None = None):  # type: ignore[no-untyped-def]
+class Store(Protocol):
+    """What the nodes read of the course store (core/store.py's CourseStore; tests bring a fake one)."""
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        *,
+        mode: RetrievalMode | None = None,
+        module: str | None = None,
+        floor: float | None = None,
+    ) -> list[Hit]:
+        """The chunks closest to the query, best first."""
+        ...
+
+    def term_stats(self) -> TermStats:
+        """How rare each term is in the collection, in the language it was built in."""
+        ...
+
+    def neighbours(self, chunks: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        """The text just before and just after each chunk in its section."""
+        ...
+
+
+def _llm(
+    config: RunnableConfig, *, max_tokens: int | None = None, tags: list[str] | None = None
+) -> Runnable[LanguageModelInput, BaseMessage]:
     cfg = Configuration.from_runnable_config(config)
     limit = factories.completion_limit(max_tokens or cfg.max_tokens)
     llm = factories.get_llm().bind(temperature=cfg.temperature, stop=STOP, **limit)
     return llm.with_config(tags=tags or [])
 
 
-def build_messages(user: str, system: str | None = None) -> list:  # type: ignore[type-arg]
-    """System + user turn for the configured chat format (the system text names the course)."""
-    settings = get_settings()
-    system = system if system is not None else prompts.SYSTEM_PROMPT.format(course=prompts.course(settings))
-    return as_messages(system, user, settings.merge_system_prompt)
+def build_messages(user: str, system: str | None = None, *, deployment: Deployment | None = None) -> list[AnyMessage]:
+    """System + user turn for the deployment's chat format (the system text names its course). Nodes pass their
+    request's `deployment`; a caller outside a graph (bench/load.py) gets the process Settings'."""
+    deployment = deployment or Deployment.from_settings(get_settings())
+    system = system if system is not None else prompts.SYSTEM_PROMPT.format(course=deployment.course)
+    return as_messages(system, user, deployment.merge_system_prompt)
 
 
 def build_context(question: str, candidates: list[Candidate]) -> str:
@@ -81,28 +115,19 @@ def _note_context(candidate: Candidate) -> str:
     return "\n".join(str(x) for x in (meta.get("title"), meta.get("headings"), candidate["text"]) if x)
 
 
-def _evidence_question(state: MentorState) -> str:
+def _evidence_question(state: MentorState, language: str) -> str:
     """The student's own words decide, not a rewrite: a rewritten query may borrow the notes' terms. Only a
-    follow-up with no terms of its own ("why?") is judged by its standalone form."""
+    follow-up with no terms of its own ("why?") is judged by its standalone form. `language`: the materials'
+    (the collection's term statistics are built in it)."""
     question = state["question"]
     standalone = state.get("standalone") or question
-    return question if terms(question, get_settings().course_language) else standalone
-
-
-def _thresholds() -> Thresholds:
-    settings = get_settings()
-    return Thresholds(similarity=settings.support_similarity, overlap=settings.support_overlap)
+    return question if terms(question, language) else standalone
 
 
 _INDEX_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="note-index")
 
 
-def _note_index(used: list[Candidate]) -> NoteIndex:
-    vectors = factories.sentence_vectors(factories.get_embeddings())
-    return NoteIndex([c["text"] for c in used], vectors, factories.shared_store().term_stats())
-
-
-def _finish(state: MentorState, used: list[Candidate], answer: CheckedAnswer) -> dict:
+def _finish(state: MentorState, used: list[Candidate], answer: CheckedAnswer) -> dict[str, Any]:
     """The turn's output from a checked answer; nothing supported at all is an honest refusal."""
     if not answer.grounded:
         return {**_not_covered(state), "support": [s.support() for s in answer.support], "verified": answer.verified()}
@@ -118,13 +143,15 @@ def _finish(state: MentorState, used: list[Candidate], answer: CheckedAnswer) ->
 
 
 # ---- nodes ----------------------------------------------------------------------------------------
-def route(state: MentorState) -> dict:
+def route(state: MentorState, config: RunnableConfig) -> dict[str, Any]:
     """Start a turn: record the question, reset per-turn fields, and classify it.
 
-    The stored conversation keeps its last `history_max_messages`: the oldest make room for this turn's two."""
+    The stored conversation keeps the deployment's last `history_max_messages`: the oldest make room for this
+    turn's two."""
     question = state.get("question", "").strip()
     history = state.get("messages", [])
-    over = max(0, len(history) + 2 - get_settings().history_max_messages)
+    keep = Configuration.from_runnable_config(config).deployment.history_max_messages
+    over = max(0, len(history) + 2 - keep)
     return {
         "messages": [*(RemoveMessage(id=str(m.id)) for m in history[:over]), HumanMessage(question)],
         "turns": state.get("turns", 0) + 1,
@@ -145,11 +172,11 @@ def route(state: MentorState) -> dict:
     }
 
 
-def condense_question(state: MentorState, config: RunnableConfig) -> dict:
-    """Turn a follow-up into a standalone query using the (trimmed) conversation."""
+def condense_question(state: MentorState, config: RunnableConfig) -> dict[str, Any]:
+    """Turn a follow-up into a standalone query using the conversation, trimmed to `history_max_tokens`."""
     history = trim_messages(
         state["messages"][:-1],
-        max_tokens=get_settings().history_max_tokens,
+        max_tokens=Configuration.from_runnable_config(config).history_max_tokens,
         token_counter=count_tokens_approximately,
         strategy="last",
         start_on="human",
@@ -160,57 +187,149 @@ def condense_question(state: MentorState, config: RunnableConfig) -> dict:
     return {"query": query or state["question"], "standalone": query or state["question"]}
 
 
-def retrieve(state: MentorState, config: RunnableConfig) -> dict:
-    """Hybrid search for the current query; junk below the relevance floor never comes back."""
-    cfg = Configuration.from_runnable_config(config)
-    hits = factories.shared_store().search(
-        state["query"], cfg.k, mode=cfg.retrieval_mode, module=cfg.module, floor=cfg.relevance_floor
-    )
-    return {"candidates": [Candidate(id=h.id, text=h.text, metadata=h.metadata, score=h.cosine) for h in hits]}
+class CourseNodes:
+    """The nodes that read the course store, bound to the store their graph was built with (`create_graph`)."""
 
+    def __init__(self, store: Store | None = None) -> None:
+        self._store = store
 
-def grade_documents(state: MentorState, config: RunnableConfig) -> dict:
-    """Keep the notes whose evidence shows they can answer the question; no model opinion needed.
+    @property
+    def store(self) -> Store:
+        """The store given to the graph; none given: the process' one store (core.factories.shared_store, itself
+        opened once), found when a node first needs it: the module's `graph` is built at import, and opening the
+        store there would hold Milvus Lite's file in every process that merely imports the graph."""
+        return self._store if self._store is not None else factories.shared_store()
 
-    A note counts when it holds `min_coverage` of the question's salient terms weighted by their rarity in the
-    collection, or when it is a close paraphrase (cosine ≥ `strong_similarity`). Weak evidence on one side
-    needs strong evidence on the other: a note far in meaning (cosine < `weak_similarity`) must hold
-    `weak_min_coverage` of the terms ("Who designed the first emoji?" against "many emoji take four bytes":
-    cosine 0.31, one term of two). "What is the capital of France?" against a `capitalize()` cell: a term no
-    chunk uses → not relevant, unless it is the question's only such word and a note close in meaning
-    (cosine ≥ `synonym_similarity`) holds `weak_min_coverage` of the others: "fields" of a dictionary,
-    "a placeholder statement" are the student's words for what the notes call otherwise. With `llm_grader` on,
-    one grammar-constrained LLM call may then veto some of those notes (never add one): for strong models only.
-    """
-    cfg = Configuration.from_runnable_config(config)
-    candidates = state.get("candidates", [])
-    stats = factories.shared_store().term_stats()
-    question = _evidence_question(state)
-    wanted = list(dict.fromkeys(terms(question, stats.language)))
-    unknown = stats.unknown(wanted) if cfg.refuse_unknown_terms else []
-    # Cosine is to the search query: only for the student's own words does it say "paraphrase".
-    own_words = state.get("query", question) in (question, state["question"])
-    evidence, relevant = [], []
-    rule = cfg.answerability()
-    for n, c in enumerate(candidates, start=1):
-        context = _note_context(c)
-        cov = coverage(question, context, stats)
-        rest = coverage(question, context, stats, leave_out=unknown).score if unknown else 0.0
-        ok = rule.can_answer(
-            c["score"], cov.score, own_words=own_words, unknown=len(unknown), rest=rest, terms=len(wanted)
+    def retrieve(self, state: MentorState, config: RunnableConfig) -> dict[str, Any]:
+        """Hybrid search for the current query; junk below the relevance floor never comes back."""
+        cfg = Configuration.from_runnable_config(config)
+        hits = self.store.search(
+            state["query"], cfg.k, mode=cfg.retrieval_mode, module=cfg.module, floor=cfg.relevance_floor
         )
-        evidence.append({
-            "coverage": round(cov.score, 3), "rest": round(rest, 3), "missing": cov.missing[:5], "relevant": ok
-        })  # fmt: skip
-        if ok:
-            relevant.append(n)
-    update: dict = {"relevant": relevant, "evidence": evidence, "unknown_terms": unknown, "grade_error": ""}
-    if cfg.llm_grader and relevant:
-        update.update(llm_veto(state, config, relevant))
-    return update
+        return {"candidates": [Candidate(id=h.id, text=h.text, metadata=h.metadata, score=h.cosine) for h in hits]}
+
+    def grade_documents(self, state: MentorState, config: RunnableConfig) -> dict[str, Any]:
+        """Keep the notes whose evidence shows they can answer the question; no model opinion needed.
+
+        A note counts when it holds `min_coverage` of the question's salient terms weighted by their rarity in the
+        collection, or when it is a close paraphrase (cosine ≥ `strong_similarity`). Weak evidence on one side
+        needs strong evidence on the other: a note far in meaning (cosine < `weak_similarity`) must hold
+        `weak_min_coverage` of the terms ("Who designed the first emoji?" against "many emoji take four bytes":
+        cosine 0.31, one term of two). "What is the capital of France?" against a `capitalize()` cell: a term no
+        chunk uses → not relevant, unless it is the question's only such word and a note close in meaning
+        (cosine ≥ `synonym_similarity`) holds `weak_min_coverage` of the others: "fields" of a dictionary,
+        "a placeholder statement" are the student's words for what the notes call otherwise. With `llm_grader`
+        on, one grammar-constrained LLM call may then veto some of those notes (never add one): for strong models
+        only.
+        """
+        cfg = Configuration.from_runnable_config(config)
+        candidates = state.get("candidates", [])
+        stats = self.store.term_stats()
+        question = _evidence_question(state, stats.language)
+        wanted = list(dict.fromkeys(terms(question, stats.language)))
+        unknown = stats.unknown(wanted) if cfg.refuse_unknown_terms else []
+        # Cosine is to the search query: only for the student's own words does it say "paraphrase".
+        own_words = state.get("query", question) in (question, state["question"])
+        evidence: list[dict[str, Any]] = []
+        relevant: list[int] = []
+        rule = cfg.answerability()
+        for n, c in enumerate(candidates, start=1):
+            context = _note_context(c)
+            cov = coverage(question, context, stats)
+            rest = coverage(question, context, stats, leave_out=unknown).score if unknown else 0.0
+            ok = rule.can_answer(
+                c["score"], cov.score, own_words=own_words, unknown=len(unknown), rest=rest, terms=len(wanted)
+            )
+            evidence.append({
+                "coverage": round(cov.score, 3), "rest": round(rest, 3), "missing": cov.missing[:5], "relevant": ok
+            })  # fmt: skip
+            if ok:
+                relevant.append(n)
+        update: dict[str, Any] = {
+            "relevant": relevant,
+            "evidence": evidence,
+            "unknown_terms": unknown,
+            "grade_error": "",
+        }
+        if cfg.llm_grader and relevant:
+            update.update(llm_veto(state, config, relevant))
+        return update
+
+    def generate(self, state: MentorState, config: RunnableConfig) -> dict[str, Any]:
+        """Answer from the relevant notes, checking each sentence as it is written; only supported ones are shown.
+
+        Streams checked text as custom `{"token": …}` events. When none of the reply survives (or, with
+        answer_style auto, less than half of it), the notes' own sentences are quoted instead, as `quote` does."""
+        cfg = Configuration.from_runnable_config(config)
+        used = [state["candidates"][i - 1] for i in state["relevant"][: cfg.draft_notes]]
+        write = get_stream_writer()
+        # The notes' sentence vectors are computed while the server reads the prompt (the first token waits for
+        # that anyway), not before the request is sent: bench/answer.py measured the serial order at 1.16 × a
+        # bare completion.
+        pending = _INDEX_POOL.submit(self._note_index, used)
+        checker: DraftChecker | None = None
+        # Same notes as a grader would see → same prompt prefix → llama.cpp skips re-reading it.
+        prompt = build_context(state["question"], used) + "\n" + prompts.GENERATE_TASK
+        try:
+            for chunk in _llm(config, tags=["draft"]).stream(build_messages(prompt, deployment=cfg.deployment)):
+                checker = checker or DraftChecker(pending.result(), cfg.thresholds())
+                for piece in checker.feed(str(chunk.content)):
+                    write({"token": piece})
+        finally:
+            wait([pending])  # never leave the build running past the node
+        index = pending.result()
+        checker = checker or DraftChecker(index, cfg.thresholds())
+        for piece in checker.close():
+            write({"token": piece})
+        answer = checker.answer()
+        verified = answer.verified()
+        if answer.grounded and not (cfg.answer_style == "auto" and verified["supported"] * 2 < verified["sentences"]):
+            return _finish(state, used, answer)
+        # Too little survived: the notes' own sentences, after whatever did (so the stream and the answer agree).
+        wide, quoted = self._quotes(state, used, index)
+        if not quoted.text:
+            return _finish(state, used, answer)  # nothing to quote: what survived, or an honest refusal
+        kept = answer.text if answer.grounded else ""
+        write({"token": ("\n\n" if kept else "") + quoted.text})
+        style: Style = "generative" if kept else "extractive"
+        combined = CheckedAnswer(
+            "\n\n".join(t for t in (kept, quoted.text) if t), style, answer.support + quoted.support
+        )
+        return _finish(state, wide, combined)
+
+    def quote(self, state: MentorState) -> dict[str, Any]:
+        """The extractive answer: the notes' most relevant sentences, verbatim and cited, with no LLM call."""
+        wide, answer = self._quotes(state, [state["candidates"][i - 1] for i in state["relevant"]])
+        if answer.text:
+            get_stream_writer()({"token": answer.text})
+        return _finish(state, wide, answer)
+
+    def _quotes(
+        self, state: MentorState, notes: list[Candidate], index: NoteIndex | None = None
+    ) -> tuple[list[Candidate], CheckedAnswer]:
+        """The notes' sentences that answer the question, quoted (the `quote` node, and `generate` when too little
+        of its draft survives), with the notes as quoted: each read with the chunks around it in its section.
+
+        A chunk is an arbitrary cut, and the sentence that answers may sit just before it ("we cannot change
+        individual characters in a string" above a code chunk that shows the TypeError) or the code a sentence
+        introduces just after it; each wider note still holds its chunk, so citations stay. `index`: the notes'
+        sentences already embedded (generate's draft check), used again when no note grew."""
+        wide = self._widened(notes)
+        if index is None or any(w["text"] != n["text"] for w, n in zip(wide, notes, strict=True)):
+            index = self._note_index(wide)
+        question = _evidence_question(state, index.stats.language)
+        return wide, extractive(question, index, index.stats, prompts.EXTRACTIVE_INTRO)
+
+    def _note_index(self, notes: list[Candidate]) -> NoteIndex:
+        vectors = factories.sentence_vectors(factories.get_embeddings())
+        return NoteIndex([c["text"] for c in notes], vectors, self.store.term_stats())
+
+    def _widened(self, notes: list[Candidate]) -> list[Candidate]:
+        sides = self.store.neighbours([c["metadata"] for c in notes])
+        return [Candidate(**{**c, "text": widen(c["text"], *side)}) for c, side in zip(notes, sides, strict=True)]
 
 
-def llm_veto(state: MentorState, config: RunnableConfig, relevant: list[int]) -> dict:
+def llm_veto(state: MentorState, config: RunnableConfig, relevant: list[int]) -> dict[str, Any]:
     """Ask the model about the evidence-accepted notes below `grade_accept_score`; a "no" drops a note, a
     malformed reply drops none. The generator then sees the kept notes in the same order (a shared prefix)."""
     cfg = Configuration.from_runnable_config(config)
@@ -226,7 +345,8 @@ def llm_veto(state: MentorState, config: RunnableConfig, relevant: list[int]) ->
     llm = _llm(config, max_tokens=16 * len(asked) + 8, tags=["grader"]).bind(
         response_format={"type": "json_object", "schema": grade_schema(asked)}
     )
-    reply = llm.invoke(build_messages(build_context(state["question"], shown) + "\n" + task))
+    prompt = build_context(state["question"], shown) + "\n" + task
+    reply = llm.invoke(build_messages(prompt, deployment=cfg.deployment))
     try:
         kept = parse_grade(str(reply.content), asked)
     except GradeParseError as exc:
@@ -235,97 +355,34 @@ def llm_veto(state: MentorState, config: RunnableConfig, relevant: list[int]) ->
     return {"relevant": [n for i, n in enumerate(relevant, start=1) if i not in asked or i in kept]}
 
 
-def rewrite_query(state: MentorState, config: RunnableConfig) -> dict:
+def rewrite_query(state: MentorState, config: RunnableConfig) -> dict[str, Any]:
     """Ask the model for other search words; the evidence check still judges against the student's question."""
-    prompt = prompts.REWRITE_PROMPT.format(
-        course=prompts.course(get_settings()), question=state["question"], query=state["query"]
-    )
+    course = Configuration.from_runnable_config(config).deployment.course
+    prompt = prompts.REWRITE_PROMPT.format(course=course, question=state["question"], query=state["query"])
     reply = _llm(config, max_tokens=48).invoke([HumanMessage(prompt)])
     lines = str(reply.content).strip().splitlines()
     new_query = lines[0].strip().strip('"') if lines else ""
     return {"query": new_query or state["question"], "rewrites": state.get("rewrites", 0) + 1}
 
 
-def generate(state: MentorState, config: RunnableConfig) -> dict:
-    """Answer from the relevant notes, checking each sentence as it is written; only supported ones are shown.
-
-    Streams checked text as custom `{"token": …}` events. When none of the reply survives (or, with
-    answer_style auto, less than half of it), the notes' own sentences are quoted instead."""
-    cfg = Configuration.from_runnable_config(config)
-    used = [state["candidates"][i - 1] for i in state["relevant"][: cfg.draft_notes]]
-    write = get_stream_writer()
-    # The notes' sentence vectors are computed while the server reads the prompt (the first token waits for
-    # that anyway), not before the request is sent: bench/answer.py measured the serial order at 1.16 × a bare
-    # completion.
-    pending = _INDEX_POOL.submit(_note_index, used)
-    checker: DraftChecker | None = None
-    # Same notes as a grader would see → same prompt prefix → llama.cpp skips re-reading it.
-    messages = build_messages(build_context(state["question"], used) + "\n" + prompts.GENERATE_TASK)
-    try:
-        for chunk in _llm(config, tags=["draft"]).stream(messages):
-            checker = checker or DraftChecker(pending.result(), _thresholds())
-            for piece in checker.feed(str(chunk.content)):
-                write({"token": piece})
-    finally:
-        wait([pending])  # never leave the build running past the node
-    index = pending.result()
-    checker = checker or DraftChecker(index, _thresholds())
-    for piece in checker.close():
-        write({"token": piece})
-    answer = checker.answer()
-    verified = answer.verified()
-    if answer.grounded and not (cfg.answer_style == "auto" and verified["supported"] * 2 < verified["sentences"]):
-        return _finish(state, used, answer)
-    # Too little survived: the notes' own sentences, after whatever did (so the stream and the answer agree),
-    # read as `quote` reads them, with their neighbours (each wider note still holds its chunk: citations stay).
-    wide = _widened(used)
-    if any(w["text"] != u["text"] for w, u in zip(wide, used, strict=True)):
-        index = _note_index(wide)
-    quoted = extractive(_evidence_question(state), index, index.stats, prompts.EXTRACTIVE_INTRO)
-    if not quoted.text:
-        return _finish(state, used, answer)  # nothing to quote: what survived, or an honest refusal
-    kept = answer.text if answer.grounded else ""
-    write({"token": ("\n\n" if kept else "") + quoted.text})
-    style = "generative" if kept else "extractive"
-    combined = CheckedAnswer("\n\n".join(t for t in (kept, quoted.text) if t), style, answer.support + quoted.support)
-    return _finish(state, wide, combined)
-
-
-def quote(state: MentorState) -> dict:
-    """The extractive answer: the notes' most relevant sentences, verbatim and cited, with no LLM call.
-
-    Each relevant note is read with the chunks around it in its section: a chunk is an arbitrary cut, and the
-    sentence that answers may sit just before it ("we cannot change individual characters in a string" above
-    a code chunk that shows the TypeError) or the code a sentence introduces just after it."""
-    used = _widened([state["candidates"][i - 1] for i in state["relevant"]])
-    index = _note_index(used)
-    answer = extractive(_evidence_question(state), index, index.stats, prompts.EXTRACTIVE_INTRO)
-    if answer.text:
-        get_stream_writer()({"token": answer.text})
-    return _finish(state, used, answer)
-
-
-def _widened(notes: list[Candidate]) -> list[Candidate]:
-    sides = factories.shared_store().neighbours([c["metadata"] for c in notes])
-    return [Candidate(**{**c, "text": widen(c["text"], *side)}) for c, side in zip(notes, sides, strict=True)]
-
-
-def refuse(state: MentorState) -> dict:
+def refuse(state: MentorState) -> dict[str, Any]:
     """The honest end when nothing relevant was found: no invented answer, the closest sources instead."""
     return _not_covered(state)
 
 
-def _not_covered(state: MentorState) -> dict:
+def _not_covered(state: MentorState) -> dict[str, Any]:
     closest = state.get("candidates", [])
     sources = [to_source(n, c) for n, c in enumerate(closest, start=1)]  # shown as "the closest material"
     answer = prompts.NOT_COVERED
     return {"answer": answer, "sources": sources, "grounded": False, "messages": [AIMessage(answer)]}
 
 
-def respond(state: MentorState, config: RunnableConfig) -> dict:
+def respond(state: MentorState, config: RunnableConfig) -> dict[str, Any]:
     """Small talk and questions about the tutor: a short reply, no retrieval."""
-    system = prompts.CHAT_SYSTEM_PROMPT.format(course=prompts.course(get_settings()))
-    reply = _llm(config, max_tokens=96, tags=[ANSWER_TAG]).invoke(build_messages(state["question"], system=system))
+    deployment = Configuration.from_runnable_config(config).deployment
+    system = prompts.CHAT_SYSTEM_PROMPT.format(course=deployment.course)
+    messages = build_messages(state["question"], system=system, deployment=deployment)
+    reply = _llm(config, max_tokens=96, tags=[ANSWER_TAG]).invoke(messages)
     answer = strip_echo(str(reply.content)) or "Hello! Ask me anything about your course materials."
     return {"answer": answer, "sources": [], "grounded": False, "messages": [AIMessage(answer)]}
 
@@ -355,32 +412,36 @@ def decide_after_grading(
 
 
 # ---- wiring ---------------------------------------------------------------------------------------
-builder = StateGraph(MentorState, input_schema=InputState, output_schema=OutputState)
-builder.add_node(route)
-builder.add_node(condense_question)
-builder.add_node(retrieve)
-builder.add_node(grade_documents)
-builder.add_node(rewrite_query)
-builder.add_node(generate)
-builder.add_node(quote)
-builder.add_node(refuse)
-builder.add_node(respond)
-builder.add_edge(START, "route")
-builder.add_conditional_edges("route", route_question)
-builder.add_edge("condense_question", "retrieve")
-builder.add_edge("retrieve", "grade_documents")
-builder.add_conditional_edges("grade_documents", decide_after_grading)
-builder.add_edge("rewrite_query", "retrieve")
-builder.add_edge("generate", END)
-builder.add_edge("quote", END)
-builder.add_edge("refuse", END)
-builder.add_edge("respond", END)
+GRAPH_NAME = "AI Mentor"
+TutorGraph = CompiledStateGraph[MentorState, None, InputState, OutputState]
 
 
-def create_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
-    """The compiled tutor graph; the server passes its conversation checkpointer, Studio and tests none."""
+def create_graph(checkpointer: BaseCheckpointSaver[Any] | None = None, store: Store | None = None) -> TutorGraph:
+    """The compiled tutor graph; the server passes its conversation checkpointer, Studio and tests none.
+
+    `store`: the course store its nodes search; none given, the process' shared store (see `CourseNodes.store`)."""
+    nodes = CourseNodes(store)
+    builder = StateGraph(MentorState, input_schema=InputState, output_schema=OutputState)
+    builder.add_node(route)
+    builder.add_node(condense_question)
+    builder.add_node(nodes.retrieve)
+    builder.add_node(nodes.grade_documents)
+    builder.add_node(rewrite_query)
+    builder.add_node(nodes.generate)
+    builder.add_node(nodes.quote)
+    builder.add_node(refuse)
+    builder.add_node(respond)
+    builder.add_edge(START, "route")
+    builder.add_conditional_edges("route", route_question)
+    builder.add_edge("condense_question", "retrieve")
+    builder.add_edge("retrieve", "grade_documents")
+    builder.add_conditional_edges("grade_documents", decide_after_grading)
+    builder.add_edge("rewrite_query", "retrieve")
+    builder.add_edge("generate", END)
+    builder.add_edge("quote", END)
+    builder.add_edge("refuse", END)
+    builder.add_edge("respond", END)
     return builder.compile(checkpointer=checkpointer, name=GRAPH_NAME)
 
 
-GRAPH_NAME = "AI Mentor"
 graph = create_graph()

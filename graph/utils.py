@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
 
@@ -68,7 +69,7 @@ def preview(text: str, chars: int) -> str:
     return head.rstrip()
 
 
-def grade_schema(notes: Sequence[int]) -> dict:
+def grade_schema(notes: Sequence[int]) -> dict[str, Any]:
     """Grammar-constrained reply: one yes/no per note asked about, so the model must judge each one.
 
     Only the grey-zone notes are asked about: every key costs the grader about eight decoded tokens."""

@@ -349,3 +349,95 @@ def test_stored_conversation_keeps_its_last_history_max_messages(wire, monkeypat
     assert mentor.graph is not None
     messages = mentor.graph.get_state({"configurable": {"thread_id": conversation}}).values["messages"]
     assert [m.content for m in messages] == ["hi", "Hey!", "cheers", "Welcome!"]
+
+
+def test_sentence_check_knobs_default_to_settings_and_are_clamped(monkeypatch):
+    from core.evidence import Thresholds
+    from core.settings import get_settings
+    from graph.configuration import Configuration, config_specs
+
+    monkeypatch.setenv("SUPPORT_SIMILARITY", "0.45")
+    monkeypatch.setenv("HISTORY_MAX_TOKENS", "512")
+    get_settings.cache_clear()
+    cfg = Configuration.from_runnable_config()
+    assert (cfg.support_similarity, cfg.support_overlap, cfg.history_max_tokens) == (0.45, 0.6, 512)
+    assert cfg.thresholds() == Thresholds(similarity=0.45, overlap=0.6)  # the rest of the operating point as before
+    specs = {s.id: s for s in config_specs()}
+    assert (specs["support_similarity"].default, specs["history_max_tokens"].default) == (0.45, 512)
+    wild = {"support_similarity": 7, "support_overlap": -1, "history_max_tokens": 10**9}
+    cfg = Configuration.from_runnable_config({"configurable": wild})
+    assert (cfg.support_similarity, cfg.support_overlap, cfg.history_max_tokens) == (1.01, 0.0, 4096)
+
+
+def test_what_the_deployment_fixes_comes_from_settings_never_from_a_request(monkeypatch):
+    from dataclasses import fields
+
+    from core.settings import get_settings
+    from graph.configuration import Configuration, Deployment, config_specs
+
+    monkeypatch.setenv("COURSE_NAME", "Biology")
+    monkeypatch.setenv("COURSE_DESCRIPTION", "cells")
+    monkeypatch.setenv("HISTORY_MAX_MESSAGES", "6")
+    monkeypatch.setenv("LLM_CHAT_FORMAT", "mistral-instruct")
+    get_settings.cache_clear()
+    asked = {"course": "Hacking", "history_max_messages": 1000, "merge_system_prompt": False, "deployment": None}
+    deployment = Configuration.from_runnable_config({"configurable": asked}).deployment
+    assert deployment == Deployment(course="Biology (cells)", merge_system_prompt=True, history_max_messages=6)
+    knobs = {f.name for f in fields(Configuration)}
+    assert knobs == {s.id for s in config_specs()} and not knobs & {"deployment", "settings", *asked}
+
+
+def test_a_per_request_sentence_threshold_changes_the_check(wire):
+    note = "A list comprehension builds a new list from an iterable in one expression."
+    reply = "A list comprehension builds a list in one line."  # cosine 0.83 to the note, 0.66 of its terms held
+    wire([reply, reply], [[hit(1, 0.8, note)]])
+    out = graph.invoke({"question": "What is a list comprehension?"})
+    assert out["answer"] == "A list comprehension builds a list in one line [1]."
+    assert out["verified"]["style"] == "generative"
+    strict = {"configurable": {"support_similarity": 0.9}}
+    out = graph.invoke({"question": "What is a list comprehension?"}, strict)
+    assert out["support"][0]["supported"] is False and out["verified"]["style"] == "extractive"
+    assert out["answer"].startswith("Here is what the course materials say:") and "one line" not in out["answer"]
+
+
+def test_a_per_request_history_budget_reaches_the_condense_prompt(wire):
+    from langchain_core.messages import HumanMessage
+
+    from graph.graph import condense_question
+
+    llm, _ = wire(["standalone question", "standalone question"], [[]])
+    history = []
+    for turn in range(4):  # about 900 tokens: all of it within the default budget (1024)
+        history += [HumanMessage(f"question {turn} " + "word " * 80), AIMessage(f"answer {turn} " + "word " * 80)]
+    state = {"messages": [*history, HumanMessage("and why?")], "question": "and why?"}
+    condense_question(state, {})
+    condense_question(state, {"configurable": {"history_max_tokens": 300}})
+    wide, narrow = (prompt[-1].content for prompt in llm.prompts)
+    assert "question 0 " in wide and "question 3 " in narrow and "answer 3" in narrow and "answer 2" not in narrow
+
+
+def test_the_quote_fallback_of_generate_is_the_quote_node(wire):
+    code = "works, but:\n\n```python\nname[0] = 'd'  # change one character of a string\n```\n\nTypeError"
+    _, store = wire(["Strings were made immutable in 1991 by the Dutch [1]."], [[hit(1, 0.6, code)]])
+    store.sides = {"week01/notes.md": ("We cannot change one character of a string: strings are immutable.", "")}
+    question = {"question": "Why does changing one character of a string give a TypeError?"}
+    fallback = graph.invoke(question)
+    quoted = graph.invoke(question, {"configurable": {"answer_style": "extractive"}})
+    assert fallback["verified"]["style"] == "extractive" and fallback["grounded"]
+    assert (fallback["answer"], fallback["sources"]) == (quoted["answer"], quoted["sources"])
+
+
+def test_the_store_given_to_the_graph_is_the_one_its_nodes_read(wire, monkeypatch):
+    wire([], [[]])
+
+    def no_process_store():
+        raise AssertionError("a node read the process' store")
+
+    monkeypatch.setattr(factories, "shared_store", no_process_store)
+    store = FakeStore([[hit(1, 0.8, COMPREHENSION)]])
+    store.sides = {"week01/notes.md": ("Before the comprehension.", "")}
+    out = create_graph(store=store).invoke(
+        {"question": "What is a list comprehension?"}, {"configurable": {"answer_style": "extractive"}}
+    )
+    assert out["grounded"] and len(store.calls) == 1
+    assert out["sources"][0]["text"].startswith("Before the comprehension.")  # widened by the same store
