@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from typing_extensions import TypedDict
+from typing import Annotated, Any
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
+from typing_extensions import TypedDict
 
 from core.answer import Reply
 
@@ -17,7 +16,7 @@ class Candidate(TypedDict):
 
     id: str
     text: str
-    metadata: dict
+    metadata: dict[str, Any]
     score: float
 
 
@@ -36,7 +35,7 @@ class MentorState(InputState, Reply, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
     candidates: list[Candidate]
     relevant: list[int]  # 1-based positions in candidates the evidence shows can answer the question
-    evidence: list[dict]  # per candidate: coverage of the question's terms, the heaviest ones missing
+    evidence: list[dict[str, Any]]  # per candidate: coverage of the question's terms, the heaviest ones missing
     unknown_terms: list[str]  # question terms no chunk of the collection uses (then: refuse, no rewrite)
     standalone: str  # the question as the evidence judges it (a follow-up condensed to stand alone)
     grade_error: str
