@@ -26,6 +26,7 @@ import argparse
 import itertools
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -38,19 +39,82 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 from core.settings import PROJECT_ROOT  # noqa: E402
 
 QUESTIONS = Path(__file__).with_name("honesty_questions.json")
+KEY_FACTS = Path(__file__).with_name("key_facts.json")
 RUNNER = Path(__file__).with_name("honesty_runner.py")
 FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures"
 BASELINE = "115af38"  # main before evidence-based answerability and sentence checks (issue 11)
 
 
-def questions(split: str, ci: bool, limit: int | None, path: Path = QUESTIONS) -> list[dict]:
+KINDS = ("in_course", "off_course", "trap", "followup", "everyday")
+
+
+def questions(split: str, ci: bool, limit: int | None, path: Path = QUESTIONS, facts: Path = KEY_FACTS) -> list[dict]:
+    """The split's questions, each in-course one with its key facts; then the two-turn follow-ups and the
+    questions in everyday words (bench/key_facts.json). With --ci only the questions marked for CI."""
     items = json.loads(path.read_text())["questions"]
+    labels = json.loads(facts.read_text())
+    for q in items:
+        q["key_facts"] = labels["items"].get(q["id"], {}).get("key_facts", [])
+    extra = [{**f, "kind": "followup"} for f in labels["followups"]]
+    extra += [{**e, "kind": "everyday"} for e in labels["everyday"]]
     chosen = [q for q in items if (split == "all" or q["split"] == split) and (q.get("ci") or not ci)]
+    chosen += [q for q in extra if (split == "all" or q["split"] == split) and not ci]
     if limit:  # the first N of each kind, so a short run keeps the mix
-        chosen = [
-            q for kind in ("in_course", "off_course", "trap") for q in [x for x in chosen if x["kind"] == kind][:limit]
-        ]
+        chosen = [q for kind in KINDS for q in [x for x in chosen if x["kind"] == kind][:limit]]
     return chosen
+
+
+def _plain(text: str) -> str:
+    """Text as key facts are matched: lower case, Markdown emphasis and code marks and quote marks gone, one space."""
+    text = re.sub(r"(?m)^\s*>\s?", "", text)
+    return " ".join(text.replace("`", "").replace("*", " ").lower().split())
+
+
+def _has(text: str, alternative: str) -> bool:
+    """An alternative occurs: a word or phrase at a word's start (word forms: "index" finds "indexes"), code
+    tokens ("!=", "::-1", "**") literally."""
+    alt = _plain(alternative) if alternative.strip("*") else alternative.lower()
+    if not alt:
+        return False
+    if alt[0].isalnum():
+        return re.search(r"(?<![\w])" + re.escape(alt), text) is not None
+    return alt in text
+
+
+def states(text: str, fact: dict) -> bool:
+    """Every concept group of a key fact has an alternative in the text."""
+    plain = _plain(text)
+    return all(any(_has(plain, alt) for alt in group) for group in fact["any_of"])
+
+
+# Quotes a student should never be given as an answer: a question, a heading, a sentence that only announces.
+ANNOUNCES = re.compile(
+    r"^(here|in this (section|chapter|lesson|episode)|below|next|now|let's|let us|we('ll| will| are going to)|"
+    r"the following|this (section|chapter|lesson) (will|covers|shows))\b", re.IGNORECASE
+)  # fmt: skip
+
+
+def quotes(answer: str) -> list[str]:
+    """The quoted note sentences of an extractive answer, in order, without their citations."""
+    return [re.sub(r"\s*\[\d{1,2}\]", "", line[1:]).strip() for line in answer.splitlines() if line.startswith(">")]
+
+
+def bad_quote(text: str) -> str | None:
+    """Why a quoted unit is not an answer (a question, a heading, an announcement, cut inside code), or None."""
+    if text.rstrip().endswith("?"):
+        return "question"
+    if text.lstrip().startswith("#") or (len(text.split()) <= 8 and not re.search(r"[.!:;)]$", text.strip())):
+        return "heading"
+    if ANNOUNCES.match(text.strip()) and text.rstrip().endswith(":"):
+        return "announcement"
+    if text.count("`") % 2:
+        return "cut_code"
+    return None
+
+
+def _labelled(text: str, fact_sentences: list[str]) -> bool:
+    plain = _plain(text)
+    return bool(plain) and any(plain in s or s in plain for s in fact_sentences)
 
 
 def ingest(env: dict[str, str], folders: list[Path]) -> None:
@@ -88,7 +152,7 @@ def score(rows: list[dict], items: list[dict], index_for) -> dict:  # type: igno
     by_id = {q["id"]: q for q in items}
     errors = [r for r in rows if "error" in r]
     rows = [r for r in rows if "error" not in r]
-    kinds: dict[str, list[dict]] = {"in_course": [], "off_course": [], "trap": []}
+    kinds: dict[str, list[dict]] = {kind: [] for kind in KINDS}
     sentences = supported = words = found = term_hits = 0
     grounded_course = 0
     for row in rows:
@@ -97,6 +161,8 @@ def score(rows: list[dict], items: list[dict], index_for) -> dict:  # type: igno
         if not row["grounded"]:
             continue
         cited = [s for s in row["sources"] if s["n"] in row["cited"]] or row["sources"]
+        if q["kind"] in ("followup", "everyday"):
+            continue  # their own figures (below); the honesty figures stay those of the question set
         if q["kind"] == "in_course":
             grounded_course += 1
             text = row["answer"].lower()
@@ -117,6 +183,15 @@ def score(rows: list[dict], items: list[dict], index_for) -> dict:  # type: igno
         words += len(own)
         found += sum(t in have for t in own)
     course, off, trap = kinds["in_course"], kinds["off_course"], kinds["trap"]
+    facts = _fact_figures(by_id, course)
+    extra = {
+        f"{kind}_{name}": value
+        for kind in ("followup", "everyday")
+        for name, value in (
+            ("grounded_pct", _pct(sum(r["grounded"] for r in kinds[kind]), len(kinds[kind]))),
+            ("stating_every_key_fact_pct", _fact_figures(by_id, kinds[kind])["stating_every_key_fact_pct"]),
+        )
+    }
     gold_cited = 0
     for row in course:
         gold = set(by_id[row["id"]]["gold_sources"])
@@ -134,9 +209,47 @@ def score(rows: list[dict], items: list[dict], index_for) -> dict:  # type: igno
         "grounded_sentences_supported_pct": _pct(supported, sentences),
         "grounded_content_words_in_cited_notes_pct": _pct(found, words),
         "in_course_grounded_with_expected_term_pct": _pct(term_hits, grounded_course),
+        **facts,
+        **extra,
         "llm_calls_per_question": round(statistics.mean(r["llm_calls"] for r in rows), 2) if rows else None,
         "seconds_per_question": round(statistics.mean(r["seconds"] for r in rows), 2) if rows else None,
         "seconds_per_in_course_question": round(statistics.mean(seconds), 2) if seconds else None,
+        "median_seconds_in_course": round(statistics.median(seconds), 2) if seconds else None,
+        "p95_seconds_in_course": round(sorted(seconds)[int(0.95 * (len(seconds) - 1))], 2) if seconds else None,
+    }
+
+
+def _fact_figures(by_id: dict[str, dict], rows: list[dict]) -> dict:
+    """Does the answer state what was asked? Key facts (bench/key_facts.json) in the answer, in the notes it was
+    given, and where the labelled sentences rank among its quotes."""
+    labelled = [r for r in rows if by_id[r["id"]].get("key_facts")]
+    stated = held = stated_when_held = 0
+    ranks: list[float] = []
+    bad: dict[str, int] = {"question": 0, "heading": 0, "announcement": 0, "cut_code": 0}
+    for row in labelled:
+        q = by_id[row["id"]]
+        answer = row["answer"] if row["grounded"] else ""
+        notes = "\n".join(s.get("text", "") for s in row["sources"])
+        says = all(states(answer, f) for f in q["key_facts"])
+        has = all(states(notes, f) for f in q["key_facts"])
+        stated += says
+        held += has
+        stated_when_held += says and has
+        sentences = [_plain(s["text"]) for f in q["key_facts"] for s in f.get("sentences", [])]
+        quoted = quotes(answer)
+        rank = next((k for k, text in enumerate(quoted, start=1) if _labelled(text, sentences)), None)
+        ranks.append(1 / rank if rank else 0.0)
+        for text in quoted:
+            if (why := bad_quote(text)) is not None:
+                bad[why] += 1
+    n = len(labelled)
+    return {
+        "stating_every_key_fact_pct": _pct(stated, n),
+        "notes_held_every_key_fact_pct": _pct(held, n),
+        "stating_them_when_notes_held_them_pct": _pct(stated_when_held, held),
+        "answer_sentence_p_at_1": round(sum(r == 1.0 for r in ranks) / n, 3) if n else None,
+        "answer_sentence_mrr": round(statistics.mean(ranks), 3) if ranks else None,
+        **{f"quotes_{why}": count for why, count in bad.items()},
     }
 
 

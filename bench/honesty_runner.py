@@ -54,19 +54,28 @@ class Recorder(BaseCallbackHandler):
 
 def main() -> None:
     questions_path, out_path, config_json = sys.argv[1:4]
-    from graph.graph import graph
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from graph.graph import create_graph
+
+    graph = create_graph(InMemorySaver())  # a follow-up is the second turn of one conversation (thread)
 
     with open(questions_path) as handle:
         questions = json.load(handle)
     base = json.loads(config_json)
-    graph.invoke({"question": "What is a variable?"}, {"configurable": dict(base.get("configurable", {}))})  # warm-up
+    warm_up: RunnableConfig = {"configurable": {**base.get("configurable", {}), "thread_id": "warm-up"}}
+    graph.invoke({"question": "What is a variable?"}, warm_up)
     rows = []
     for i, item in enumerate(questions, start=1):
         recorder = Recorder()
-        config: RunnableConfig = {"configurable": dict(base.get("configurable", {})), "callbacks": [recorder]}
-        started = time.perf_counter()
+        configurable = {**base.get("configurable", {}), "thread_id": f"bench-{i}"}
+        config: RunnableConfig = {"configurable": configurable, "callbacks": [recorder]}
+        earlier = item.get("turns", [])[:-1]  # a follow-up: the turns before it, asked first in the same thread
         try:
-            out = graph.invoke({"question": item["question"]}, config)
+            for turn in earlier:
+                graph.invoke({"question": turn}, {"configurable": configurable})
+            started = time.perf_counter()
+            out = graph.invoke({"question": item.get("question") or item["turns"][-1]}, config)
         except Exception as exc:  # one failed question (a timed-out LLM call) is reported, not fatal
             print(f"{i}/{len(questions)} error {type(exc).__name__}: {exc}", flush=True)
             rows.append({"id": item["id"], "error": f"{type(exc).__name__}: {exc}"})
@@ -80,6 +89,7 @@ def main() -> None:
             "route": out.get("route", ""),
             "sources": [{"n": s["n"], "source": s["source"], "text": s.get("text", "")} for s in out["sources"]],
             "cited": sorted({int(n) for n in re.findall(r"\[(\d{1,2})\]", answer)}),
+            "query": out.get("query", ""),
             "support": out.get("support", []),
             "verified": out.get("verified", {}),
             "llm_calls": recorder.llm_calls,
@@ -89,9 +99,8 @@ def main() -> None:
             "relevant": recorder.relevant or [],
             "unknown_terms": recorder.unknown,
         })  # fmt: skip
-        print(
-            f"{i}/{len(questions)} {seconds:5.1f}s grounded={rows[-1]['grounded']!s:5} {item['question']}", flush=True
-        )
+        asked = item.get("question") or " / ".join(item["turns"])
+        print(f"{i}/{len(questions)} {seconds:5.1f}s grounded={rows[-1]['grounded']!s:5} {asked}", flush=True)
     with open(out_path, "w") as handle:
         json.dump(rows, handle)
 

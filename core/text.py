@@ -171,6 +171,23 @@ class Segment:
     block: bool = False  # starts a paragraph, list item or heading (rendered on a new line)
 
 
+_HIDDEN = re.compile("\ue000(\\d+)\ue001")
+
+
+def _sentences(paragraph: str, language: str) -> list[str]:
+    """The sentences of a paragraph (pysbd), never cut inside inline code: `!=`, `a.b` and `**kwargs` are hidden from
+    it as private-use placeholders and put back (it cut "`!=`" after the "!")."""
+    spans: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        spans.append(match.group(0))
+        return f"\ue000{len(spans) - 1}\ue001"
+
+    hidden = _CODE_SPAN.sub(hide, paragraph)
+    parts = _segmenter(language).segment(hidden) if spans else _segmenter(language).segment(paragraph)
+    return [_HIDDEN.sub(lambda m: spans[int(m.group(1))], part) for part in parts]
+
+
 def segments(text: str, language: str = "english") -> list[Segment]:
     """Split Markdown into sentences (pysbd, per paragraph or list item) and whole fenced code blocks."""
     out: list[Segment] = []
@@ -181,7 +198,7 @@ def segments(text: str, language: str = "english") -> list[Segment]:
         paragraph = " ".join(line.strip() for line in prose).strip()
         prose.clear()
         if paragraph:
-            parts = [s.strip() for s in _segmenter(language).segment(paragraph) if s.strip()]
+            parts = [s.strip() for s in _sentences(paragraph, language) if s.strip()]
             out.extend(Segment(part, block=i == 0) for i, part in enumerate(parts))
 
     for line in text.splitlines():

@@ -18,7 +18,22 @@ QUOTE_RELATIVE = 0.85
 MIN_QUOTE_CHARS = 25
 MAX_SEAM_CHARS = 2000  # longest overlap looked for where two neighbouring chunks meet (CHUNK_OVERLAP is 50)
 MAX_LIST_QUOTES = 6  # a quoted "…the rules are:" brings at most this many sentences of the list that follows
+PART_RELATIVE = 0.7  # a sentence this good (× the best) joins when it holds a question term the others lack
+KIND_BONUS = 0.1  # for a sentence that reads as the kind of answer the question asks for
 _LIST_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s")
+_TERMINAL = re.compile(r"[.!?:;)\]\"'’”]$")
+_ANNOUNCES = re.compile(
+    r"^(here(?! is| are)|below|next|in this (section|chapter|lesson|episode|notebook)|let's|let us|"
+    r"we('ll| will| are going to| now)|the following|this (section|chapter|lesson|notebook) (will|covers|shows))\b",
+    re.IGNORECASE,
+)
+_EXERCISE = re.compile(r"^(write|create|modify|implement|predict|rewrite|explain|what would|how would)\b", re.I)
+_KINDS = (  # (the question asks for …, a sentence that gives it)
+    (re.compile(r"\b(differen\w*|differ|vs\.?|versus|compare\w*)\b", re.I),
+     re.compile(r"\b(whereas|while|unlike|but|however|instead|differ\w*|than|both|only|whilst)\b", re.I)),
+    (re.compile(r"^\s*(what\s+(is|are|does\s+\S+\s+mean)|define|meaning of)\b", re.I),
+     re.compile(r"\b(is|are|means|refers to|is called|are called)\b|^[^:]{1,40}:\s", re.I)),
+)  # fmt: skip
 
 
 @dataclass
@@ -161,26 +176,65 @@ def _join(first: str, second: str) -> str:
     return first + "\n\n" + second
 
 
+def not_an_answer(units: list[tuple[int, Segment]], i: int) -> str | None:
+    """Why a note's unit is never quoted as an answer, or None: code (it comes with the sentence that introduces
+    it), a fragment, a heading or title line, a question (an exercise's or the text's own: "What about converting
+    Fahrenheit to Kelvin?" answered nothing), an exercise prompt, or a sentence that only announces what follows
+    ("here we'll quickly outline the differences between them:") when no code follows it."""
+    seg = units[i][1]
+    text = strip_citations(seg.text).strip()
+    if seg.code:
+        return "code"
+    if len(text) < MIN_QUOTE_CHARS:
+        return "fragment"
+    if text.startswith("#") or (len(text.split()) <= 10 and not _TERMINAL.search(text) and not _LIST_ITEM.match(text)):
+        return "heading"
+    if text.endswith("?"):
+        return "question"
+    if _EXERCISE.match(text):
+        return "exercise"
+    if _ANNOUNCES.match(text):
+        follows = units[i + 1][1] if i + 1 < len(units) and units[i + 1][0] == units[i][0] else None
+        if not (text.endswith(":") and follows is not None and follows.code):
+            return "announcement"
+    return None
+
+
+def _asks_for(question: str) -> re.Pattern[str] | None:
+    """What kind of sentence answers this kind of question: a definition, a difference, a how-to (by its words)."""
+    for asks, answers in _KINDS:
+        if asks.search(question):
+            return answers
+    return None
+
+
 def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) -> CheckedAnswer:
     """The notes' own most relevant sentences, verbatim, each with its citation: no model, nothing invented.
 
-    A sentence's relevance is its cosine to the question plus half the share of the question's terms it holds;
-    one holding none of them, nor a number or code name the question uses, is never quoted (a salsa recipe
-    question was answered with "you must make a copy of the value" from the list lesson's salsa example). A
-    sentence that introduces code ("For example:") brings the code block that follows it."""
+    A sentence's relevance is its cosine to the question plus half the share of the question's terms it holds,
+    plus a little when it reads as the kind of answer asked for (a definition for "what is", a contrast for "the
+    difference"); one holding none of the question's terms, nor a number or code name the question uses, is never
+    quoted (a salsa recipe question was answered with "you must make a copy of the value" from the list lesson's
+    salsa example), nor is a unit that is no answer (`not_an_answer`). After the best sentence, one nearly as
+    good joins it, and so does a fairly good one that holds a part of the question the others lack ("break *and*
+    continue"). A sentence that introduces code ("For example:") brings the code block that follows it."""
     units = index.units
     if not units:
         return CheckedAnswer("", "extractive")
     similarity = index.similarities([question])[0]
     asked = exact_tokens(question)  # numbers and code the question names: `is`, `==`, 10 / 2
-    scored = []
+    kind = _asks_for(question)
+    scored: list[tuple[float, int]] = []
+    held_terms: dict[int, set[str]] = {}
     for i, (_, seg) in enumerate(units):
-        if seg.code or len(strip_citations(seg.text)) < MIN_QUOTE_CHARS or seg.text.lstrip().startswith("#"):
+        if not_an_answer(units, i):
             continue
-        held = coverage(question, seg.text, stats).score
-        if held == 0.0 and not any(x in seg.text.lower() for x in asked):
+        held = coverage(question, seg.text, stats)
+        if held.score == 0.0 and not any(x in seg.text.lower() for x in asked):
             continue  # shares not one of the question's terms or names: close in meaning, perhaps, but no answer
-        scored.append((float(similarity[i]) + 0.5 * held, i))
+        bonus = KIND_BONUS if kind is not None and kind.search(strip_citations(seg.text)) else 0.0
+        scored.append((float(similarity[i]) + 0.5 * held.score + bonus, i))
+        held_terms[i] = set(held.covered)
     if not scored:
         return CheckedAnswer("", "extractive")  # nothing quotable answers it: the caller refuses
     scored.sort(reverse=True)
@@ -190,11 +244,20 @@ def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) ->
     for _, i in scored:
         unique.setdefault(_normal(units[i][1].text), i)
     scored = [(score, i) for score, i in scored if unique[_normal(units[i][1].text)] == i]
-    chosen = [i for score, i in scored[:MAX_QUOTES] if score >= QUOTE_RELATIVE * best]
+    chosen: list[int] = []
+    covered: set[str] = set()
+    for score, i in scored:
+        if len(chosen) == MAX_QUOTES:
+            break
+        adds = held_terms[i] - covered
+        if not chosen or score >= QUOTE_RELATIVE * best or (adds and score >= PART_RELATIVE * best):
+            chosen.append(i)
+            covered |= held_terms[i]
     # The note with the best quote first; a note's own sentences in their order.
+    rank = {i: score for score, i in scored}
     lead: dict[int, float] = {}
-    for score, i in scored[:MAX_QUOTES]:  # best first: a note's first entry is its best quote
-        lead.setdefault(units[i][0], -score)
+    for i in sorted(chosen, key=lambda i: -rank[i]):  # best first: a note's first entry is its best quote
+        lead.setdefault(units[i][0], -rank[i])
     chosen.sort(key=lambda i: (lead[units[i][0]], i))
     picked: list[int] = []
     for i in chosen:

@@ -12,7 +12,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from core import factories
 from core.evidence import TermStats
 from core.retrieval import Hit
-from core.text import words
+from core.text import segments, words
 from graph.graph import create_graph, graph
 from server.conversations import issue_conversation_id
 from server.runnables import MentorRunnable
@@ -441,3 +441,30 @@ def test_the_store_given_to_the_graph_is_the_one_its_nodes_read(wire, monkeypatc
     )
     assert out["grounded"] and len(store.calls) == 1
     assert out["sources"][0]["text"].startswith("Before the comprehension.")  # widened by the same store
+
+
+@pytest.mark.parametrize(
+    ("unit", "why"),
+    [
+        ("What pre-conditions and post-conditions would you write for it?", "question"),
+        ("## Generator functions and the yield keyword", "heading"),
+        ("Generator expression vs list comprehension", "heading"),
+        ("Here we'll quickly outline the differences between them:", "announcement"),
+        ("In this section we look at the ways a loop can end early.", "announcement"),
+        ("Write a function that returns the largest of three numbers.", "exercise"),
+        ("A tuple is like a list, but it cannot be changed once it is made.", None),
+        ("keyword: A reserved word that is used to define the syntax of the language.", None),
+        ("- `-r, --recursive`: copy directories recursively, with all they hold.", None),
+    ],
+)
+def test_units_that_are_no_answer_are_never_quoted(unit, why):
+    from graph.answer import not_an_answer
+
+    assert not_an_answer([(1, segments(unit)[0])], 0) == why
+
+
+def test_a_lead_in_that_introduces_code_may_be_quoted():
+    from graph.answer import not_an_answer
+
+    units = [(1, s) for s in segments("Here is how to loop over a list:\n\n```python\nfor x in xs:\n    print(x)\n```")]
+    assert not_an_answer(units, 0) is None and not_an_answer(units, 1) == "code"

@@ -59,3 +59,12 @@ def test_names_in_code_and_numbers_must_be_taken_verbatim():
     # dotted names whole (os.path.join), snake_case with digits, CamelCase, calls and `spans`; numbers outside spans
     assert exact_tokens("Use os.path.join, read_csv2 and KeyError [1].") == {"os.path.join", "read_csv2", "keyerror"}
     assert exact_tokens("Call `len` or len() on 3.5 items.") == {"len", "3.5"}
+
+
+def test_a_sentence_is_never_cut_inside_inline_code():
+    text = "Use `!=` to compare two values: it means does not equal. Call `a.b()` or `f(**kwargs)` next. Done."
+    assert [s.text for s in segments(text)] == [
+        "Use `!=` to compare two values: it means does not equal.",
+        "Call `a.b()` or `f(**kwargs)` next.",
+        "Done.",
+    ]
