@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from core.answer import Support
 from core.text import Segment, exact_tokens, lemma, negated, segments, stems, strip_citations, terms, words
@@ -206,11 +207,11 @@ class NoteIndex:
         self.matrix = _unit_rows(embed([seg.text for _, seg in self.units])) if self.units else _unit_rows([])
         self.unit_negated = [negated(seg.text, stats.language) for _, seg in self.units]
 
-    def similarities(self, texts: Sequence[str]) -> np.ndarray:
+    def similarities(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """Cosine of each text to each note sentence: shape (len(texts), len(units))."""
         if not texts or not self.units:
             return np.zeros((len(texts), len(self.units)), dtype=np.float32)
-        return _unit_rows(self.embed(list(texts))) @ self.matrix.T
+        return (_unit_rows(self.embed(list(texts))) @ self.matrix.T).astype(np.float32, copy=False)
 
     def check(self, segment: Segment, thresholds: Thresholds) -> Check:
         """One sentence against every note. Numbers and code names must occur verbatim in the note; its content
@@ -265,10 +266,10 @@ class NoteIndex:
         return Check(code, ok, best_n if ok else 0, 0.0, best, code=True)
 
 
-def _unit_rows(vectors: Sequence[Sequence[float]]) -> np.ndarray:
+def _unit_rows(vectors: Sequence[Sequence[float]]) -> NDArray[np.float32]:
     matrix = np.asarray(vectors, dtype=np.float32)
     if matrix.size == 0:
         return np.zeros((0, 1), dtype=np.float32)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms: NDArray[np.float32] = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return matrix / norms
+    return (matrix / norms).astype(np.float32, copy=False)

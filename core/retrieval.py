@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -88,7 +89,7 @@ class Hit:
 
     id: str
     text: str
-    metadata: dict
+    metadata: dict[str, Any]
     cosine: float = 0.0  # dense similarity to the query, the score users see and the floor applies to
     bm25: float | None = None
     ranks: dict[str, int] = field(default_factory=dict)

@@ -95,7 +95,7 @@ class UpsertMilvus(Milvus):
 
     search_field: str | None = None  # set when BM25 reads a context-enriched copy of the text
 
-    def _add_metadata_fields(self, schema: Any, metadatas: list[dict] | None = None) -> None:
+    def _add_metadata_fields(self, schema: Any, metadatas: list[dict[str, Any]] | None = None) -> None:
         """Metadata lives in the dynamic field, but BM25's input must be a declared, analysed VARCHAR."""
         super()._add_metadata_fields(schema, metadatas)
         if self.search_field:
@@ -157,7 +157,7 @@ class CourseStore:
         try:
             probe = open_client(settings)
             self.server_version = str(probe.get_server_version())
-            exists = probe.has_collection(self.collection)
+            exists = bool(probe.has_collection(self.collection))
             described = probe.describe_collection(self.collection) if exists else {}
             fields = {f.get("name") for f in described.get("fields", [])}
             has_sparse = SPARSE_FIELD in fields

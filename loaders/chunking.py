@@ -50,7 +50,7 @@ def chunk_file(
     quotes (a code chunk's "works, but:" is explained by the paragraph before it)."""
     splitter = make_splitter(chunk_size, chunk_overlap, Path(source).suffix.lower())
     documents: list[Document] = []
-    seen: set[tuple] = set()
+    seen: set[tuple[str, str, int, int, int, str]] = set()
     for section in parsed.sections:
         headings = " > ".join(h for h in section.headings if h)
         for piece in splitter.split_text(section.text):

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from core.settings import Settings, get_settings
 from core.store_errors import DatabaseLockedError, StoreError, lite_db_locked
+from loaders.report import IngestReport
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help="Ingest course materials into AI Mentor.")
 console = Console(stderr=True)
@@ -35,7 +36,7 @@ class _Bar:
         self.bar.close()
 
 
-def _settings(collection: str | None):  # type: ignore[no-untyped-def]
+def _settings(collection: str | None) -> Settings:
     settings = get_settings()
     return settings.model_copy(update={"milvus_collection_name": collection}) if collection else settings
 
@@ -72,7 +73,7 @@ def _quiet_libraries(settings: Settings) -> tuple[Path, _Counter]:
     return log_path, counter
 
 
-def _via_server(settings: Settings, directory: Path, *, reset: bool, dry_run: bool):  # type: ignore[no-untyped-def]
+def _via_server(settings: Settings, directory: Path, *, reset: bool, dry_run: bool) -> IngestReport:
     from loaders.remote import RemoteIngestError, ingest_via_server
 
     console.print(f"[yellow]The database is held by the API server: ingesting through {settings.api_url}[/]")
@@ -132,7 +133,7 @@ def ingest(
     raise typer.Exit(report.exit_code)
 
 
-def _print_report(report) -> None:  # type: ignore[no-untyped-def]
+def _print_report(report: IngestReport) -> None:
     problems = [f for f in report.files if f.status in ("failed", "skipped")]
     if problems:
         table = Table(title="Not ingested", show_lines=False)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from langchain_core.documents import Document
-from langchain_core.indexing import index
+from langchain_core.indexing import RecordManager, index
 
 from core import factories
 from core.settings import Settings, get_settings, inside
@@ -116,7 +116,7 @@ def fingerprint(path: Path, settings: Settings) -> str:
     return digest.hexdigest()
 
 
-def record_manager_for(settings: Settings, namespace: str):  # type: ignore[no-untyped-def]
+def record_manager_for(settings: Settings, namespace: str) -> RecordManager:
     """LangChain's SQL record manager on RECORD_MANAGER_URL (a SQLite file beside the database by default)."""
     from langchain_classic.indexes import SQLRecordManager
 
@@ -288,7 +288,7 @@ def _write_window(
     window: list[_Pending],
     root: Path,
     store: CourseStore,
-    records,  # type: ignore[no-untyped-def]
+    records: RecordManager,
     manifest: Manifest,
     report: IngestReport,
     files_bar: Progress,
@@ -317,7 +317,7 @@ def _index_file(
     pending: _Pending,
     root: Path,
     store: CourseStore,
-    records,  # type: ignore[no-untyped-def]
+    records: RecordManager,
     manifest: Manifest,
     report: IngestReport,
 ) -> FileResult:
@@ -339,7 +339,7 @@ def _index_file(
     return FileResult(candidate.source, pending.status, chunks=len(docs))
 
 
-def _delete_file(file_id: str, store: CourseStore, records) -> int:  # type: ignore[no-untyped-def]
+def _delete_file(file_id: str, store: CourseStore, records: RecordManager) -> int:
     keys = records.list_keys(group_ids=[file_id])
     removed = store.delete_file(file_id)
     if keys:
@@ -347,7 +347,7 @@ def _delete_file(file_id: str, store: CourseStore, records) -> int:  # type: ign
     return max(removed, len(keys))
 
 
-def _reset(store: CourseStore, records, manifest: Manifest) -> None:  # type: ignore[no-untyped-def]
+def _reset(store: CourseStore, records: RecordManager, manifest: Manifest) -> None:
     """Drop the collection, its records and its manifest together: none may outlive the others."""
     store.drop()
     while keys := records.list_keys(limit=10_000):

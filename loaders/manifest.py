@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, delete, func, insert, select
+from sqlalchemy import Column, Delete, Engine, Float, Integer, MetaData, String, Table, delete, func, insert, select
 
 from core.sql import advisory_lock
 
@@ -109,6 +109,6 @@ class Manifest:
         with self.engine.begin() as conn:
             conn.execute(delete(ingested_files).where(ingested_files.c.namespace == self.namespace))
 
-    def _of(self, file_id: str):  # type: ignore[no-untyped-def]
+    def _of(self, file_id: str) -> Delete:
         t = ingested_files.c
         return delete(ingested_files).where(t.namespace == self.namespace, t.file_id == file_id)

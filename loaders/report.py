@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Status = Literal["added", "updated", "unchanged", "deleted", "failed", "skipped"]
 
@@ -44,6 +44,6 @@ class IngestReport:
         statuses: tuple[Status, ...] = ("added", "updated", "unchanged", "deleted", "failed", "skipped")
         return {s: self.count(s) for s in statuses}
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, with the summary and exit code, for --json and the API."""
         return {**asdict(self), "summary": self.summary(), "exit_code": self.exit_code}
