@@ -8,7 +8,8 @@ original app's `response`), and the interaction log's row are all this one defin
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 from typing_extensions import TypedDict  # pydantic reads it on Python < 3.12 (the server's schemas)
@@ -73,13 +74,14 @@ REPLY_DEFAULTS = Reply(
 )
 
 
-def answer(state: dict, conversation_id: str, answer_id: str) -> Answer:
+def answer(state: Mapping[str, Any], conversation_id: str, answer_id: str) -> Answer:
     """The Answer of a graph's final state: the reply's fields (a default for any the turn did not write) and
     the ids."""
-    fields = {key: state.get(key, default) for key, default in REPLY_DEFAULTS.items()}
+    fields: dict[str, Any] = {key: state.get(key, default) for key, default in REPLY_DEFAULTS.items()}
     fields["grounded"] = bool(fields["grounded"])
     fields["verified"] = fields["verified"] or None
-    return Answer(**fields, conversation_id=conversation_id, answer_id=answer_id)  # type: ignore[typeddict-item]
+    out: Answer = {**fields, "conversation_id": conversation_id, "answer_id": answer_id}  # type: ignore[typeddict-item]
+    return out
 
 
 def chat_answer(answer: Answer) -> ChatAnswer:

@@ -35,7 +35,7 @@ from core.answer import Style
 from core.evidence import NoteIndex, TermStats, coverage
 from core.retrieval import Hit
 from core.settings import RetrievalMode, get_settings
-from core.text import terms
+from core.text import stems, terms
 from graph import prompts
 from graph.answer import CheckedAnswer, DraftChecker, extractive, widen
 from graph.configuration import Configuration, Deployment
@@ -46,7 +46,9 @@ from graph.utils import (
     format_excerpts,
     format_history,
     grade_schema,
+    is_follow_up,
     is_small_talk,
+    keeps_the_question,
     note_list,
     parse_grade,
     preview,
@@ -172,19 +174,10 @@ def route(state: MentorState, config: RunnableConfig) -> dict[str, Any]:
     }
 
 
-def condense_question(state: MentorState, config: RunnableConfig) -> dict[str, Any]:
-    """Turn a follow-up into a standalone query using the conversation, trimmed to `history_max_tokens`."""
-    history = trim_messages(
-        state["messages"][:-1],
-        max_tokens=Configuration.from_runnable_config(config).history_max_tokens,
-        token_counter=count_tokens_approximately,
-        strategy="last",
-        start_on="human",
-    )
-    prompt = prompts.CONDENSE_PROMPT.format(history=format_history(history), question=state["question"])
-    reply = _llm(config, max_tokens=64).invoke([HumanMessage(prompt)])
-    query = str(reply.content).strip().splitlines()[0].strip() if str(reply.content).strip() else ""
-    return {"query": query or state["question"], "standalone": query or state["question"]}
+def _earlier_question(messages: list[AnyMessage]) -> str:
+    """The student's question before this turn's (the last human message but one)."""
+    asked = [m for m in messages if isinstance(m, HumanMessage)]
+    return str(asked[-2].content) if len(asked) >= 2 else ""
 
 
 class CourseNodes:
@@ -199,6 +192,34 @@ class CourseNodes:
         opened once), found when a node first needs it: the module's `graph` is built at import, and opening the
         store there would hold Milvus Lite's file in every process that merely imports the graph."""
         return self._store if self._store is not None else factories.shared_store()
+
+    def condense_question(self, state: MentorState, config: RunnableConfig) -> dict[str, Any]:
+        """Turn a follow-up into a standalone query. The model's rewrite (from the conversation, trimmed to
+        `history_max_tokens`) is used only when it keeps the student's words and names the earlier topic; otherwise,
+        and always in the extractive style (no model needed, so a follow-up is answered with the LLM down), the query
+        is built in code: the student's words plus the earlier question's terms."""
+        cfg = Configuration.from_runnable_config(config)
+        language = self.store.term_stats().language
+        question = state["question"]
+        earlier = _earlier_question(state["messages"])
+        own, before = terms(question, language), terms(earlier, language)
+        built = " ".join([question.strip(), *[t for t in dict.fromkeys(before) if t not in own]]).strip()
+        if cfg.answer_style == "extractive":
+            return {"query": built, "standalone": built}
+        history = trim_messages(
+            state["messages"][:-1],
+            max_tokens=cfg.history_max_tokens,
+            token_counter=count_tokens_approximately,
+            strategy="last",
+            start_on="human",
+        )
+        prompt = prompts.CONDENSE_PROMPT.format(history=format_history(history), question=question)
+        reply = _llm(config, max_tokens=64).invoke([HumanMessage(prompt)])
+        query = str(reply.content).strip().splitlines()[0].strip() if str(reply.content).strip() else ""
+        have = stems(terms(query, language), language)
+        if not query or not keeps_the_question(query, stems(own, language), stems(before, language), have):
+            query = built
+        return {"query": query, "standalone": query}
 
     def retrieve(self, state: MentorState, config: RunnableConfig) -> dict[str, Any]:
         """Hybrid search for the current query; junk below the relevance floor never comes back."""
@@ -393,7 +414,9 @@ def route_question(state: MentorState) -> Literal["respond", "condense_question"
     if state["route"] == "chat":
         return "respond"
     earlier_turns = any(isinstance(m, AIMessage) for m in state.get("messages", []))
-    return "condense_question" if earlier_turns else "retrieve"
+    if not earlier_turns:
+        return "retrieve"
+    return "condense_question" if is_follow_up(state["question"], terms(state["question"])) else "retrieve"
 
 
 def decide_after_grading(
@@ -423,7 +446,7 @@ def create_graph(checkpointer: BaseCheckpointSaver[Any] | None = None, store: St
     nodes = CourseNodes(store)
     builder = StateGraph(MentorState, input_schema=InputState, output_schema=OutputState)
     builder.add_node(route)
-    builder.add_node(condense_question)
+    builder.add_node(nodes.condense_question)
     builder.add_node(nodes.retrieve)
     builder.add_node(nodes.grade_documents)
     builder.add_node(rewrite_query)

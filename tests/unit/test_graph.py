@@ -10,12 +10,12 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
 from core import factories
+from core.conversations import issue_conversation_id
 from core.evidence import TermStats
 from core.retrieval import Hit
 from core.text import segments, words
 from graph.graph import create_graph, graph
-from server.conversations import issue_conversation_id
-from server.runnables import MentorRunnable
+from graph.runnable import MentorRunnable
 
 
 class ScriptedChat(GenericFakeChatModel):
@@ -292,14 +292,14 @@ def test_long_history_is_trimmed_to_the_budget(wire):
     from langchain_core.messages import HumanMessage
 
     from core.settings import get_settings
-    from graph.graph import condense_question
+    from graph.graph import CourseNodes
 
-    llm, _ = wire(["standalone question"], [[]])
+    llm, store = wire(["Why does a word matter?"], [[]])
     history = []
     for turn in range(60):
         history += [HumanMessage(f"question {turn} " + "word " * 80), AIMessage(f"answer {turn} " + "word " * 80)]
     state = {"messages": [*history, HumanMessage("and why?")], "question": "and why?"}
-    assert condense_question(state, {})["query"] == "standalone question"
+    assert CourseNodes(store).condense_question(state, {})["query"] == "Why does a word matter?"
     prompt = llm.prompts[0][-1].content
     assert "answer 59" in prompt and "question 0 " not in prompt, "the most recent turns are kept"
     assert len(prompt) < get_settings().history_max_tokens * 4 + 1000
@@ -403,9 +403,10 @@ def test_a_per_request_sentence_threshold_changes_the_check(wire):
 def test_a_per_request_history_budget_reaches_the_condense_prompt(wire):
     from langchain_core.messages import HumanMessage
 
-    from graph.graph import condense_question
+    from graph.graph import CourseNodes
 
-    llm, _ = wire(["standalone question", "standalone question"], [[]])
+    llm, store = wire(["standalone question", "standalone question"], [[]])
+    condense_question = CourseNodes(store).condense_question
     history = []
     for turn in range(4):  # about 900 tokens: all of it within the default budget (1024)
         history += [HumanMessage(f"question {turn} " + "word " * 80), AIMessage(f"answer {turn} " + "word " * 80)]
@@ -468,3 +469,28 @@ def test_a_lead_in_that_introduces_code_may_be_quoted():
 
     units = [(1, s) for s in segments("Here is how to loop over a list:\n\n```python\nfor x in xs:\n    print(x)\n```")]
     assert not_an_answer(units, 0) is None and not_an_answer(units, 1) == "code"
+
+
+def test_a_condensed_follow_up_that_lost_the_question_is_built_from_the_student_s_words(wire):
+    llm, store = wire(
+        ["A tuple cannot be changed [1].", 'The course materials say: "The course materials say:', "x"],
+        [[hit(1, 0.9, "A tuple cannot be changed. A set holds unique items.")]] * 2,
+    )
+    mentor = MentorRunnable(create_graph(InMemorySaver()))
+    first = mentor.invoke({"question": "What is the difference between a tuple and a list?"})
+    mentor.invoke({"question": "And how is that different from a set?", "conversation_id": first["conversation_id"]})
+    query = store.calls[1]["query"]
+    assert query.startswith("And how is that different from a set?") and "tuple" in query and "list" in query
+
+
+def test_an_extractive_follow_up_needs_no_llm_and_a_standalone_question_is_not_condensed(wire, monkeypatch):
+    monkeypatch.setenv("ANSWER_STYLE", "extractive")
+    note = "A tuple is an ordered collection that cannot be changed. A set holds unique items in no order."
+    llm, store = wire([], [[hit(1, 0.9, note)]] * 3)
+    mentor = MentorRunnable(create_graph(InMemorySaver()))
+    first = mentor.invoke({"question": "What is a tuple in Python?"})
+    again = {"conversation_id": first["conversation_id"]}
+    follow = mentor.invoke({"question": "and what about sets?", **again})
+    alone = mentor.invoke({"question": "What does a set hold, and in which order?", **again})
+    assert llm.prompts == [] and follow["grounded"] and alone["grounded"]
+    assert "tuple" in store.calls[1]["query"] and store.calls[2]["query"] == "What does a set hold, and in which order?"
