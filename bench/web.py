@@ -140,12 +140,12 @@ def recording_cost(llm_url: str, questions: list[str], repeat: int) -> dict:
     from langchain_core.runnables import RunnableConfig
     from langgraph.checkpoint.memory import InMemorySaver
 
-    from classroom.interactions import Answered, InteractionLog
+    from classroom.interactions import InteractionLog
     from core.answer import answer
     from core.settings import PROJECT_ROOT, get_settings
     from graph.graph import create_graph
+    from graph.runnable import Answered, MentorRunnable
     from loaders.ingest import ingest_directory
-    from server.runnables import MentorRunnable
 
     work = Path(tempfile.mkdtemp(prefix="bench-web-"))
     os.environ.update(LLM_BASE_URL=llm_url, MILVUS_URI=str(work / "db" / "mentor.db"))
@@ -163,7 +163,7 @@ def recording_cost(llm_url: str, questions: list[str], repeat: int) -> dict:
             question = questions[n % len(questions)]
             seconds = {}
             for recording in (True, False) if n % 2 else (False, True):
-                mentor.on_answer = log.record if recording else None
+                mentor.on_answer = [log.record] if recording else []
                 flush_prefix_cache(llm_url)
                 started = time.perf_counter()
                 mentor.invoke({"question": question}, config)

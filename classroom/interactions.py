@@ -26,9 +26,9 @@ from typing import Any
 from sqlalchemy import Boolean, Column, Float, Integer, MetaData, String, Table, Text, delete, insert, select
 from sqlalchemy.engine import Engine
 
-from core.answer import Answer
 from core.sources import SOURCE_KEYS
 from core.sql import advisory_lock, new_engine
+from graph.runnable import Answered
 
 log = logging.getLogger("ai_mentor.interactions")
 
@@ -64,19 +64,6 @@ SOURCE_FIELDS = ("n", *SOURCE_KEYS, "score", "snippet")  # a Source without its 
 QUEUE_LIMIT = 10_000  # answers waiting for the disk before new ones are dropped (with a warning)
 PRUNE_EVERY = 3600.0
 _STOP = object()
-
-
-@dataclass
-class Answered:
-    """What the runnable tells `on_answer` about each answer: the log's record of it."""
-
-    question: str
-    module: str
-    conversation_id: str
-    output: Answer
-    seconds: float
-    first_token_seconds: float | None = None
-    at: float = 0.0
 
 
 @dataclass

@@ -4,11 +4,19 @@ CHECKPOINT_URI picks the LangGraph checkpointer: a path → AsyncSqliteSaver, po
 maintained AsyncPostgresSaver on a psycopg connection pool. The pool checks each connection before
 handing it out, so after a PostgreSQL restart the next request gets a fresh one: requests answer 503
 while the database is down and work again as soon as it is back, without restarting the API.
+
+A stored conversation keeps only its latest checkpoint (`keep_latest_checkpoint`), so its size is bounded by
+HISTORY_MAX_MESSAGES. LangGraph's checkpointers keep the checkpoint of every step (about seven per turn, each
+holding the whole conversation): with capped messages a SQLite conversation still grew by ~350 KB a turn for
+3,500-character questions (measured, six turns). Continuing a conversation, or resuming an interrupted turn,
+needs only the latest checkpoint of a finished turn. PostgreSQL's saver prunes itself; langgraph-checkpoint-sqlite
+3.1 has no prune, so two statements on its own tables do it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -63,7 +71,7 @@ def unavailable_detail(settings: Settings, exc: BaseException, *, ingest: bool =
 
 
 @asynccontextmanager
-async def open_checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointSaver]:
+async def open_checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointSaver[Any]]:
     """The checkpointer CHECKPOINT_URI names, open for the API's lifetime (schema created on first use)."""
     uri = settings.checkpoint_uri
     if not is_postgres(uri):
@@ -110,3 +118,25 @@ async def open_checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointS
         yield postgres
     finally:
         await pool.close()
+
+
+async def keep_latest_checkpoint(saver: BaseCheckpointSaver[Any] | bool | None, thread_id: str) -> None:
+    """Drop every checkpoint of `thread_id` but the latest (call it after a finished turn)."""
+    if not isinstance(saver, BaseCheckpointSaver):
+        return
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    if not isinstance(saver, AsyncSqliteSaver):
+        with contextlib.suppress(NotImplementedError):  # in-memory savers (tests, Studio) store nothing
+            await saver.aprune([thread_id], strategy="keep_latest")
+        return
+    latest = await saver.aget_tuple({"configurable": {"thread_id": thread_id}})
+    if latest is None:
+        return
+    keep = (thread_id, latest.config["configurable"]["checkpoint_id"])
+    async with saver.lock:
+        for table in ("writes", "checkpoints"):
+            await saver.conn.execute(
+                f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id != ?", keep
+            )
+        await saver.conn.commit()

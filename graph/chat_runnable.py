@@ -1,4 +1,5 @@
-"""The tutor as LangServe's chat playground wants it: {"messages": [...]} in, the answer as text out.
+"""The tutor as a chat runnable, the shape LangServe's chat playground wants: {"messages": [...]} in, the answer
+as text out (server/mentor.py serves it at /mentor/chat).
 
 The answer's sources are listed below its text here, and only here: every other surface gets the `Answer`
 (core/answer.py) as data.
@@ -17,12 +18,12 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from pydantic import BaseModel, Field, ValidatorFunctionWrapHandler, field_validator
 
 from core.answer import Answer
+from core.conversations import issue_conversation_id
+from core.inputs import check_question
 from core.sources import location
 from graph import prompts
 from graph.configuration import config_specs
-from server.conversations import issue_conversation_id
-from server.runnables import MentorRunnable
-from server.validation import check_question
+from graph.runnable import MentorRunnable
 
 SOURCES_HEADER = "\n\nSources:\n"
 
@@ -39,9 +40,10 @@ class ChatInput(BaseModel):
     def _well_formed(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> list[BaseMessage]:
         """langchain-core's AIMessage raises TypeError on malformed `invalid_tool_calls`: still the client's."""
         try:
-            return handler(value)
+            messages: list[BaseMessage] = handler(value)
         except (TypeError, KeyError, AttributeError) as exc:
             raise ValueError(f"a message is malformed ({type(exc).__name__}: {exc})") from None
+        return messages
 
     @field_validator("messages")
     @classmethod
@@ -96,7 +98,7 @@ CONVERSATION_SPEC = ConfigurableFieldSpec(
 )
 
 
-class ChatMentorRunnable(Runnable[dict, str]):
+class ChatMentorRunnable(Runnable[dict[str, Any], str]):
     """{"messages": [...]} → the answer as text with its sources listed below (for LangServe's chat playground).
 
     Wraps a `MentorRunnable` (same graph, same one-at-a-time queue). The conversation is either the
@@ -136,22 +138,22 @@ class ChatMentorRunnable(Runnable[dict, str]):
                 history.append(AIMessage(_strip_sources(_text(message))))
         return question, history
 
-    def _payload(self, question: str, config: RunnableConfig) -> tuple[dict, str | None]:
+    def _payload(self, question: str, config: RunnableConfig) -> tuple[dict[str, Any], str | None]:
         configurable = config.get("configurable") or {}
         conversation_id = configurable.get("conversation_id")
         return {"question": question, "conversation_id": conversation_id or None}, conversation_id
 
-    def _seed_values(self, history: list[BaseMessage]) -> dict:
+    def _seed_values(self, history: list[BaseMessage]) -> dict[str, Any]:
         return {"messages": history, "turns": sum(isinstance(m, HumanMessage) for m in history)}
 
-    def _one_off_thread(self, payload: dict) -> tuple[Any, RunnableConfig, BaseCheckpointSaver | None]:
+    def _one_off_thread(self, payload: dict[str, Any]) -> tuple[Any, RunnableConfig, BaseCheckpointSaver[Any] | None]:
         """A throwaway thread for a chat that brings its own history: seeded, used once, then deleted."""
         graph = self.mentor.graph
         if graph is None:
             raise RuntimeError("The tutor graph is not ready yet.")
         payload["conversation_id"] = issue_conversation_id()
         thread = RunnableConfig(configurable={"thread_id": payload["conversation_id"]})
-        saver = cast(BaseCheckpointSaver, graph.checkpointer) if graph.checkpointer is not None else None
+        saver = cast(BaseCheckpointSaver[Any], graph.checkpointer) if graph.checkpointer is not None else None
         return graph, thread, saver
 
     async def _atransform(

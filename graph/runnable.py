@@ -1,6 +1,8 @@
 """The graph as a served runnable: conversation ids → checkpointer threads, token streaming, fair queueing.
 
-LangServe serves `MentorRunnable`; the original app's /api/chat and /api/chat/stream call it too.
+LangServe serves `MentorRunnable`; the original app's /api/chat and /api/chat/stream call it too. What the
+server watches is given to it (`callbacks` on every run, a `queue_depth` gauge, `on_answer` listeners), so
+nothing here knows of metrics or of the interaction log.
 """
 
 from __future__ import annotations
@@ -9,25 +11,50 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessageChunk
 from langchain_core.runnables import ConfigurableFieldSpec, Runnable, RunnableConfig
 from langchain_core.runnables.config import merge_configs
-from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, ConfigDict
 
-from classroom.interactions import Answered
 from core.answer import Answer, answer
+from core.checkpoints import keep_latest_checkpoint
+from core.conversations import issue_conversation_id
+from core.inputs import ConversationId, ModuleName, Question
 from graph.configuration import config_specs
-from graph.graph import ANSWER_TAG
-from server import metrics
-from server.conversations import issue_conversation_id, keep_latest_checkpoint
-from server.validation import ConversationId, ModuleName, Question
+from graph.graph import ANSWER_TAG, TutorGraph
+from graph.state import InputState
 
 log = logging.getLogger("ai_mentor.server")
+
+
+@dataclass
+class Answered:
+    """What the runnable tells its `on_answer` listeners about each answer (the interaction log's record of it,
+    classroom/interactions.py)."""
+
+    question: str
+    module: str
+    conversation_id: str
+    output: Answer
+    seconds: float
+    first_token_seconds: float | None = None
+    at: float = 0.0
+
+
+class Gauge(Protocol):
+    """A level that goes up and down (prometheus_client's Gauge): the questions waiting for the model."""
+
+    def inc(self) -> None:
+        """One more."""
+
+    def dec(self) -> None:
+        """One fewer."""
 
 
 def _playground_schema(schema: dict[str, Any]) -> None:
@@ -51,12 +78,12 @@ class MentorInput(BaseModel):
     module: ModuleName | None = None
 
 
-def _is_answer_token(message: object, meta: dict) -> bool:
+def _is_answer_token(message: object, meta: dict[str, Any]) -> bool:
     """Streamed chunks of the LLM calls tagged as the answer; the full message a node returns is not re-sent."""
     return isinstance(message, AIMessageChunk) and ANSWER_TAG in (meta.get("tags") or []) and bool(message.content)
 
 
-def _token(mode: str, chunk: Any) -> dict | None:
+def _token(mode: str, chunk: Any) -> dict[str, Any] | None:
     """A `{"token": …}` chunk for the client, or None: small talk's tagged LLM tokens ("messages"), and the
     checked answer text the generate node writes ("custom")."""
     if mode == "messages":
@@ -67,7 +94,7 @@ def _token(mode: str, chunk: Any) -> dict | None:
     return None
 
 
-class MentorRunnable(Runnable[dict, Answer]):
+class MentorRunnable(Runnable[dict[str, Any], Answer]):
     """Input {question, conversation_id?, module?} → the Answer (core/answer.py).
 
     Streams `{"token": ...}` chunks while the answer is generated, then one chunk with the Answer.
@@ -75,11 +102,19 @@ class MentorRunnable(Runnable[dict, Answer]):
     otherwise interleave them and lose the prompt-prefix cache each answer relies on.
     """
 
-    def __init__(self, graph: CompiledStateGraph | None = None) -> None:
+    def __init__(
+        self,
+        graph: TutorGraph | None = None,
+        *,
+        callbacks: Sequence[BaseCallbackHandler] = (),
+        queue_depth: Gauge | None = None,
+    ) -> None:
         self.graph = graph
+        self.callbacks = list(callbacks)  # added to every run's callbacks (the server times each LLM call)
+        self.queue_depth = queue_depth  # the questions waiting for their turn, when the server watches it
         self._gate: asyncio.Semaphore | None = None
-        # Told of every answer (the interaction log, classroom/interactions.py); must return at once.
-        self.on_answer: Callable[[Answered], None] | None = None
+        # Each is told of every answer (the server counts it, the interaction log records it); must return at once.
+        self.on_answer: list[Callable[[Answered], None]] = []
 
     @property
     def InputType(self) -> Any:  # noqa: N802 (LangChain's API name); Any as in langchain-core's own subclasses
@@ -96,49 +131,53 @@ class MentorRunnable(Runnable[dict, Answer]):
         """Per-request settings LangServe accepts in `config.configurable` (graph/configuration.py)."""
         return config_specs()
 
-    def _prepare(self, value: Any, config: RunnableConfig | None) -> tuple[dict, RunnableConfig, str]:
+    def _prepare(self, value: Any, config: RunnableConfig | None) -> tuple[InputState, RunnableConfig, str]:
         if self.graph is None:
             raise RuntimeError("The tutor graph is not ready yet.")
         request = value if isinstance(value, MentorInput) else MentorInput.model_validate(value)
         question = request.question
         conversation_id = request.conversation_id or issue_conversation_id()
-        merged: dict[str, Any] = dict(config or {})
+        merged: dict[str, Any] = dict[str, Any](config or {})
         configurable = dict(merged.get("configurable") or {})
         configurable["thread_id"] = conversation_id
         if request.module:
             configurable["module"] = request.module
         merged["configurable"] = configurable
-        # every LLM call of the graph is timed for /metrics
-        cfg = merge_configs(RunnableConfig(**merged), {"callbacks": [metrics.LLM_TIMER]})  # type: ignore[typeddict-item]
-        return {"question": question}, cfg, conversation_id
+        cfg = RunnableConfig(**merged)  # type: ignore[typeddict-item]
+        if self.callbacks:
+            cfg = merge_configs(cfg, {"callbacks": self.callbacks})
+        return InputState(question=question), cfg, conversation_id
 
     @staticmethod
-    def _unfinished(snapshot: Any, graph_input: dict) -> bool:
+    def _unfinished(snapshot: Any, graph_input: InputState) -> bool:
         """The thread stopped mid-turn on this very question: a replica died (kill -9, crash) or the LLM
         failed. The client's retry then finishes that turn from its last checkpoint instead of starting it
         again, so it counts once (`turns`) and the question is not in the history twice."""
         return bool(snapshot.next) and snapshot.values.get("question") == graph_input["question"]
 
-    def _start(self, graph_input: dict, cfg: RunnableConfig) -> dict | None:
+    def _start(self, graph_input: InputState, cfg: RunnableConfig) -> InputState | None:
         assert self.graph is not None
         if self.graph.checkpointer is None or not self._unfinished(self.graph.get_state(cfg), graph_input):
             return graph_input
         return None
 
-    async def _astart(self, graph_input: dict, cfg: RunnableConfig) -> dict | None:
+    async def _astart(self, graph_input: InputState, cfg: RunnableConfig) -> InputState | None:
         assert self.graph is not None
         if self.graph.checkpointer is None or not self._unfinished(await self.graph.aget_state(cfg), graph_input):
             return graph_input
         return None
 
     @staticmethod
-    def _output(state: dict, conversation_id: str) -> Answer:
-        output = answer(state, conversation_id, secrets.token_hex(16))
-        metrics.count_answer(output)
-        return output
+    def _output(state: dict[str, Any], conversation_id: str) -> Answer:
+        return answer(state, conversation_id, secrets.token_hex(16))
 
     def _closing(
-        self, graph_input: dict, cfg: RunnableConfig, output: Answer, started: float, first_token: float | None
+        self,
+        graph_input: InputState,
+        cfg: RunnableConfig,
+        output: Answer,
+        started: float,
+        first_token: float | None,
     ) -> list[Any]:
         """A stream's last chunks: a refusal's text as its one token (no model wrote it, yet the tokens add up to
         the answer), then the whole output."""
@@ -149,10 +188,15 @@ class MentorRunnable(Runnable[dict, Answer]):
         return [*chunks, self._answered(graph_input, cfg, output, started, first_token)]
 
     def _answered(
-        self, graph_input: dict, cfg: RunnableConfig, output: Answer, started: float, first_token: float | None
+        self,
+        graph_input: InputState,
+        cfg: RunnableConfig,
+        output: Answer,
+        started: float,
+        first_token: float | None,
     ) -> Answer:
-        """Tell `on_answer` (question, output, seconds, first token); its failure never costs the answer."""
-        if self.on_answer is not None:
+        """Tell each `on_answer` listener (question, output, seconds, first token); a failure never costs the answer."""
+        if self.on_answer:
             item = Answered(
                 question=graph_input["question"],
                 module=str((cfg.get("configurable") or {}).get("module") or ""),
@@ -161,10 +205,11 @@ class MentorRunnable(Runnable[dict, Answer]):
                 seconds=time.perf_counter() - started,
                 first_token_seconds=None if first_token is None else first_token - started,
             )
-            try:
-                self.on_answer(item)
-            except Exception:  # recording must never cost a student an answer
-                log.exception("recording an answer failed")
+            for listener in list(self.on_answer):
+                try:
+                    listener(item)
+                except Exception:  # recording must never cost a student an answer
+                    log.exception("telling %r of an answer failed", listener)
         return output
 
     def _gate_for_loop(self) -> asyncio.Semaphore:
@@ -174,13 +219,15 @@ class MentorRunnable(Runnable[dict, Answer]):
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
-        """Wait for this request's turn at the model (first come, first served), counted in /metrics."""
+        """Wait for this request's turn at the model (first come, first served), counted by `queue_depth`."""
         gate = self._gate_for_loop()
-        metrics.QUEUE_DEPTH.inc()
+        if self.queue_depth is not None:
+            self.queue_depth.inc()
         try:
             await gate.acquire()
         finally:
-            metrics.QUEUE_DEPTH.dec()
+            if self.queue_depth is not None:
+                self.queue_depth.dec()
         try:
             yield
         finally:
@@ -200,7 +247,7 @@ class MentorRunnable(Runnable[dict, Answer]):
         started, first_token = time.perf_counter(), None
         graph_input, cfg, conversation_id = self._prepare(input, config)
         assert self.graph is not None
-        final: dict = {}
+        final: dict[str, Any] = {}
         # with a list stream_mode, langgraph yields (mode, chunk) pairs; its stubs only say dict | Any
         parts = cast(
             "Iterator[tuple[str, Any]]",
@@ -230,7 +277,7 @@ class MentorRunnable(Runnable[dict, Answer]):
         started, first_token = time.perf_counter(), None
         graph_input, cfg, conversation_id = self._prepare(input, config)
         assert self.graph is not None
-        final: dict = {}
+        final: dict[str, Any] = {}
         async with self._turn():
             parts = cast(
                 "AsyncIterator[tuple[str, Any]]",

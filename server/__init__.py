@@ -1,1 +1,1 @@
-"""FastAPI + LangServe: only wiring; the work lives in graph/, loaders/ and core/."""
+"""FastAPI + LangServe: only wiring; the work lives in classroom/, views/, graph/, loaders/ and core/."""

@@ -14,20 +14,20 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from core import factories
+from core.checkpoints import open_checkpointer
 from core.settings import Settings, get_settings
 from core.store import CourseStore
 from core.store_errors import DatabaseLockedError
 from graph.graph import create_graph
+from graph.runnable import MentorRunnable
 from server import errors, metrics, openapi
 from server.body import BodyGuard, require_json
 from server.chat import chat_router
-from server.checkpoints import open_checkpointer
 from server.course_files import course_files_router
 from server.ingest import ingest_router
 from server.instructor import instructor_router
 from server.mentor import mount
 from server.pages import pages_router
-from server.runnables import MentorRunnable
 from server.security import RoleMiddleware, redact_access_log
 from server.status import status_router
 from server.student import student_router
@@ -50,7 +50,9 @@ async def _open_store(settings: Settings, wait_seconds: float = 30.0) -> CourseS
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The FastAPI app; the store, embeddings and conversation checkpointer open in its lifespan."""
     settings = settings or get_settings()
-    mentor = MentorRunnable()
+    # every LLM call timed, the fair queue's depth and every answer counted, for /metrics
+    mentor = MentorRunnable(callbacks=[metrics.LLM_TIMER], queue_depth=metrics.QUEUE_DEPTH)
+    mentor.on_answer.append(lambda answered: metrics.count_answer(answered.output))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

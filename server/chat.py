@@ -14,8 +14,8 @@ from sse_starlette.sse import EventSourceResponse
 
 from core.answer import ChatAnswer, chat_answer
 from core.settings import Settings
+from graph.runnable import MentorRunnable
 from server import errors
-from server.runnables import MentorRunnable
 from server.schemas import ChatRequest
 
 INGEST_HINT = "No course materials are ingested yet. Run: python -m loaders --directory course_materials/"

@@ -12,10 +12,10 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from core.settings import Settings
 from loaders.parsers import ParseError
-from server.files import BROWSER_NATIVE, SourceFiles
 from server.pages import COMMON_HEADERS, templates
 from server.schemas import RenderRequest
 from server.security import Keys, presented_key
+from views.files import BROWSER_NATIVE, SourceFiles
 from views.render import render_answer, render_document
 
 # A course file shown as a page runs no script at all, whatever the file held.

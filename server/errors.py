@@ -25,12 +25,12 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.checkpoints import state_errors, unavailable_detail
+from core.conversations import NOT_ISSUED
+from core.inputs import QUESTION_TOO_LONG
 from core.settings import Settings
 from core.store_errors import StoreError
 from server.body import reply
-from server.checkpoints import state_errors, unavailable_detail
-from server.conversations import NOT_ISSUED
-from server.validation import QUESTION_TOO_LONG
 
 log = logging.getLogger("ai_mentor.server")
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
 
+from core.checkpoints import state_errors, unavailable_detail
 from core.settings import COURSE_DIR, PROJECT_ROOT, Settings, inside
 from core.store_errors import StoreError
 from server import errors, metrics
-from server.checkpoints import state_errors, unavailable_detail
 from server.schemas import IngestRequest
 
 

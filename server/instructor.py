@@ -15,17 +15,19 @@ from fastapi import APIRouter, FastAPI, HTTPException, Query, Response
 
 from classroom import reports
 from classroom.closest import closest_sources
-from classroom.interactions import Answered, InteractionLog
+from classroom.interactions import InteractionLog
 from core.secret import derived_key
 from core.settings import Settings
+from graph.runnable import Answered
 from server.pages import COMMON_HEADERS
 from server.schemas import FeedbackRequest
 
 
 class Answering(Protocol):
-    """What feeds the log: the served runnable (server/runnables.py), which tells `on_answer` of each answer."""
+    """What feeds the log: the served runnable (graph/runnable.py), which tells its `on_answer` listeners of
+    each answer."""
 
-    on_answer: Callable[[Answered], None] | None
+    on_answer: list[Callable[[Answered], None]]
 
 
 def instructor_router(settings: Settings, mentor: Answering) -> APIRouter:
@@ -46,13 +48,13 @@ def instructor_router(settings: Settings, mentor: Answering) -> APIRouter:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if interactions is not None:
             await asyncio.to_thread(interactions.start)
-            mentor.on_answer = interactions.record
+            mentor.on_answer.append(interactions.record)
         app.state.interactions = interactions
         try:
             yield
         finally:
-            mentor.on_answer = None
             if interactions is not None:
+                mentor.on_answer.remove(interactions.record)
                 await asyncio.to_thread(interactions.close)
 
     router = APIRouter(lifespan=lifespan)

@@ -11,9 +11,9 @@ from langserve import APIHandler, add_routes
 from sse_starlette.sse import EventSourceResponse
 
 from core.settings import Settings
+from graph.chat_runnable import ChatMentorRunnable
+from graph.runnable import MentorRunnable
 from server import errors
-from server.playground import ChatMentorRunnable
-from server.runnables import MentorRunnable
 from server.validation import check_configurable, check_langserve_body
 
 

@@ -92,7 +92,8 @@ def count_answer(output: Answer) -> None:
 
 
 class LLMTimer(BaseCallbackHandler):
-    """Times every chat-model call of the graph; added to each request's callbacks by MentorRunnable."""
+    """Times every chat-model call of the graph; server/app.py gives it to MentorRunnable, which adds it to each
+    request's callbacks."""
 
     run_inline = True  # a dict write and a histogram observation: not worth a thread hop
 

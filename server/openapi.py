@@ -18,9 +18,9 @@ from fastapi import FastAPI
 from pydantic import TypeAdapter
 
 from core.answer import Answer, ChatAnswer
+from core.inputs import CONVERSATION_ID_PATTERN, MODULE_NAME_PATTERN
 from graph.configuration import Configuration
 from server.security import required_role
-from server.validation import CONVERSATION_ID_PATTERN, MODULE_NAME_PATTERN
 
 REF = "#/components/schemas/{model}"
 ERROR = {"$ref": "#/components/schemas/Error"}

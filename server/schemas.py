@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, StrictBool, field_validator
 
-from server.validation import MODULE_NAME_PATTERN, ConversationId, JsonInt, ModuleName, Question, json_integer
+from core.inputs import MODULE_NAME_PATTERN, ConversationId, ModuleName, Question
+from server.validation import JsonInt, json_integer
 
 
 class ChatRequest(BaseModel):

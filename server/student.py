@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from classroom.closest import closest_sources
+from core.conversations import issue_conversation_id
 from core.settings import Settings
-from server.conversations import issue_conversation_id
 from server.schemas import ClosestRequest, NewConversation
 
 

@@ -325,7 +325,7 @@ def test_a_stored_conversation_is_bounded(fuzz_api):
     messages = state.checkpoint["channel_values"]["messages"]
     assert [m.content for m in messages][0::2] == ["good morning", "thank you"], messages  # HISTORY_MAX_MESSAGES=4
     rows = connection.execute("SELECT COUNT(*) FROM checkpoints WHERE thread_id = ?", (capped,)).fetchone()[0]
-    assert rows == 1, rows  # only the latest checkpoint is kept (server/conversations.py)
+    assert rows == 1, rows  # only the latest checkpoint is kept (core/checkpoints.py)
     connection.close()
 
 

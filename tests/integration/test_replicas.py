@@ -138,7 +138,7 @@ def test_unreachable_state_at_startup_names_the_setting(tmp_path):
 
 
 # ---- two replicas, one state ----------------------------------------------------------------------
-# a replica waiting for the checkpoint schema lock: blocked inside pg_advisory_lock, or polling (server/checkpoints.py)
+# a replica waiting for the checkpoint schema lock: blocked inside pg_advisory_lock, or polling (core/checkpoints.py)
 WAITERS = """SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)
                 + (SELECT count(*) FROM pg_stat_activity
                    WHERE pid <> pg_backend_pid() AND query LIKE '%pg_try_advisory_lock(%) AS held%')"""
@@ -150,8 +150,8 @@ def test_a_replica_waiting_for_the_checkpoint_schema_holds_up_no_index_build(clu
     together on a new database waited on each other until PostgreSQL was stopped (a fresh-clone CI run)."""
     import psycopg
 
+    from core.checkpoints import CHECKPOINT_SETUP_LOCK
     from core.sql import libpq_url, lock_key
-    from server.checkpoints import CHECKPOINT_SETUP_LOCK
 
     url, key = libpq_url(cluster.postgres.url), lock_key(CHECKPOINT_SETUP_LOCK)
     waiting = cluster.replica("waiting")

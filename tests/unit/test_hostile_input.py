@@ -15,16 +15,17 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from core import factories
+from core.conversations import issue_conversation_id
+from core.inputs import question_token_budget
 from core.settings import COURSE_DIR, Settings
 from core.store_errors import StoreError
+from graph.chat_runnable import ChatInput
+from graph.runnable import MentorInput
 from server import errors
 from server.body import MAX_JSON_DEPTH, BodyGuard, json_depth_exceeds, require_json
-from server.conversations import issue_conversation_id
-from server.playground import ChatInput
-from server.runnables import MentorInput
 from server.schemas import ChatRequest, IngestRequest
 from server.security import RedactCredentials, redact
-from server.validation import ConfigurableInput, check_configurable, check_langserve_body, question_token_budget
+from server.validation import ConfigurableInput, check_configurable, check_langserve_body
 
 
 def _error_types(exc: pytest.ExceptionInfo) -> list[str]:

@@ -13,9 +13,10 @@ import time
 from fastapi.testclient import TestClient
 
 from classroom import reports
-from classroom.interactions import Answered, InteractionLog
+from classroom.interactions import InteractionLog
 from core.answer import answer as make_answer
-from server.conversations import was_issued
+from core.conversations import was_issued
+from graph.runnable import Answered
 
 KEY = "student-key-7c1d"
 INSTRUCTOR_KEY = "teacher-key-91be"
@@ -286,7 +287,7 @@ def test_a_conversation_belongs_to_whoever_started_it(make_client):
 def test_file_links_expire_and_are_not_signed_with_the_api_key(make_client, monkeypatch):
     import hmac as hmac_module
 
-    import server.files
+    import views.files
 
     client = make_client(MENTOR_API_KEY=KEY, FILE_LINK_TTL_SECONDS="3600")
     student = {"X-API-Key": KEY}
@@ -302,7 +303,7 @@ def test_file_links_expire_and_are_not_signed_with_the_api_key(make_client, monk
     other = notebook.split("?")[0] + "?" + pdf.split("?")[1]
     assert client.get(other).status_code == 401, "a signature opens its own file only"
     later = time.time() + 3601
-    monkeypatch.setattr(server.files.time, "time", lambda: later)
+    monkeypatch.setattr(views.files.time, "time", lambda: later)
     assert client.get(pdf).status_code == 401, "expired after FILE_LINK_TTL_SECONDS"
     assert client.get(pdf.split("?")[0], headers=student).status_code == 200, "the key itself still opens it"
 
@@ -359,7 +360,7 @@ def test_the_question_pattern_is_what_check_question_calls_blank():
     import re
     import sys
 
-    from server.validation import QUESTION_PATTERN
+    from core.inputs import QUESTION_PATTERN
 
     pattern = re.compile(QUESTION_PATTERN)
     for code in range(sys.maxunicode + 1):
@@ -367,3 +368,17 @@ def test_the_question_pattern_is_what_check_question_calls_blank():
             continue
         char = chr(code)
         assert bool(pattern.search(char)) == (not char.isspace() and code != 0), hex(code)
+
+
+def test_the_app_counts_every_answer_it_gives(make_client):
+    from server import metrics
+
+    def answers_total() -> float:
+        families = [m for m in metrics.REGISTRY.collect() if m.name == "mentor_answers"]
+        return sum(s.value for m in families for s in m.samples if s.name == "mentor_answers_total")
+
+    client = make_client(["Lists hold items [1]."])
+    before = answers_total()
+    assert client.post("/api/chat", json={"message": "What is a list?"}).status_code == 200
+    assert answers_total() == before + 1, "MentorRunnable tells the server's on_answer listener"
+    assert metrics.REGISTRY.get_sample_value("mentor_queue_depth") == 0, "the injected gauge went up and down"
