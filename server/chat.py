@@ -44,7 +44,7 @@ def chat_router(settings: Settings, mentor: MentorRunnable) -> APIRouter:
         ChatAnswer as /api/chat); a failure ends the stream with an `error` event {"status", "detail"}."""
         await require_materials(request)
 
-        async def events() -> AsyncIterator[dict]:
+        async def events() -> AsyncIterator[dict[str, str]]:
             payload = {"question": body.message, "conversation_id": body.conversation_id, "module": body.module}
             try:
                 async for chunk in mentor.astream(payload):

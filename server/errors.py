@@ -49,7 +49,7 @@ def llm_unavailable(settings: Settings, exc: Exception) -> str:
     )
 
 
-def validation_errors(errors: Sequence[Any]) -> list[dict]:
+def validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     """FastAPI's 422 shape; LangServe also raises errors that are plain strings ("Invalid JSON body")."""
     out = []
     for err in errors:
@@ -87,7 +87,7 @@ def classify(exc: BaseException, settings: Settings) -> tuple[int, Any]:
             return 422, validation_errors([exc.detail])
         return exc.status_code, exc.detail
     if isinstance(exc, LLM_ERRORS):
-        return 503, llm_unavailable(settings, exc)  # type: ignore[arg-type]
+        return 503, llm_unavailable(settings, exc)
     if _overflow(exc):
         return 413, (
             "The prompt (question, conversation and notes) with room for the answer exceeds the language model's "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
@@ -20,7 +21,7 @@ def ingest_router(settings: Settings) -> APIRouter:
     router = APIRouter()
 
     @router.post("/api/ingest", tags=["ingest"])
-    async def ingest(body: IngestRequest, request: Request) -> dict:
+    async def ingest(body: IngestRequest, request: Request) -> dict[str, Any]:
         """Ingest a folder through the server, which holds the Milvus Lite database (used by the CLI)."""
         from loaders.ingest import ingest_directory
 

@@ -24,7 +24,7 @@ def mount(app: FastAPI, mentor: MentorRunnable, settings: Settings) -> None:
     serve(app, ChatMentorRunnable(mentor), "/mentor/chat", settings, playground_type="chat")
 
 
-def serve(app: FastAPI, runnable: Runnable, path: str, settings: Settings, **options: Any) -> None:
+def serve(app: FastAPI, runnable: Runnable[Any, Any], path: str, settings: Settings, **options: Any) -> None:
     """LangServe's routes, whose three stream endpoints are served first by ours: the same handler, with a
     failure's `error` event carrying the error policy's status instead of LangServe's fixed 500."""
     options["per_req_config_modifier"] = check_configurable  # config values that reach filters and storage
@@ -42,7 +42,9 @@ def serve(app: FastAPI, runnable: Runnable, path: str, settings: Settings, **opt
     add_routes(app, runnable, path=path, dependencies=checks, disabled_endpoints=off, **options)
 
 
-def _policy_stream(method: Callable[..., Awaitable[EventSourceResponse]], settings: Settings) -> Callable:
+def _policy_stream(
+    method: Callable[..., Awaitable[EventSourceResponse]], settings: Settings
+) -> Callable[..., Awaitable[EventSourceResponse]]:
     async def endpoint(request: Request, config_hash: str = "") -> EventSourceResponse:
         response = await method(request, config_hash=config_hash)
         response.body_iterator = errors.langserve_stream_errors(response.body_iterator, settings, request.url.path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request
@@ -26,12 +27,12 @@ ENDPOINTS = {
 }
 
 
-async def probe_llm(base_url: str, connect_timeout: float, read_timeout: float = 3.0) -> dict:
+async def probe_llm(base_url: str, connect_timeout: float, read_timeout: float = 3.0) -> dict[str, Any]:
     """The LLM server's state for /health: ok, busy (connected, no reply in time) or the error's name.
 
     llama-cpp-python's server answers nothing else while it writes an answer (seen as a 503 from /health under
     the fuzz test's load); busy is not down, and a dead server refuses the connection instead."""
-    llm: dict = {"url": base_url}
+    llm: dict[str, Any] = {"url": base_url}
     try:
         async with httpx.AsyncClient(timeout=httpx.Timeout(read_timeout, connect=connect_timeout)) as client:
             response = await client.get(base_url.rstrip("/") + "/models")
@@ -48,7 +49,7 @@ def status_router(settings: Settings) -> APIRouter:
     router = APIRouter()
 
     @router.get("/", tags=["status"], response_model=None)
-    async def status(request: Request) -> dict | RedirectResponse:
+    async def status(request: Request) -> dict[str, Any] | RedirectResponse:
         if wants_page(request.headers.get("accept", "")):  # a browser: the chat page; API clients: JSON
             return RedirectResponse("/chat", status_code=307)
         return {
@@ -61,7 +62,7 @@ def status_router(settings: Settings) -> APIRouter:
     @router.get("/health", tags=["status"])
     async def health(request: Request) -> JSONResponse:
         llm = await probe_llm(settings.llm_base_url, settings.llm_connect_timeout)
-        database: dict = {"collection": settings.milvus_collection_name}
+        database: dict[str, Any] = {"collection": settings.milvus_collection_name}
         try:
             database.update(ok=True, chunks=await asyncio.to_thread(request.app.state.store.count))
         except Exception as exc:  # any store failure is reported, not raised
@@ -71,7 +72,7 @@ def status_router(settings: Settings) -> APIRouter:
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     @router.get("/api/chat/stats", tags=["chat"])
-    async def stats(request: Request) -> dict:
+    async def stats(request: Request) -> dict[str, Any]:
         store = request.app.state.store
         per_source = await asyncio.to_thread(store.chunks_per_source)
         return {

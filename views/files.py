@@ -9,7 +9,9 @@ from __future__ import annotations
 import hmac
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from core.secret import derived_key, sign
@@ -57,7 +59,7 @@ class SourceFiles:
             return False
         return hmac.compare_digest(self.signature(source, expires), presented)
 
-    def href(self, source: dict) -> str:
+    def href(self, source: Mapping[str, Any]) -> str:
         """The link that opens a source at its location: `#page=N` for PDFs, cell/slide/anchor/heading ids."""
         path = str(source.get("source") or "")
         url = FILES_PREFIX + quote(path)
@@ -67,7 +69,7 @@ class SourceFiles:
         return url + _fragment(source)
 
 
-def _fragment(source: dict) -> str:
+def _fragment(source: Mapping[str, Any]) -> str:
     suffix = Path(str(source.get("source") or "")).suffix.lower()
     if suffix == ".pdf":
         return f"#page={int(source['page'])}" if source.get("page") else ""

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
@@ -154,7 +155,7 @@ class DocumentView:
 
 
 def _markdown_document(text: str) -> str:
-    return _document_parser().render(text)
+    return str(_document_parser().render(text))
 
 
 def _notebook(path: Path) -> str:
@@ -176,7 +177,7 @@ def _notebook(path: Path) -> str:
     return "\n".join(parts)
 
 
-def _output(output: dict) -> str:
+def _output(output: dict[str, Any]) -> str:
     """A code cell's output as text (rich HTML/JS outputs are not executed or shown)."""
     if output.get("output_type") == "stream":
         text = output.get("text", "")
@@ -241,4 +242,4 @@ def render_document(path: Path) -> DocumentView:
 
 def highlight_css() -> str:
     """Pygments' stylesheet for highlighted code (generated, not hand-written)."""
-    return _FORMATTER.get_style_defs(f".{HIGHLIGHT_CLASS}")
+    return str(_FORMATTER.get_style_defs(f".{HIGHLIGHT_CLASS}"))

@@ -71,10 +71,12 @@ def test_several_processes_on_milvus_lite_are_refused(tmp_path: Path):
 
 
 def test_answers_and_refusals_are_counted():
+    from prometheus_client import REGISTRY
+
     from server import metrics
 
     def value(name: str, **labels: str) -> float:
-        return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+        return REGISTRY.get_sample_value(name, labels) or 0.0
 
     refusals, answers = value("mentor_refusals_total"), value("mentor_answers_total", route="course", grounded="true")
     metrics.count_answer({"route": "course", "grounded": True})
