@@ -130,3 +130,27 @@ def test_a_biology_course_gets_a_biology_tutor(llm_server, tmp_path_factory):
         assert_honest(api, ci_questions(BIOLOGY / "questions.json"))
     finally:
         api.stop()
+
+
+FOLLOW_UPS = [  # bench/key_facts.json's fu-002, fu-009, fu-015: the second turn only makes sense after the first
+    ("How does break work in a loop?", "And what does continue do instead?", "skip"),
+    ("What is a local variable?", "And a global one?", "outside"),
+    ("What does zip() do?", "What happens if I give it lists of different lengths?", "shortest"),
+]
+
+
+def test_follow_ups_are_answered_from_the_conversation_without_the_model(mixed_api):
+    """A follow-up is searched with the earlier question's terms (built in code in the extractive style: no LLM
+    call, so no 135M rewrite such as `The course materials say:` replaces the question); the answer states what
+    was asked."""
+    config = {"configurable": {"answer_style": "extractive", "max_rewrites": 0}}
+
+    def invoke(question: str, conversation_id: str | None = None) -> dict:
+        body = {"input": {"question": question, "conversation_id": conversation_id}, "config": config}
+        response = httpx.post(f"{mixed_api.url}/mentor/invoke", json=body, timeout=TIMEOUT)
+        assert response.status_code == 200, response.text
+        return response.json()["output"]
+
+    for first, second, fact in FOLLOW_UPS:
+        out = invoke(second, invoke(first)["conversation_id"])
+        assert out["grounded"] and fact in out["answer"].lower(), (second, out["query"], out["answer"][:300])
