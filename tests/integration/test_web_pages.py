@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from selenium.webdriver import Chrome
 
 pytestmark = pytest.mark.integration
-pytest.importorskip("selenium.webdriver")
+pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the dev lock has it: ./startup.sh)")
 from selenium.common.exceptions import NoSuchElementException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
