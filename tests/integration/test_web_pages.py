@@ -110,10 +110,13 @@ def test_an_answer_streams_and_its_citations_open_the_pdf_page_and_the_notebook_
     seen: list[str] = []
     deadline = time.monotonic() + ANSWER_WAIT
     while time.monotonic() < deadline:
-        answers = browser.find_elements(By.CSS_SELECTOR, "article.answer")
-        state = answers[0].get_attribute("data-state") if answers else None
+        # State and text read in one script: read apart, the final render can land between them (CI saw the
+        # rendered Markdown taken for a streamed token that rewrote the text before it).
+        state, text = browser.execute_script(
+            "const a = document.querySelector('article.answer');"
+            "return a ? [a.dataset.state || null, a.querySelector('.answer-body').innerText] : [null, ''];"
+        )
         if state == "streaming":
-            text = answers[0].find_element(By.CSS_SELECTOR, ".answer-body").text
             if text and (not seen or text != seen[-1]):
                 seen.append(text)
         elif state in ("done", "error"):
