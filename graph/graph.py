@@ -52,6 +52,7 @@ from graph.utils import (
     note_list,
     parse_grade,
     preview,
+    small_talk_kind,
     strip_echo,
     to_source,
 )
@@ -401,6 +402,11 @@ def _not_covered(state: MentorState) -> dict[str, Any]:
 def respond(state: MentorState, config: RunnableConfig) -> dict[str, Any]:
     """Small talk and questions about the tutor: a short reply, no retrieval."""
     deployment = Configuration.from_runnable_config(config).deployment
+    closing = prompts.CLOSINGS.get(small_talk_kind(state["question"]) or "")
+    if closing:
+        answer = closing.format(course=deployment.course)
+        get_stream_writer()({"token": answer})
+        return {"answer": answer, "sources": [], "grounded": False, "messages": [AIMessage(answer)]}
     system = prompts.CHAT_SYSTEM_PROMPT.format(course=deployment.course)
     messages = build_messages(state["question"], system=system, deployment=deployment)
     reply = _llm(config, max_tokens=96, tags=[ANSWER_TAG]).invoke(messages)

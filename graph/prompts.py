@@ -46,6 +46,13 @@ CHAT_SYSTEM_PROMPT = (
     "course materials, with citations. Reply to the student in one or two short sentences."
 )
 
+# Replies to thanks, goodbyes and "got it", written here, not by the model: fixed, instant, and never wander.
+CLOSINGS = {
+    "thanks": "You're welcome! Ask me anything else about {course} whenever you like.",
+    "bye": "Goodbye, and good luck with {course}!",
+    "ack": "Glad that helped. Ask me anything else about {course}.",
+}
+
 NOT_COVERED = (
     "I couldn't find this in the course materials, so I won't guess. "
     "Try rephrasing, or ask about a topic the course covers."

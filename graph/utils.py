@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
 
@@ -34,19 +34,64 @@ _PLEASANTRIES = {
 # fmt: on
 
 
+# Thanks and goodbyes anywhere in a message that asks nothing ("Thanks, that helped!", "Great, got it, thanks!"),
+# and acknowledgements made only of these words ("Got it.", "That makes sense now"): no subject words needed, so
+# it holds in any course. A question mark, a question word opening a clause or a request ("thanks, now explain
+# closures") keeps it a course question.
+# fmt: off
+_THANKS = {"thank", "thanks", "thx", "ty", "cheers", "appreciated", "appreciate", "grateful"}
+_BYE = {"bye", "goodbye", "farewell", "later", "cya"}
+_ACKNOWLEDGEMENTS = _PLEASANTRIES | {
+    "got", "makes", "make", "sense", "now", "understand", "understood", "perfect", "awesome", "brilliant",
+    "excellent", "amazing", "helped", "useful", "really", "explanation", "exactly", "need", "needed", "right",
+    "alright", "wonderful", "super", "cool", "will", "try", "me", "yes", "yeah", "yep", "sure", "fantastic",
+}  # no word a course could be about ("clear", "time", "class" are commands and terms somewhere)
+_ASKS = {
+    "what", "how", "why", "when", "where", "which", "who", "whom", "whose", "can", "could", "would", "should",
+    "is", "are", "does", "do", "did", "explain", "tell", "show", "give", "define", "describe", "compare", "list",
+    "write", "solve", "teach", "quiz", "but", "however",
+}
+# fmt: on
+_CLAUSE = re.compile(r"[.,!;:]+")
+
+
 def is_small_talk(question: str) -> bool:
-    """Greetings, thanks and questions about the tutor itself need no retrieval.
+    """Greetings, thanks, goodbyes and questions about the tutor itself need no retrieval.
 
     Anything else is treated as a course question, and grading decides whether the materials cover it.
     """
+    return small_talk_kind(question) is not None
+
+
+def small_talk_kind(question: str) -> Literal["greeting", "meta", "thanks", "bye", "ack"] | None:
+    """Which kind of small talk a message is, or None for a course question: thanks, goodbyes and
+    acknowledgements get a fixed reply (a 135M model writing "you're welcome" is slower and can wander)."""
     text = question.strip()
     if not text or _META.match(text):
-        return True
+        return "meta"
+    words = [w.replace("'", "") for w in re.findall(r"[\w']+", text.lower())]
     greeting = _GREETING.match(text)
-    if not greeting:
-        return False
-    rest = [w.replace("'", "") for w in re.findall(r"[\w']+", text[greeting.end() :].lower())]
-    return len(rest) <= 6 and all(w in _PLEASANTRIES for w in rest)
+    if greeting:
+        rest = [w.replace("'", "") for w in re.findall(r"[\w']+", text[greeting.end() :].lower())]
+        if len(rest) <= 6 and all(w in _PLEASANTRIES for w in rest):
+            return _closing(words) or "greeting"
+    if "?" in text or len(words) > 16:
+        return None
+    openers = {clause.split()[0].replace("'", "") for clause in _CLAUSE.split(text.lower()) if clause.split()}
+    if openers & _ASKS or set(words) & (_ASKS - {"is", "are", "do", "does", "did", "but", "however"}):
+        return None
+    closing = _closing(words)
+    if closing:
+        return closing
+    return "ack" if len(words) <= 8 and all(w in _ACKNOWLEDGEMENTS for w in words) else None
+
+
+def _closing(words: list[str]) -> Literal["thanks", "bye"] | None:
+    if set(words) & _THANKS or "thank" in "".join(words):
+        return "thanks"
+    if set(words) & _BYE or " ".join(words).startswith("see you"):
+        return "bye"
+    return None
 
 
 def format_excerpts(candidates: Sequence[Candidate]) -> str:

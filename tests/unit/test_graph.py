@@ -100,6 +100,13 @@ def test_small_talk_is_answered_without_retrieval(wire):
     assert store.calls == [] and len(llm.prompts) == 1 and out["sources"] == []
 
 
+def test_thanks_get_a_fixed_reply_without_the_model_or_retrieval(wire):
+    llm, store = wire([], [[hit(1, 0.9)]])
+    out = graph.invoke({"question": "Thanks, that helped!"})
+    assert out["route"] == "chat" and out["answer"].startswith("You're welcome!") and not out["grounded"]
+    assert store.calls == [] and llm.prompts == [] and out["sources"] == []
+
+
 COMPREHENSION = "A list comprehension builds a new list from an iterable in one expression."
 
 
@@ -343,12 +350,12 @@ def test_stored_conversation_keeps_its_last_history_max_messages(wire, monkeypat
     wire(["Hi!", "Hello!", "Hey!", "Welcome!"], [[]])
     mentor = MentorRunnable(create_graph(InMemorySaver()))
     conversation = issue_conversation_id()
-    for question in ("hello", "thanks", "hi", "cheers"):
+    for question in ("hello", "good morning", "hi", "hey there"):
         out = mentor.invoke({"question": question, "conversation_id": conversation})
     assert out["turns"] == 4
     assert mentor.graph is not None
     messages = mentor.graph.get_state({"configurable": {"thread_id": conversation}}).values["messages"]
-    assert [m.content for m in messages] == ["hi", "Hey!", "cheers", "Welcome!"]
+    assert [m.content for m in messages] == ["hi", "Hey!", "hey there", "Welcome!"]
 
 
 def test_sentence_check_knobs_default_to_settings_and_are_clamped(monkeypatch):

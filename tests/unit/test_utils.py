@@ -5,6 +5,7 @@ from graph.utils import (
     is_small_talk,
     parse_grade,
     preview,
+    small_talk_kind,
     strip_echo,
 )
 
@@ -21,10 +22,37 @@ def test_small_talk(text):
         "hi, how do I write a loop in python?",
         "explain KeyError",
         "help me with range()",
+        "Thanks! What about tuples?",  # thanks, then a question: a course question
+        "thanks, what is a loop",
+        "thanks, now explain closures",
+        "hello, list slicing",
+        "clear",  # a command in a course of command-line tools, not an acknowledgement
+        "Is a tuple mutable",
+        "mitosis",
     ],
 )
 def test_course_questions(text):
     assert not is_small_talk(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Thanks, that helped!", "thanks"),  # issue 26: refused as "not in the course materials" before
+        ("Great, got it, thanks!", "thanks"),
+        ("That makes sense now, thank you.", "thanks"),
+        ("Thanks for explaining recursion", "thanks"),  # the subject word does not make it a question
+        ("Much appreciated!", "thanks"),
+        ("See you next week!", "bye"),
+        ("That was helpful, bye", "bye"),
+        ("Got it.", "ack"),
+        ("ok got it", "ack"),
+        ("Good morning", "greeting"),
+        ("who are you?", "meta"),
+    ],
+)
+def test_gratitude_and_goodbyes_need_no_subject_words(text, kind):
+    assert small_talk_kind(text) == kind
 
 
 def test_parse_grade_strict():
