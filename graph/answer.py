@@ -76,6 +76,9 @@ def _separator(previous: str, segment: Segment) -> str:
     return "\n" if segment.block else " "
 
 
+_MD_HEADING = re.compile(r"^\s*#{1,6}\s")
+
+
 class DraftChecker:
     """Checks the model's reply sentence by sentence as its tokens arrive; hands back only supported text.
 
@@ -112,6 +115,8 @@ class DraftChecker:
         out = []
         for part in parts:
             self.judged += 1
+            if not part.code and _MD_HEADING.match(part.text):
+                continue  # a heading the model copied from a note ("### Generators can be infinite") answers nothing
             check = self.index.check(part, self.thresholds)
             self.support.append(check)
             if not check.supported or not check.claim and not self.text:

@@ -169,3 +169,15 @@ def test_a_code_block_alone_is_never_a_grounded_answer(stats):
     answer = checker.answer()
     assert answer.support[0].supported and answer.support[0].code  # copied verbatim: the check passes it...
     assert not answer.grounded  # ...but it answers nothing on its own
+
+
+def test_a_heading_the_model_copies_is_not_shown(stats):
+    from graph.answer import DraftChecker
+
+    note = "Generators can be infinite\n\nBecause values are produced on demand, a generator may describe an infinite sequence."
+    checker = DraftChecker(NoteIndex([note], bag, stats), Thresholds())
+    shown = checker.feed("### Generators can be infinite [1]\n\n")
+    shown += checker.feed("Because values are produced on demand, a generator may describe an infinite sequence [1].")
+    shown += checker.close()
+    assert "###" not in "".join(shown) and "Generators can be infinite" not in checker.answer().text
+    assert checker.answer().text.startswith("Because values are produced on demand") and checker.answer().grounded
