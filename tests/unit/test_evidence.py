@@ -174,7 +174,10 @@ def test_a_code_block_alone_is_never_a_grounded_answer(stats):
 def test_a_heading_the_model_copies_is_not_shown(stats):
     from graph.answer import DraftChecker
 
-    note = "Generators can be infinite\n\nBecause values are produced on demand, a generator may describe an infinite sequence."
+    note = (
+        "Generators can be infinite\n\n"
+        "Because values are produced on demand, a generator may describe an infinite sequence."
+    )
     checker = DraftChecker(NoteIndex([note], bag, stats), Thresholds())
     shown = checker.feed("### Generators can be infinite [1]\n\n")
     shown += checker.feed("Because values are produced on demand, a generator may describe an infinite sequence [1].")
