@@ -27,6 +27,9 @@ class Section:
     slide: int = 0
     cell: int = 0
     anchor: str = ""
+    # The 1-based line in the file of each line of `text` (lines dropped at ingest leave gaps); empty where
+    # lines locate nothing (PDF, HTML, notebook cells: those have pages, anchors and cells).
+    lines: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -51,25 +54,103 @@ def read_text(path: Path) -> str:
         return str(best)
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines as an editor and a browser count them (CRLF, CR or LF ends one), so a stored line number is the
+    line the file view shows under that number."""
+    return re.split(r"\r\n|\r|\n", text)
+
+
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_CODE_FENCE = ("```", "~~~")
+_FRONT_MATTER_KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:(\s|$)")
+_FRONT_MATTER_TITLE = re.compile(r"^title\s*:\s*(.+?)\s*$")
+# A directive fence: MyST `:::{note}`, `:::{admonition} Its title`, Pandoc/Quarto `::: callout`, closing `:::`.
+_DIRECTIVE_FENCE = re.compile(r"^\s*:{3,}\s*(.*?)\s*$")
+_MYST_DIRECTIVE = re.compile(r"^\{[\w:.-]+\}\s*(.*)$")
+_MYST_OPTION = re.compile(r"^\s*:[\w-]+:(\s|$)")
 
 
-def _markdown_sections(text: str, base: Section | None = None) -> list[Section]:
-    """Split Markdown at headings, keeping the heading path; fenced code never counts as a heading."""
+def _front_matter(lines: list[str]) -> tuple[int, str]:
+    """How many leading lines are YAML front matter (0 if none), and its `title:` if it has one.
+
+    A `---` pair also makes a rule and a setext heading, so a block counts only when it reads as YAML keys."""
+    if not lines or lines[0].strip() != "---":
+        return 0, ""
+    for end in range(1, len(lines)):
+        if lines[end].strip() in ("---", "..."):
+            body = [ln for ln in lines[1:end] if ln.strip() and not ln.lstrip().startswith("#")]
+            if not body or not _FRONT_MATTER_KEY.match(body[0]):
+                return 0, ""
+            title = next((m.group(1) for ln in body if (m := _FRONT_MATTER_TITLE.match(ln))), "")
+            return end + 1, title.strip("\"'")
+    return 0, ""
+
+
+def markdown_content(text: str) -> tuple[list[tuple[int, str]], str]:
+    """The lines of Markdown that are content, each with its 1-based line number, and the front matter's title.
+
+    Front matter and directive fence lines are markup, not content: searched, quoted or shown as an excerpt
+    they are noise. The text between fences stays (a MyST directive's title too); inside code nothing is
+    dropped. A dropped fence between two paragraphs leaves one blank line, so they stay apart."""
+    lines = split_lines(text)
+    skip, title = _front_matter(lines)
+    kept: list[tuple[int, str]] = []
+    in_code = in_options = dropped = False
+    for number, line in enumerate(lines[skip:], start=skip + 1):
+        if line.lstrip().startswith(_CODE_FENCE):
+            in_code = not in_code
+        fence = None if in_code else _DIRECTIVE_FENCE.match(line)
+        if in_options and _MYST_OPTION.match(line):  # `:class: tip` lines right after `:::{note}`
+            continue
+        in_options = False
+        if fence:
+            myst = _MYST_DIRECTIVE.match(fence.group(1))
+            in_options = myst is not None
+            if myst and myst.group(1):
+                kept.append((number, myst.group(1)))
+            elif kept and kept[-1][1].strip() and not dropped:
+                kept.append((number, ""))
+            dropped = True
+            continue
+        if dropped and not line.strip() and (not kept or not kept[-1][1].strip()):
+            continue  # the blank after a dropped fence, when a blank already stands in for it
+        dropped = False
+        kept.append((number, line))
+    return kept, title
+
+
+def _markdown_sections(
+    lines: list[tuple[int, str]],
+    base: Section | None = None,
+    stack: list[tuple[int, str]] | None = None,
+    numbered: bool = True,
+) -> list[Section]:
+    """Split Markdown at headings, keeping the heading path; fenced code never counts as a heading.
+
+    `stack` holds the open headings as (level, text) and is updated in place, so a notebook carries it from
+    one Markdown cell to the next: a heading replaces every open heading of its level or deeper."""
     base = base or Section("")
+    stack = [] if stack is None else stack
     sections: list[Section] = []
-    stack: list[tuple[int, str]] = [(0, h) for h in base.headings]
-    lines: list[str] = []
+    current: list[tuple[int, str]] = []
     in_fence = False
 
     def flush() -> None:
-        body = "\n".join(lines).strip()
-        if body:
-            sections.append(Section(body, [h for _, h in stack], base.page, base.slide, base.cell, base.anchor))
-        lines.clear()
+        body = list(current)
+        while body and not body[0][1].strip():
+            body.pop(0)
+        while body and not body[-1][1].strip():
+            body.pop()
+        text = "\n".join(line for _, line in body).strip()
+        if text:
+            numbers = [n for n, _ in body] if numbered else []
+            sections.append(
+                Section(text, [h for _, h in stack], base.page, base.slide, base.cell, base.anchor, numbers)
+            )
+        current.clear()
 
-    for line in text.splitlines():
-        if line.lstrip().startswith(("```", "~~~")):
+    for number, line in lines:
+        if line.lstrip().startswith(_CODE_FENCE):
             in_fence = not in_fence
         match = None if in_fence else _MD_HEADING.match(line)
         if match:
@@ -78,7 +159,7 @@ def _markdown_sections(text: str, base: Section | None = None) -> list[Section]:
             while stack and stack[-1][0] >= level:
                 stack.pop()
             stack.append((level, match.group(2)))
-        lines.append(line)
+        current.append((number, line))
     flush()
     return sections
 
@@ -88,16 +169,23 @@ def _first_heading(sections: list[Section]) -> str:
 
 
 def parse_markdown(path: Path) -> ParsedFile:
-    """Sections under their heading path; the first heading is the title."""
-    sections = _markdown_sections(read_text(path))
-    return ParsedFile(_first_heading(sections) or path.stem, sections)
+    """Sections under their heading path; the front matter's title, else the first heading, is the title."""
+    lines, title = markdown_content(read_text(path))
+    sections = _markdown_sections(lines)
+    return ParsedFile(title or _first_heading(sections) or path.stem, sections)
+
+
+def _numbered(text: str) -> Section:
+    """A whole file as one section, its lines numbered from 1 as split_lines counts them."""
+    lines = split_lines(text)
+    return Section("\n".join(lines), lines=list(range(1, len(lines) + 1)))
 
 
 def parse_text(path: Path) -> ParsedFile:
     """One section; the first non-empty line is the title."""
     text = read_text(path)
     first = next((ln.strip() for ln in text.splitlines() if ln.strip()), path.stem)
-    return ParsedFile(first[:120], [Section(text)] if text.strip() else [])
+    return ParsedFile(first[:120], [_numbered(text)] if text.strip() else [])
 
 
 def parse_python(path: Path) -> ParsedFile:
@@ -110,7 +198,7 @@ def parse_python(path: Path) -> ParsedFile:
         doc = None
     if doc:
         title = doc.strip().splitlines()[0][:120]
-    return ParsedFile(title, [Section(text)] if text.strip() else [])
+    return ParsedFile(title, [_numbered(text)] if text.strip() else [])
 
 
 def parse_notebook(path: Path) -> ParsedFile:
@@ -124,18 +212,16 @@ def parse_notebook(path: Path) -> ParsedFile:
     except Exception as exc:
         raise ParseError(f"not a valid notebook: {exc}") from exc
     sections: list[Section] = []
-    headings: list[str] = []
+    stack: list[tuple[int, str]] = []  # open headings across cells, (level, text)
     for number, cell in enumerate(nb.cells, start=1):
         source = cell.get("source", "")
         if not source.strip():
             continue
         if cell.cell_type == "markdown":
-            cell_sections = _markdown_sections(source, Section("", headings, cell=number))
-            if cell_sections:
-                headings = cell_sections[-1].headings
-            sections.extend(cell_sections)
+            lines, _ = markdown_content(source)
+            sections.extend(_markdown_sections(lines, Section("", cell=number), stack, numbered=False))
         elif cell.cell_type == "code":
-            sections.append(Section(f"```python\n{source}\n```", list(headings), cell=number))
+            sections.append(Section(f"```python\n{source}\n```", [h for _, h in stack], cell=number))
     title = nb.metadata.get("title") or _first_heading(sections) or path.stem
     return ParsedFile(str(title), sections)
 

@@ -127,3 +127,133 @@ def test_confined_discovery_never_leaves_the_folder(tmp_path):
         "linked_dir": "links outside the folder",
         "linked.md": "links outside the folder",
     }
+
+
+def test_notebook_headings_nest_and_siblings_replace():
+    """A `##` after `### List indexing` closes it and replaces `## Lists`; it never piles onto the path."""
+    from tests.conftest import shared_fixtures
+
+    parsed = parse_file(shared_fixtures() / "whirlwind" / "06-Built-in-Data-Structures.ipynb")
+    paths = {s.cell: s.headings for s in parsed.sections}
+    top = "Built-In Data Structures"
+    assert paths[3] == [top]
+    assert paths[16] == [top, "Lists", "List indexing and slicing"]  # a code cell under a deeper heading
+    assert paths[39] == [top, "Lists", "List indexing and slicing"]  # Markdown without a heading keeps it
+    assert paths[40] == paths[41] == [top, "Tuples"]
+    assert paths[55] == paths[56] == [top, "Dictionaries"]
+    assert paths[62] == paths[63] == [top, "Sets"]
+    assert paths[70] == [top, "More Specialized Data Structures"]
+    assert all(s.lines == [] for s in parsed.sections), "a notebook is located by cells, not lines"
+
+
+def test_a_deeper_heading_in_a_later_cell_nests_and_a_shallower_one_closes_it(tmp_path):
+    cells = ["# Course", "## Part A\nintro", "### Detail\ntext", "more detail", "# Next\nnew chapter"]
+    nb = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {},
+        "cells": [{"cell_type": "markdown", "metadata": {}, "source": c} for c in cells],
+    }
+    path = tmp_path / "n.ipynb"
+    path.write_text(json.dumps(nb))
+    assert [(s.cell, s.headings) for s in parse_file(path).sections] == [
+        (1, ["Course"]),
+        (2, ["Course", "Part A"]),
+        (3, ["Course", "Part A", "Detail"]),
+        (4, ["Course", "Part A", "Detail"]),
+        (5, ["Next"]),
+    ]
+
+
+MYST = """---
+title: "Storing Values"
+teaching: 30
+---
+
+# Lists
+
+Intro text.
+:::{note}
+A list is mutable.
+:::
+
+::::{admonition} Watch out
+:class: warning
+Aliasing shares one list.
+::::
+
+::: callout
+## Tuples
+Tuples are not.
+:::
+
+```text
+::: kept inside code
+```
+"""
+
+
+def test_front_matter_and_directive_fences_are_not_content(tmp_path):
+    path = tmp_path / "lists.md"
+    path.write_text(MYST)
+    parsed = parse_file(path)
+    text = "\n".join(s.text for s in parsed.sections)
+    assert parsed.title == "Storing Values", "the front matter's title names the file"
+    for markup in ("teaching: 30", ":::{note}", "::::{admonition}", ":class: warning", "::: callout", "\n:::\n"):
+        assert markup not in text
+    for content in ("A list is mutable.", "Watch out", "Aliasing shares one list.", "Tuples are not."):
+        assert content in text, "the text between fences stays"
+    assert "::: kept inside code" in text
+    assert "Intro text.\n\nA list is mutable.\n\nWatch out" in text, "a dropped fence keeps paragraphs apart"
+    assert [s.headings for s in parsed.sections] == [["Lists"], ["Lists", "Tuples"]]
+    lines = MYST.split("\n")
+    for section in parsed.sections:  # numbered as in the file, not as after stripping
+        kept = section.text.split("\n")
+        assert len(kept) == len(section.lines)
+        assert all(lines[n - 1].endswith(line) for n, line in zip(section.lines, kept, strict=True))
+    assert parsed.sections[0].lines[0] == 6  # `# Lists`, after five lines of front matter and a blank
+
+
+def test_a_rule_pair_is_not_front_matter(tmp_path):
+    path = tmp_path / "rules.md"
+    path.write_text("---\n# Heading\n---\nbody\n")
+    parsed = parse_file(path)
+    assert parsed.title == "Heading" and [s.text for s in parsed.sections] == ["---", "# Heading\n---\nbody"]
+
+
+def test_notebook_markdown_cells_lose_directive_fences(tmp_path):
+    nb = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {},
+        "cells": [{"cell_type": "markdown", "metadata": {}, "source": "# Sets\n:::{tip}\nSets drop duplicates.\n:::"}],
+    }
+    path = tmp_path / "s.ipynb"
+    path.write_text(json.dumps(nb))
+    assert [s.text for s in parse_file(path).sections] == ["# Sets\n\nSets drop duplicates."]
+
+
+@pytest.mark.parametrize("name", ["week05/files_and_with.txt", "week01/hello.py", "week02/control_flow.md"])
+def test_chunks_know_their_lines_in_the_file(name):
+    path = COURSE / name
+    lines = path.read_text(encoding="utf-8").split("\n")
+    docs = chunk_file(parse_file(path), source=name, file_id=str(path), module="", chunk_size=300, chunk_overlap=50)
+    assert len(docs) > 3
+    for doc in docs:
+        start, end = doc.metadata["line_start"], doc.metadata["line_end"]
+        assert 1 <= start <= end <= len(lines)
+        first, *_, last = doc.page_content.split("\n") if "\n" in doc.page_content else [doc.page_content] * 2
+        assert first.strip() in lines[start - 1] and last.strip() in lines[end - 1], (name, start, end)
+    assert docs[0].metadata["line_start"] == 1
+    assert docs[-1].metadata["line_end"] == max(n for n, line in enumerate(lines, 1) if line.strip())
+
+
+def test_crlf_and_cr_line_ends_count_like_an_editor(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"one\r\ntwo\r\n\r\nthree\rfour\n")
+    [doc] = chunk_file(parse_file(path), source="notes.txt", file_id="x", module="", chunk_size=500, chunk_overlap=0)
+    assert "\r" not in doc.page_content
+    assert (doc.metadata["line_start"], doc.metadata["line_end"]) == (1, 5)
+    other = chunk_file(parse_file(COURSE / "week05/errors_and_exceptions.docx"), source="e.docx", file_id="y",
+                       module="", chunk_size=500, chunk_overlap=0)  # fmt: skip
+    assert {(d.metadata["line_start"], d.metadata["line_end"]) for d in other} == {(0, 0)}
