@@ -84,3 +84,17 @@ class ClosestRequest(BaseModel):
 
     question: str = Field(..., min_length=1, max_length=4000)
     module: str | None = Field(None, max_length=100, pattern=f"^$|{MODULE_NAME_PATTERN}")
+
+
+class ExcerptSource(BaseModel):
+    """A source's text, and the answer's sentences it was cited for."""
+
+    n: JsonInt = Field(..., ge=1, le=99)
+    text: str = Field(..., max_length=20_000)
+    cited: list[str] = Field(default_factory=list, max_length=20)
+
+
+class ExcerptRequest(BaseModel):
+    """The sources of an answer, to show each as an excerpt."""
+
+    sources: list[ExcerptSource] = Field(default_factory=list, max_length=50)

@@ -26,6 +26,7 @@ from pygments.lexers import TextLexer, get_lexer_by_name, get_lexer_for_filename
 from pygments.util import ClassNotFound
 
 from core.sources import CITATION
+from core.text import strip_citations
 from loaders.parsers import ParsedFile
 
 _FORMATTER = HtmlFormatter(nowrap=True)
@@ -40,6 +41,7 @@ _ANSWER_ATTRIBUTES: dict[str, set[str]] = {
     "pre": {"class"},
     "code": {"class"},
 }
+_EXCERPT_ATTRIBUTES: dict[str, set[str]] = {**_ANSWER_ATTRIBUTES, "mark": {"class"}, "p": {"class", "aria-label"}}
 _DOCUMENT_ATTRIBUTES: dict[str, set[str]] = {
     **_ANSWER_ATTRIBUTES,
     "*": {"id", "class", "title", "lang", "dir"},
@@ -140,9 +142,127 @@ def _clean(fragment: str, attributes: Mapping[str, set[str]]) -> str:
     )
 
 
+_LIST_ITEM = re.compile(r"^( {0,3})(\d{1,9})([.)])(?=\s|$)")
+_FENCE_LINE = re.compile(r"^ {0,3}(```|~~~)")
+
+
+def quoted_numbers_as_text(markdown: str) -> str:
+    """A sentence quoted from the notes that begins "5." or "6)" stays text: Markdown would start a numbered
+    list there (at 5). A list the answer itself numbers from 1 stays a list; code is left alone."""
+    lines = markdown.split("\n")
+    fence = ""
+    in_list = False
+    after_blank = True
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        fence_match = _FENCE_LINE.match(line)
+        if fence:
+            if fence_match and stripped.startswith(fence):
+                fence = ""
+        elif fence_match:
+            fence = fence_match.group(1)
+        elif match := _LIST_ITEM.match(line):
+            if int(match.group(2)) == 1 and after_blank:
+                in_list = True
+            elif not in_list:
+                lines[i] = f"{match.group(1)}{match.group(2)}\\{match.group(3)}{line[match.end() :]}"
+        elif stripped and after_blank and not line.startswith((" ", "\t")):
+            in_list = False
+        after_blank = not stripped or bool(_LIST_ITEM.match(line))
+    return "\n".join(lines)
+
+
 def render_answer(answer: str, links: Mapping[int, str] | None = None) -> str:
     """An answer's Markdown as sanitised HTML, each valid citation `[n]` a link to the original of source n."""
-    return _clean(_answer_parser().render(answer, {"links": dict(links or {})}), _ANSWER_ATTRIBUTES)
+    markdown = quoted_numbers_as_text(answer)
+    return _clean(_answer_parser().render(markdown, {"links": dict(links or {})}), _ANSWER_ATTRIBUTES)
+
+
+# ---- a source's excerpt, as the Markdown it is, with the sentence it was cited for marked --------------
+EXCERPT_CHARS = 600
+_FRONT_MATTER = re.compile(r"\A\s*---[ \t]*\n.*?\n---[ \t]*\n", re.S)
+_DIRECTIVE = re.compile(r"^[ \t]*:{3,}.*\n?", re.M)
+_BOUNDARY = re.compile(r"\n|(?<=[.!?:;])[\"')\]*_]*[ \t]+")
+_BLOCK_MARK = re.compile(r"[ \t]*(?:[-*+]|\d{1,9}[.)]|#{1,6}|>)[ \t]+")
+_WORDS = re.compile(r"[^\W_]+")
+MARK_OPEN, MARK_CLOSE = "\ue010", "\ue011"
+
+
+def _not_content(text: str) -> str:
+    """Front matter and directive fences (`:::`) are the file's plumbing, not what a student reads."""
+    return _DIRECTIVE.sub("", _FRONT_MATTER.sub("", text, count=1))
+
+
+def _units(text: str) -> list[tuple[int, int]]:
+    """The text's sentences and lines, as (start, end) spans, in order."""
+    spans, start = [], 0
+    for match in _BOUNDARY.finditer(text):
+        if match.start() > start:
+            spans.append((start, match.start()))
+        start = match.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans
+
+
+def _word_set(text: str) -> set[str]:
+    return {w.lower() for w in _WORDS.findall(strip_citations(text))}
+
+
+def _cited_spans(text: str, cited: list[str]) -> list[tuple[int, int]]:
+    """Where each cited sentence is in the text: the sentence or line sharing most of its words (≥ 60%)."""
+    units = _units(text)
+    found: list[tuple[int, int]] = []
+    for sentence in cited:
+        wanted = _word_set(sentence)
+        if not wanted:
+            continue
+        scored = [(len(wanted & _word_set(text[s:e])) / len(wanted), s, e) for s, e in units]
+        score, s, e = max(scored, default=(0.0, 0, 0))
+        if score >= 0.6 and (s, e) not in found:
+            found.append((s, e))
+    return sorted(found)
+
+
+def _window(text: str, focus: tuple[int, int] | None, limit: int) -> tuple[int, int]:
+    """A span of at most about `limit` characters, cut at sentence or line boundaries, holding `focus`."""
+    if len(text) <= limit:
+        return 0, len(text)
+    cuts = sorted({0, len(text)} | {s for s, _ in _units(text)} | {e for _, e in _units(text)})
+    s, e = focus or (0, 0)
+    before = max(0, (limit - (e - s)) // 3) if focus else 0
+    start = min((c for c in cuts if s - before <= c <= s), default=s)
+    end = max((c for c in cuts if max(e, start + 1) <= c <= start + limit), default=0)
+    if end <= start:  # one sentence longer than the limit: cut it at a word
+        end = text.rfind(" ", start, start + limit)
+        end = end if end > start else start + limit
+    return start, end
+
+
+def _mark(text: str, spans: list[tuple[int, int]]) -> str:
+    """Private-use markers around each span (after any list, heading or quote marker), kept through rendering."""
+    for s, e in sorted(spans, reverse=True):
+        lead = _BLOCK_MARK.match(text, s)
+        s = lead.end() if lead and lead.end() < e else s
+        text = text[:s] + MARK_OPEN + text[s:e] + MARK_CLOSE + text[e:]
+    return text
+
+
+def render_excerpt(text: str, cited: list[str] | None = None, limit: int = EXCERPT_CHARS) -> str:
+    """A source's text as sanitised HTML: its Markdown rendered, cut at sentence or line boundaries (an ellipsis
+    says where), the sentences an answer cited it for in `<mark class="cited">`."""
+    text = _not_content(text).strip()
+    spans = _cited_spans(text, list(cited or []))
+    start, end = _window(text, spans[0] if spans else None, limit)
+    inside = [(max(s, start) - start, min(e, end) - start) for s, e in spans if s < end and e > start]
+    part = _mark(text[start:end].strip("\n"), [(s, e) for s, e in inside if e > s])
+    fences = sum(1 for line in part.splitlines() if _FENCE_LINE.match(line))
+    if fences % 2:  # cut inside a code block: close it
+        part += "\n```"
+    body = _answer_parser().render(quoted_numbers_as_text(part), {})
+    body = body.replace(MARK_OPEN, '<mark class="cited">').replace(MARK_CLOSE, "</mark>")
+    more = '<p class="cut" aria-label="excerpt continues">…</p>'
+    return _clean((more if start > 0 else "") + body + (more if end < len(text) else ""), _EXCERPT_ATTRIBUTES)
 
 
 # ---- course files as pages ---------------------------------------------------------------------------

@@ -5,10 +5,11 @@
 // script but this file and api.js.
 const MentorChat = (() => {
   const STORE = "mentor.conversations";
+  const CURRENT = "mentor.current"; // the open conversation's id, reopened on reload
   const MAX_CONVERSATIONS = 30;
   const MAX_MESSAGES = 60;
   const $ = (selector, root) => (root || document).querySelector(selector);
-  const state = { conversations: load(), current: null, busy: false, count: 0 };
+  const state = { conversations: load(), current: null, busy: false, count: 0, stop: null };
 
   // ---- conversations kept in this browser (continued server-side by their id) -----------------------
   function load() {
@@ -27,9 +28,27 @@ const MentorChat = (() => {
     try {
       localStorage.setItem(STORE, JSON.stringify(state.conversations));
     } catch (err) {
-      // storage full: keep working, the server still holds the conversation
+      // storage full: drop the other conversations' rendered excerpts (their text stays) and try once more
+      for (const c of state.conversations) {
+        if (c !== state.current) for (const m of c.messages) delete m.excerpts;
+      }
+      try {
+        localStorage.setItem(STORE, JSON.stringify(state.conversations));
+      } catch (again) {
+        // still full: keep working, the server still holds the conversation
+      }
     }
+    remember();
     renderHistory();
+  }
+
+  function remember() {
+    try {
+      if (state.current) localStorage.setItem(CURRENT, state.current.id);
+      else localStorage.removeItem(CURRENT);
+    } catch (err) {
+      // storage unavailable: a reload starts a new conversation
+    }
   }
 
   function renderHistory() {
@@ -58,22 +77,27 @@ const MentorChat = (() => {
   }
 
   function open(conversation) {
+    if (state.busy) return; // an answer is being written into the open one
     state.current = conversation;
     $("#module").value = conversation.module || "";
     clearMessages();
     $("#empty-state").hidden = conversation.messages.length > 0;
     for (const message of conversation.messages) {
       if (message.role === "user") addQuestion(message.text);
+      else if (message.stopped) showStopped(newAnswer(), message.text);
       else showAnswer(newAnswer(), message);
     }
+    remember();
     renderHistory();
     toggleHistory(false);
   }
 
   function startNew() {
+    if (state.busy) return;
     state.current = null;
     clearMessages();
     $("#empty-state").hidden = false;
+    remember();
     renderHistory();
     $("#question").focus();
   }
@@ -84,6 +108,7 @@ const MentorChat = (() => {
     const { conversation_id: id } = await MentorApi.post("/api/conversations", {});
     state.current = { id, title: question.slice(0, 80), module: $("#module").value, updated: Date.now(), messages: [] };
     state.conversations.unshift(state.current);
+    remember();
     return state.current;
   }
 
@@ -118,6 +143,10 @@ const MentorChat = (() => {
     if (source.slide) parts.push(`slide ${source.slide}`);
     if (source.cell) parts.push(`cell ${source.cell}`);
     if (source.anchor) parts.push(`#${source.anchor}`);
+    if (source.line_start) {
+      const end = source.line_end > source.line_start ? `-${source.line_end}` : "";
+      parts.push(`line${end ? "s" : ""} ${source.line_start}${end}`);
+    }
     return parts.join(", ");
   }
 
@@ -128,7 +157,7 @@ const MentorChat = (() => {
     return node;
   }
 
-  function renderSources(node, final, links) {
+  function renderSources(node, final, links, excerpts) {
     const panel = $(".sources", node);
     const list = $("ol", panel);
     list.replaceChildren();
@@ -156,9 +185,54 @@ const MentorChat = (() => {
       const path = [source.title, ...(source.headings ? source.headings.split(" > ") : [])]
         .filter((part, i, all) => part && all.indexOf(part) === i);
       if (path.length) item.append(element("p", "source-path", path.join(" › ")));
-      item.append(element("blockquote", "excerpt", source.snippet || source.text || ""));
+      const excerpt = element("blockquote", "excerpt");
+      if (excerpts && excerpts[source.n] !== undefined) {
+        excerpt.innerHTML = excerpts[source.n]; // sanitised by the server (/api/excerpts)
+        addCopyButtons(excerpt);
+      } else {
+        excerpt.textContent = source.snippet || source.text || "";
+        excerpt.classList.add("plain");
+      }
+      item.append(excerpt);
       list.append(item);
     }
+  }
+
+  // A Copy button on each code block (answers and excerpts): the code as text, to paste into an editor.
+  function addCopyButtons(root) {
+    for (const pre of root.querySelectorAll("pre")) {
+      if (pre.parentElement.classList.contains("code-block")) continue;
+      const wrap = element("div", "code-block");
+      pre.replaceWith(wrap);
+      const button = element("button", "copy", "Copy");
+      button.type = "button";
+      button.setAttribute("aria-label", "Copy code");
+      button.addEventListener("click", () => copy(pre.innerText.replace(/\n$/, ""), button));
+      wrap.append(button, pre);
+    }
+  }
+
+  async function copy(text, button) {
+    let done = false;
+    try {
+      await navigator.clipboard.writeText(text);
+      done = true;
+    } catch (err) {
+      // no clipboard API here (or no permission): a hidden textarea and the copy command
+      const area = element("textarea", "visually-hidden");
+      area.value = text;
+      document.body.append(area);
+      area.select();
+      try {
+        done = document.execCommand("copy");
+      } catch (failed) {
+        done = false;
+      }
+      area.remove();
+      button.focus();
+    }
+    button.textContent = done ? "Copied" : "Copy failed";
+    setTimeout(() => { button.textContent = "Copy"; }, 2000);
   }
 
   function renderRemoved(node, final) {
@@ -190,14 +264,36 @@ const MentorChat = (() => {
     }
   }
 
-  // One finished answer: `stored` is {final, html, links, feedback}; html was sanitised by the server.
+  // A refusal under a module filter says so, names the modules whose notes match, and retries without it.
+  function renderFilter(node, stored) {
+    const note = $(".filter-note", node);
+    const filter = stored.filter;
+    note.hidden = !filter;
+    if (!filter) return;
+    const where = filter.elsewhere || [];
+    const text = where.length
+      ? `The module filter is on (${filter.module}): the closest material is in ${where.join(", ")}.`
+      : `The module filter is on (${filter.module}), and no other module matches closely either.`;
+    const button = element("button", "search-all", "Search all modules");
+    button.type = "button";
+    button.addEventListener("click", () => {
+      $("#module").value = "";
+      submit(filter.question);
+    });
+    note.replaceChildren(element("span", "", text + " "), button);
+  }
+
+  // One finished answer: `stored` is {final, html, links, excerpts, filter, feedback}; html was sanitised
+  // by the server.
   function showAnswer(node, stored) {
     const { final } = stored;
     $(".answer-body", node).innerHTML = stored.html;
+    addCopyButtons($(".answer-body", node));
     const [text, kind] = badgeFor(final);
     setBadge(node, text, kind);
+    renderFilter(node, stored);
     renderRemoved(node, final);
-    renderSources(node, final, stored.links || {});
+    renderSources(node, final, stored.links || {}, stored.excerpts);
     bindCitations(node);
     setupFeedback(node, stored);
     node.dataset.state = "done";
@@ -206,26 +302,49 @@ const MentorChat = (() => {
   }
 
   // A refusal for want of any note above the relevance floor comes without sources: show the nearest anyway.
+  // Under a module filter, also ask which other modules' notes match (`filter`).
   async function withClosest(final, question, moduleName) {
-    if (final.route !== "course" || final.grounded || (final.sources || []).length) return final;
+    const refused = final.route === "course" && !final.grounded;
+    const hasSources = (final.sources || []).length > 0;
+    if (!refused || (hasSources && !moduleName)) return { final, filter: null };
     try {
-      const { sources } = await MentorApi.post("/api/closest", { question, module: moduleName || null });
-      return Object.assign({}, final, { sources, weak_matches: true });
+      const closest = await MentorApi.post("/api/closest", { question, module: moduleName || null });
+      const filter = moduleName ? { module: moduleName, elsewhere: closest.elsewhere || [], question } : null;
+      if (hasSources) return { final, filter };
+      return { final: Object.assign({}, final, { sources: closest.sources, weak_matches: true }), filter };
     } catch (err) {
-      return final;
+      return { final, filter: null };
+    }
+  }
+
+  async function excerptsOf(final) {
+    const support = (final.support || []).filter((s) => s.supported && s.n);
+    const sources = (final.sources || []).map((s) => ({
+      n: s.n, text: (s.text || s.snippet || "").slice(0, 20000),
+      cited: support.filter((x) => x.n === s.n).map((x) => x.text).slice(0, 20),
+    }));
+    if (!sources.length) return {};
+    try {
+      const { excerpts } = await MentorApi.post("/api/excerpts", { sources });
+      return Object.fromEntries(excerpts.map((e) => [e.n, e.html]));
+    } catch (err) {
+      return undefined; // shown as plain text instead
     }
   }
 
   async function renderFinal(node, streamed, question, moduleName) {
-    const final = await withClosest(streamed, question, moduleName);
+    const { final, filter } = await withClosest(streamed, question, moduleName);
     const sources = (final.sources || []).map((s) => ({
       n: s.n, source: s.source, page: s.page || 0, slide: s.slide || 0, cell: s.cell || 0,
-      anchor: s.anchor || "", headings: s.headings || "",
+      anchor: s.anchor || "", headings: s.headings || "", line_start: s.line_start || 0, line_end: s.line_end || 0,
     }));
-    const rendered = await MentorApi.post("/api/render", { answer: final.answer || "", sources });
+    const [rendered, excerpts] = await Promise.all([
+      MentorApi.post("/api/render", { answer: final.answer || "", sources }),
+      excerptsOf(final),
+    ]);
     const links = {};
     for (const link of rendered.links) links[link.n] = link.href;
-    const stored = { role: "assistant", final, html: rendered.html, links, feedback: null };
+    const stored = { role: "assistant", final, html: rendered.html, links, excerpts, filter, feedback: null };
     showAnswer(node, stored);
     return stored;
   }
@@ -258,6 +377,7 @@ const MentorChat = (() => {
         const rating = Number(vote.dataset.rating);
         mark(rating);
         form.hidden = false;
+        form.scrollIntoView({ block: "nearest" }); // html's scroll-padding keeps it above the composer
         send(rating, "");
       });
     }
@@ -293,6 +413,15 @@ const MentorChat = (() => {
     }
   }
 
+  // Stopped by the student: what was written so far stays, marked as stopped (not an error).
+  function showStopped(node, text) {
+    setBadge(node, "Stopped: this answer was not finished or checked", "stopped");
+    const body = $(".answer-body", node);
+    const partial = element("p", "streaming-text", text || "");
+    body.replaceChildren(partial);
+    node.dataset.state = "stopped";
+  }
+
   function showError(node, message) {
     setBadge(node, "Something went wrong", "error");
     $(".answer-body", node).replaceChildren(element("p", "error-text", message));
@@ -311,7 +440,7 @@ const MentorChat = (() => {
     }
   }
 
-  async function ask(question) {
+  async function ask(question, signal) {
     const started = performance.now();
     addQuestion(question);
     const node = newAnswer();
@@ -324,40 +453,59 @@ const MentorChat = (() => {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
       body: JSON.stringify({ message: question, conversation_id: conversation.id, module: moduleName || null }),
+      signal,
     });
-    let response = await send();
-    if ((response.status === 404 || response.status === 422) && (await notIssued(response))) {
-      // An id this browser kept from before the server issued signed ones: the server can't continue it, so
-      // this question starts it anew under an id it issues (the page keeps the earlier messages shown).
-      conversation.id = (await MentorApi.post("/api/conversations", {})).conversation_id;
-      save();
-      response = await send();
-    }
-    if (!response.ok) {
-      showError(node, await MentorApi.detail(response));
-      return;
-    }
     const text = $(".streaming-text", node);
     let final = null;
-    for await (const event of events(response)) {
-      if (event.name === "token") {
-        if (!text.textContent) {
-          // Time to first token as the stream delivered it, and as the student saw it (from pressing Enter
-          // to the first token painted): bench/web.py compares the two.
-          node.dataset.streamFirstTokenMs = String(Math.round(performance.now() - requested));
-          setBadge(node, "Writing…", "pending");
-          requestAnimationFrame(() => {
-            node.dataset.firstTokenMs = String(Math.round(performance.now() - started));
-          });
-        }
-        text.append(event.data);
-      } else if (event.name === "final") {
-        node.dataset.streamedChars = String(text.textContent.length); // shown before the final replaced it
-        final = event.data;
-      } else if (event.name === "error") {
-        showError(node, event.data.detail || "The answer could not be completed.");
+    const stopped = () => {
+      showStopped(node, text.textContent);
+      const partial = { role: "assistant", stopped: true, text: text.textContent };
+      conversation.messages.push({ role: "user", text: question }, partial);
+      conversation.updated = Date.now();
+      save();
+    };
+    try {
+      let response = await send();
+      if ((response.status === 404 || response.status === 422) && (await notIssued(response))) {
+        // An id this browser kept from before the server issued signed ones: the server can't continue it, so
+        // this question starts it anew under an id it issues (the page keeps the earlier messages shown).
+        conversation.id = (await MentorApi.post("/api/conversations", {})).conversation_id;
+        save();
+        response = await send();
+      }
+      if (!response.ok) {
+        showError(node, await MentorApi.detail(response));
         return;
       }
+      for await (const event of events(response)) {
+        if (event.name === "token") {
+          if (!text.textContent) {
+            // Time to first token as the stream delivered it, and as the student saw it (from pressing Enter
+            // to the first token painted): bench/web.py compares the two.
+            node.dataset.streamFirstTokenMs = String(Math.round(performance.now() - requested));
+            setBadge(node, "Writing…", "pending");
+            requestAnimationFrame(() => {
+              node.dataset.firstTokenMs = String(Math.round(performance.now() - started));
+            });
+          }
+          text.append(event.data);
+        } else if (event.name === "final") {
+          node.dataset.streamedChars = String(text.textContent.length); // shown before the final replaced it
+          final = event.data;
+          showStop(false); // written and checked: nothing left to stop
+        } else if (event.name === "error") {
+          showError(node, event.data.detail || "The answer could not be completed.");
+          return;
+        }
+      }
+    } catch (err) {
+      if (err.name !== "AbortError") throw err;
+      stopped();
+      return;
+    }
+    if (signal.aborted && !final) {
+      stopped();
+      return;
     }
     if (!final) {
       showError(node, "The answer stream ended early.");
@@ -371,9 +519,53 @@ const MentorChat = (() => {
 
   function toggleHistory(show) {
     const nav = $("#history");
-    const open = show === undefined ? !nav.classList.contains("open") : show;
+    const wasOpen = nav.classList.contains("open");
+    const open = show === undefined ? !wasOpen : show;
     nav.classList.toggle("open", open);
     $("#toggle-history").setAttribute("aria-expanded", String(open));
+    if (open && !wasOpen && getComputedStyle($("#close-history")).display !== "none") $("#close-history").focus();
+    if (!open && wasOpen && nav.contains(document.activeElement)) $("#toggle-history").focus();
+  }
+
+  function showStop(visible) {
+    $("#stop").hidden = !visible;
+    $("#send").hidden = visible;
+  }
+
+  // Asks a question (from the box, or a "Search all modules" retry); Stop aborts its stream.
+  async function submit(question) {
+    if (!question || state.busy) return;
+    state.busy = true;
+    const controller = new AbortController();
+    state.stop = controller;
+    showStop(true);
+    try {
+      await ask(question, controller.signal);
+    } catch (err) {
+      const node = $("#messages").lastElementChild;
+      if (node && node.classList.contains("answer")) {
+        if (err.name === "AbortError") showStopped(node, "");
+        else showError(node, err.message);
+      }
+    } finally {
+      state.busy = false;
+      state.stop = null;
+      showStop(false);
+      $("#question").focus();
+    }
+  }
+
+  // The sticky question box's height, as the page's scroll padding: nothing scrolled or focused into view
+  // ends up under it (WCAG 2.4.11).
+  function trackComposer() {
+    const composer = $("#composer");
+    const set = () => {
+      document.documentElement.style.setProperty("--composer-height", `${Math.ceil(composer.offsetHeight)}px`);
+      document.documentElement.style.setProperty("--topbar-height", `${Math.ceil($(".topbar").offsetHeight)}px`);
+    };
+    set();
+    if (window.ResizeObserver) new ResizeObserver(set).observe(composer);
+    window.addEventListener("resize", set);
   }
 
   async function loadModules() {
@@ -396,31 +588,39 @@ const MentorChat = (() => {
         form.requestSubmit();
       }
     });
-    form.addEventListener("submit", async (event) => {
+    form.addEventListener("submit", (event) => {
       event.preventDefault();
       const question = box.value.trim();
       if (!question || state.busy) return;
-      state.busy = true;
-      $("#send").disabled = true;
       box.value = "";
-      try {
-        await ask(question);
-      } catch (err) {
-        const node = $("#messages").lastElementChild;
-        if (node && node.classList.contains("answer")) showError(node, err.message);
-      } finally {
-        state.busy = false;
-        $("#send").disabled = false;
-        box.focus();
-      }
+      submit(question);
+    });
+    $("#stop").addEventListener("click", () => {
+      if (state.stop) state.stop.abort();
     });
     $("#new-conversation").addEventListener("click", startNew);
     $("#toggle-history").addEventListener("click", () => toggleHistory());
-    renderHistory();
+    $("#close-history").addEventListener("click", () => toggleHistory(false));
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && $("#history").classList.contains("open")) toggleHistory(false);
+    });
+    trackComposer();
+    const id = (() => {
+      try {
+        return localStorage.getItem(CURRENT);
+      } catch (err) {
+        return null;
+      }
+    })();
+    const current = state.conversations.find((c) => c.id === id);
+    if (current) open(current); // a reload keeps the open conversation
+    else renderHistory();
     loadModules();
   }
 
   document.addEventListener("DOMContentLoaded", init);
   // Shows a final answer exactly as the stream's final event is shown (tests feed it hostile replies).
-  return { showFinal: (final, question) => renderFinal(newAnswer(), final, question || "", "") };
+  return {
+    showFinal: (final, question, moduleName) => renderFinal(newAnswer(), final, question || "", moduleName || ""),
+  };
 })();

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.integration
 pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the dev lock has it: ./startup.sh)")
 from selenium.common.exceptions import NoSuchElementException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 TIMEOUT = httpx.Timeout(300, connect=5)
@@ -295,4 +296,187 @@ def test_with_an_api_key_the_page_asks_once_and_links_still_open(keyed_api, brow
     browser.switch_to.window(browser.window_handles[0])
     with pytest.raises(NoSuchElementException):
         browser.find_element(By.CSS_SELECTOR, "article.answer .error-text")
+    assert not console_errors(browser), console_errors(browser)
+
+
+# ---- issue 26: quotes, excerpts, feedback under the composer, phone, reload, Stop, copy, module filter ------
+WIDTHS = [(1280, 900), (390, 844)]
+NOTE = """---
+title: Loops
+---
+# Leaving a loop
+
+::: tip
+A *for* loop repeats its block once per item.
+
+```python
+for n in range(10):
+    if n == 5:
+        break
+```
+
+5. Use `break` to leave a loop early. The loop ends at once.
+:::
+"""
+QUOTE = "Loops can end early.\n\n5. Use `break` to leave a loop early [1]."
+
+
+def _show(browser: Chrome, final: dict, count: int, question: str = "", module: str = ""):  # type: ignore[no-untyped-def]
+    browser.execute_script("MentorChat.showFinal(arguments[0], arguments[1], arguments[2])", final, question, module)
+    return WebDriverWait(browser, 60).until(_answer_done(browser, count))
+
+
+def _rect(browser: Chrome, element) -> dict:  # type: ignore[no-untyped-def]
+    return dict(browser.execute_script("return arguments[0].getBoundingClientRect().toJSON()", element))
+
+
+def _clear_of_bars(browser: Chrome, element) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the element is wholly between the sticky header and the sticky question box."""
+    box = _rect(browser, element)
+    top = _rect(browser, browser.find_element(By.CSS_SELECTOR, ".topbar"))["bottom"]
+    bottom = _rect(browser, browser.find_element(By.ID, "composer"))["top"]
+    return bool(box["height"] > 0 and box["top"] >= top - 1 and box["bottom"] <= bottom + 1)
+
+
+@pytest.mark.parametrize("size", WIDTHS, ids=["desktop", "phone"])
+def test_quotes_stay_text_and_excerpts_are_markdown_with_the_cited_sentence_marked(api, browser, size):
+    browser.set_window_size(*size)
+    browser.get(api.url + "/chat")
+    support = [{"text": "5. Use `break` to leave a loop early [1].", "supported": True, "n": 1,
+                "similarity": 0.9, "overlap": 1.0}]  # fmt: skip
+    source = {"n": 1, "source": "week02/control_flow.md", "text": NOTE, "snippet": NOTE[:240], "score": 0.8}
+    answer = _show(browser, {"answer": QUOTE, "route": "course", "grounded": True, "answer_id": "",
+                             "sources": [source], "support": support}, 1)  # fmt: skip
+    body = answer.find_element(By.CSS_SELECTOR, ".answer-body")
+    assert body.find_elements(By.TAG_NAME, "ol") == [] and "5. Use break to leave a loop early" in body.text
+    excerpt = answer.find_element(By.CSS_SELECTOR, ".excerpt")
+    assert "```" not in excerpt.text and ":::" not in excerpt.text and "title: Loops" not in excerpt.text
+    assert excerpt.find_element(By.TAG_NAME, "h1").text == "Leaving a loop"
+    assert excerpt.find_element(By.CSS_SELECTOR, "mark.cited").text == "Use break to leave a loop early."
+    copy = excerpt.find_element(By.CSS_SELECTOR, ".code-block button.copy")  # code gets a Copy button
+    _click(browser, copy)
+    WebDriverWait(browser, 10).until(lambda _: copy.text == "Copied")
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(browser, f"chat-excerpt-{size[0]}.png")
+    assert not console_errors(browser), console_errors(browser)
+
+
+@pytest.mark.parametrize("size", WIDTHS, ids=["desktop", "phone"])
+def test_feedback_controls_and_focus_never_sit_under_the_question_box(api, browser, size):
+    browser.set_window_size(*size)
+    browser.get(api.url + "/chat")
+    long = "\n\n".join(f"Loops repeat a block, paragraph {i} [1]." for i in range(12))
+    source = {"n": 1, "source": "week02/control_flow.md", "text": NOTE, "snippet": NOTE[:240], "score": 0.8}
+    final = {"answer": long, "route": "course", "grounded": True, "answer_id": "0" * 32, "sources": [source]}
+    answer = _show(browser, final, 1)
+    _show(browser, {**final, "answer": "A second answer [1]."}, 2)
+    vote = answer.find_element(By.XPATH, ".//button[normalize-space()='Helpful']")
+    # the vote just above the question box, as a student scrolling down finds it
+    browser.execute_script(
+        "const r = arguments[0].getBoundingClientRect(), c = document.getElementById('composer');"
+        "window.scrollBy(0, r.bottom - c.getBoundingClientRect().top + 2)",
+        vote,
+    )
+    vote.click()
+    form = answer.find_element(By.CSS_SELECTOR, "form.comment")
+    for part in (form.find_element(By.TAG_NAME, "textarea"), form.find_element(By.CSS_SELECTOR, "button")):
+        WebDriverWait(browser, 10).until(lambda _, part=part: _clear_of_bars(browser, part))
+    # keyboard: every control of the answers, focused from the top of the page, is scrolled clear of both bars
+    controls = browser.find_elements(
+        By.CSS_SELECTOR, "article.answer button, article.answer a, article.answer textarea"
+    )
+    for control in controls:
+        if not control.is_displayed():
+            continue
+        browser.execute_script("window.scrollTo(0, 0); arguments[0].focus()", control)
+        assert _clear_of_bars(browser, control), control.get_attribute("outerHTML")[:200]
+    screenshot(browser, f"chat-feedback-{size[0]}.png")
+
+
+def test_the_phone_header_is_one_row_and_the_drawer_closes(api, browser):
+    browser.set_window_size(390, 844)
+    browser.get(api.url + "/chat")
+    WebDriverWait(browser, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#module option")) > 1)
+    tops = browser.execute_script(
+        "return [...document.querySelectorAll('.topbar > *')].filter(e => e.offsetParent)"
+        ".map(e => { const r = e.getBoundingClientRect(); return [r.top, r.bottom]; })"
+    )
+    assert len(tops) == 4 and max(t for t, _ in tops) < min(b for _, b in tops), tops  # one row
+    assert browser.find_element(By.CSS_SELECTOR, ".topbar").size["height"] <= 60
+    # the placeholder, laid out in the box's own width and font, fits the box
+    fits = browser.execute_script(
+        "const box = document.getElementById('question'), s = getComputedStyle(box);"
+        "const probe = document.createElement('div');"
+        "for (const p of ['font', 'padding', 'border', 'box-sizing', 'line-height', 'letter-spacing'])"
+        "  probe.style.setProperty(p, s.getPropertyValue(p));"
+        "probe.style.width = box.offsetWidth + 'px'; probe.style.position = 'absolute';"
+        "probe.textContent = box.placeholder; document.body.append(probe);"
+        "const ok = probe.offsetHeight <= box.offsetHeight; probe.remove(); return ok;"
+    )
+    assert fits
+    toggle = browser.find_element(By.ID, "toggle-history")
+    toggle.click()
+    close = browser.find_element(By.ID, "close-history")
+    assert browser.find_element(By.ID, "history").is_displayed() and close.is_displayed()
+    assert browser.switch_to.active_element == close
+    close.click()
+    assert not browser.find_element(By.ID, "history").is_displayed()
+    assert toggle.get_attribute("aria-expanded") == "false"
+    toggle.click()
+    assert browser.find_element(By.ID, "history").is_displayed()
+    browser.switch_to.active_element.send_keys(Keys.ESCAPE)
+    assert not browser.find_element(By.ID, "history").is_displayed()
+    assert browser.switch_to.active_element == toggle
+    screenshot(browser, "chat-phone.png")
+    assert not console_errors(browser), console_errors(browser)
+
+
+def test_stop_keeps_what_was_written_and_a_reload_reopens_the_conversation(api, browser):
+    browser.get(api.url + "/chat")
+    box = browser.find_element(By.ID, "question")
+    type_into(browser, box, "Explain how a while loop works, with an example.")
+    box.send_keys("\n")
+    stop = browser.find_element(By.ID, "stop")
+    WebDriverWait(browser, ANSWER_WAIT, poll_frequency=0.05).until(
+        lambda d: d.execute_script(
+            "const a = document.querySelector('article.answer');"
+            "return a && a.dataset.state === 'streaming' && a.querySelector('.streaming-text').textContent"
+        )
+    )
+    stop.click()
+    answer = WebDriverWait(browser, 30).until(
+        lambda d: (
+            (a := d.find_element(By.CSS_SELECTOR, "article.answer")).get_attribute("data-state") != "streaming" and a
+        )
+    )
+    assert answer.get_attribute("data-state") == "stopped", answer.text
+    assert answer.find_element(By.CSS_SELECTOR, ".badge").text.startswith("Stopped")
+    assert answer.find_elements(By.CSS_SELECTOR, ".error-text") == []
+    written = answer.find_element(By.CSS_SELECTOR, ".answer-body").text
+    assert not stop.is_displayed() and browser.find_element(By.ID, "send").is_enabled()
+
+    browser.refresh()  # the open conversation is reopened, the stopped answer with it
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "article.question"))
+    assert browser.find_element(By.CSS_SELECTOR, "article.question").text.startswith("Explain how a while loop")
+    reopened = browser.find_element(By.CSS_SELECTOR, "article.answer")
+    assert reopened.get_attribute("data-state") == "stopped"
+    assert reopened.find_element(By.CSS_SELECTOR, ".answer-body").text == written
+    assert browser.find_element(By.CSS_SELECTOR, ".conversation-link[aria-current=true]")
+    assert not console_errors(browser), console_errors(browser)
+
+
+def test_a_refusal_under_a_module_filter_names_where_the_material_is_and_retries(api, browser):
+    browser.get(api.url + "/chat")
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#module option[value=week01]"))
+    Select(browser.find_element(By.ID, "module")).select_by_value("week01")
+    question = "What is an infinite loop and how do I stop it?"
+    refusal = {"answer": "I couldn't find this in the course materials.", "route": "course", "grounded": False,
+               "answer_id": "", "sources": []}  # fmt: skip
+    answer = _show(browser, refusal, 1, question, "week01")
+    note = answer.find_element(By.CSS_SELECTOR, ".filter-note")
+    assert note.is_displayed() and "filter is on (week01)" in note.text and "week02" in note.text, note.text
+    _click(browser, note.find_element(By.XPATH, ".//button[normalize-space()='Search all modules']"))
+    retried = WebDriverWait(browser, ANSWER_WAIT, poll_frequency=0.5).until(_answer_done(browser, 2))
+    assert retried.get_attribute("data-state") == "done" and retried.get_attribute("data-grounded") == "true"
+    assert browser.find_element(By.ID, "module").get_attribute("value") == ""
     assert not console_errors(browser), console_errors(browser)

@@ -20,13 +20,14 @@ CREDENTIALS = {"none": {}, "wrong": {"X-API-Key": "nope"}, "student": {"X-API-Ke
                "instructor": {"Authorization": f"Bearer {INSTRUCTOR}"}, "admin": {"X-API-Key": ADMIN}}  # fmt: skip
 # The test's own classification of every route: a route matching none of these fails the test until someone
 # decides who may call it. /files/ needs a student's key (or a signed link, tested in test_web.py).
+STUDENT_API = "chat|chat/stream|chat/stats|conversations|modules|render|excerpts|closest|feedback"
 EXPECTED = [
     (re.compile(r"^/api/ingest$"), "admin"),
     (re.compile(r"^/api/instructor/"), "instructor"),
     (re.compile(r"^/(chat|instructor|favicon\.ico|static/\{name\})$"), "public"),
     (re.compile(r"^/files/"), "student"),
     (re.compile(r"^/mentor/"), "student"),  # LangServe: invoke, batch, streams, schemas, playgrounds
-    (re.compile(r"^/api/(chat|chat/stream|chat/stats|conversations|modules|render|closest|feedback)$"), "student"),
+    (re.compile(rf"^/api/({STUDENT_API})$"), "student"),
     (re.compile(r"^/(|health|metrics|docs|docs/oauth2-redirect|redoc|openapi\.json)$"), "student"),
 ]
 PARAMS = {"name": "chat.js", "source": "week02/loops_handout.pdf", "config_hash": "e30", "file_path": "index.html"}

@@ -148,6 +148,8 @@ def test_closest_sources_for_a_refusal_without_any(make_client):
     client = make_client()
     closest = client.post("/api/closest", json={"question": "capital of France?", "module": "week02"}).json()
     assert [(s["n"], s["source"]) for s in closest["sources"]] == [(1, "week02/notes.md"), (2, "week03/notes.md")]
+    assert closest["elsewhere"] == ["week03"], "under a module filter: the other modules whose notes pass the floor"
+    assert client.post("/api/closest", json={"question": "capital of France?"}).json()["elsewhere"] == []
 
 
 def test_with_api_keys_pages_load_and_data_needs_a_key_or_a_signed_link(make_client, tmp_path):

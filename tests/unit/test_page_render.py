@@ -1,0 +1,60 @@
+"""What the student page shows of an answer and its sources: quoted numbers stay text, excerpts are Markdown
+cut at a sentence or line with the cited sentence marked (issue 26)."""
+
+from __future__ import annotations
+
+from views.render import render_answer, render_excerpt
+
+NOTE = """---
+title: Loops
+---
+# Loops
+
+::: tip
+A *for* loop repeats a block once per item. It stops after the last item.
+
+```python
+for i in range(3):
+    print(i)
+```
+
+5. Use `break` to leave a loop early. The loop ends at once.
+:::
+"""
+
+
+def test_a_quoted_sentence_beginning_with_a_number_stays_text():
+    html = render_answer("Loops end.\n\n5. Use break to leave a loop [1].\n\n6) Or return [1].", {1: "/files/a.md"})
+    assert "<ol" not in html and "<p>5. Use break" in html and "<p>6) Or return" in html
+    listed = render_answer("Steps:\n\n1. Open it.\n2. Read it.\n\n```\n5. code\n```")
+    assert "<ol>" in listed and "<li>Read it.</li>" in listed and "5. code" in listed, "a list from 1 stays a list"
+
+
+def test_an_excerpt_is_markdown_without_front_matter_or_directives():
+    html = render_excerpt(NOTE)
+    assert "<h1>Loops</h1>" in html and "<em>for</em>" in html and '<pre class="hl">' in html
+    assert "```" not in html and ":::" not in html and "title: Loops" not in html and "<ol" not in html
+
+
+def test_an_excerpt_marks_the_cited_sentence_and_is_cut_at_a_sentence():
+    text = NOTE + " ".join(f"Filler sentence number {i} is here." for i in range(60))
+    html = render_excerpt(text, ["Use break to leave a loop early [1]."])
+    assert '<mark class="cited">Use <code>break</code> to leave a loop early.</mark>' in html
+    assert html.rstrip().endswith('<p class="cut" aria-label="excerpt continues">…</p>')
+    last = html.split("Filler sentence number")[-1]
+    assert last.split("</p>")[0].rstrip().endswith("is here."), "cut after a sentence, never inside a word"
+    far = render_excerpt(text, ["Filler sentence number 55 is here."])
+    assert '<mark class="cited">Filler sentence number 55 is here.</mark>' in far and far.startswith('<p class="cut"')
+
+
+def test_an_excerpt_cut_inside_code_closes_the_fence_and_stays_safe():
+    code = "```python\n" + "\n".join(f"x{i} = {i}" for i in range(200)) + "\n```\n<script>alert(1)</script>"
+    html = render_excerpt(code, [])
+    assert html.count("<pre") == 1 and "```" not in html and "<script" not in html
+
+
+def test_the_excerpts_route_renders_each_source(make_client):
+    client = make_client()
+    body = {"sources": [{"n": 1, "text": NOTE, "cited": ["A for loop repeats a block once per item [1]."]}]}
+    excerpts = client.post("/api/excerpts", json=body).json()["excerpts"]
+    assert excerpts[0]["n"] == 1 and '<mark class="cited">A <em>for</em> loop' in excerpts[0]["html"]
