@@ -14,8 +14,9 @@ from typing import Any
 from typing_extensions import TypedDict  # pydantic reads it on Python < 3.12 (server output schema)
 
 # Where a chunk comes from: file (relative to the ingested folder), title, heading path, first folder level,
-# and where it applies the PDF page, PPTX slide, notebook cell (all 1-based) and nearest HTML anchor.
-SOURCE_KEYS = ("source", "title", "headings", "module", "page", "slide", "cell", "anchor")
+# and where it applies the PDF page, PPTX slide, notebook cell (all 1-based), nearest HTML anchor, and the lines
+# of a .txt/.py/.md file (1-based, inclusive; 0 for other formats and for chunks ingested before pipeline 5).
+SOURCE_KEYS = ("source", "title", "headings", "module", "page", "slide", "cell", "anchor", "line_start", "line_end")
 SNIPPET_CHARS = 240
 CITATION = re.compile(r"\[(\d{1,2})\]")  # [n] in an answer names sources[n-1]
 SPACED_CITATION = re.compile(r"\s*" + CITATION.pattern)  # with the space before it, to strip it from a sentence
@@ -33,6 +34,8 @@ class Source(TypedDict):
     slide: int
     cell: int
     anchor: str
+    line_start: int
+    line_end: int
     score: float
     snippet: str
     text: str
@@ -51,6 +54,8 @@ def make_source(n: int, text: str, metadata: Mapping[str, Any], score: float) ->
         slide=int(metadata.get("slide") or 0),
         cell=int(metadata.get("cell") or 0),
         anchor=str(metadata.get("anchor") or ""),
+        line_start=int(metadata.get("line_start") or 0),
+        line_end=int(metadata.get("line_end") or 0),
         score=round(float(score), 4),
         snippet=text[:SNIPPET_CHARS],
         text=text,
@@ -63,11 +68,14 @@ def cited(text: str) -> list[int]:
 
 
 def location(source: Mapping[str, Any]) -> str:
-    """`week02/loops_handout.pdf, page 3`, `week04/functions.html, #defaults`: where to look."""
+    """`week02/loops_handout.pdf, page 3`, `week04/functions.html, #defaults`, `week01/notes.txt, lines 4-9`."""
     parts = [source.get("source") or "?"]
     parts += [f"page {source['page']}"] if source.get("page") else []
     parts += [f"slide {source['slide']}"] if source.get("slide") else []
     parts += [f"cell {source['cell']}"] if source.get("cell") else []
     if source.get("anchor"):
         parts.append(f"#{source['anchor']}")
+    start, end = int(source.get("line_start") or 0), int(source.get("line_end") or 0)
+    if start:
+        parts.append(f"lines {start}-{end}" if end > start else f"line {start}")
     return ", ".join(parts)

@@ -15,7 +15,7 @@ from loaders.parsers import ParseError
 from server.pages import COMMON_HEADERS, templates
 from server.schemas import RenderRequest
 from server.security import Keys, presented_key
-from views.files import BROWSER_NATIVE, SourceFiles
+from views.files import BROWSER_NATIVE, SourceFiles, cited_lines, lined_document, shows_lines
 from views.render import render_answer, render_document
 
 # A course file shown as a page runs no script at all, whatever the file held.
@@ -42,8 +42,9 @@ def course_files_router(settings: Settings) -> APIRouter:
         return {"html": html, "links": [{"n": n, "href": href} for n, href in links.items()]}
 
     @router.get("/files/{source:path}", tags=["web"], response_model=None)
-    async def course_file(source: str, request: Request, exp: int = 0, sig: str = "") -> Response:
-        """An ingested file, opened where a citation points: PDFs as they are (#page=N), others as a page."""
+    async def course_file(source: str, request: Request, exp: int = 0, sig: str = "", lines: str = "") -> Response:
+        """An ingested file, opened where a citation points: PDFs as they are (#page=N), others as a page; text,
+        code (and Markdown cited by `lines=12-20`) as numbered lines `#L12`, the cited ones marked."""
         refused = keys.refusal("student", presented_key(request.scope["headers"]))
         if refused and not files.signed(source, exp, sig):
             raise HTTPException(401, "Missing or invalid API key, or a link signature that is wrong or expired.")
@@ -52,8 +53,12 @@ def course_files_router(settings: Settings) -> APIRouter:
             raise HTTPException(404, f"No ingested file {source!r}.")
         if path.suffix.lower() in BROWSER_NATIVE:
             return FileResponse(path, headers=COMMON_HEADERS, content_disposition_type="inline", filename=path.name)
+        cited = cited_lines(lines)
         try:
-            view = await asyncio.to_thread(render_document, path)
+            if shows_lines(path, cited):
+                view = await asyncio.to_thread(lined_document, path, cited)
+            else:
+                view = await asyncio.to_thread(render_document, path)
         except (ParseError, OSError) as exc:
             raise HTTPException(404, f"{source!r} can no longer be read: {exc}") from exc
         page = document.render(title=view.title, source=source, body=view.body)

@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from core.settings import Settings
 from server.security import Keys
+from views.files import LINES_CSS
 from views.render import highlight_css
 
 HERE = Path(__file__).resolve().parent
@@ -61,7 +62,7 @@ def load_assets(settings: Settings, pages: Environment) -> dict[str, Asset]:
     }
     for page in PAGES:
         assets[page] = _asset(pages.get_template(page).render().encode(), ASSET_TYPES[".html"])
-    assets["highlight.css"] = _asset(highlight_css().encode(), ASSET_TYPES[".css"])
+    assets["highlight.css"] = _asset((highlight_css() + LINES_CSS).encode(), ASSET_TYPES[".css"])
     # Whether a page must ask for a key before its first call (rather than learn it from a 401).
     needs = {"key": bool(settings.mentor_api_key), "instructor_key": Keys(settings).any}
     assets["config.json"] = _asset(json.dumps(needs).encode(), "application/json")

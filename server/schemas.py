@@ -70,6 +70,8 @@ class RenderSource(BaseModel):
     cell: JsonInt = 0
     anchor: str = Field("", max_length=500)
     headings: str = Field("", max_length=2000)
+    line_start: JsonInt = Field(0, ge=0)  # the cited lines of a .txt/.py/.md source (0: none)
+    line_end: JsonInt = Field(0, ge=0)
 
 
 class RenderRequest(BaseModel):

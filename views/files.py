@@ -1,4 +1,4 @@
-"""Which course file a citation opens, and the link that opens it at the cited page, slide, cell or heading.
+"""Which course file a citation opens, and the link that opens it at the cited page, slide, cell, heading or lines.
 
 A file is served only when the ingest records hold it (by its path relative to the folder it was ingested
 from) and it still lies, symlinks resolved, under that folder: a request names a record, never a path.
@@ -8,22 +8,42 @@ from __future__ import annotations
 
 import hmac
 import os
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+
 from core.secret import derived_key, sign
 from core.settings import Settings, inside
 from core.sql import engine_for
 from loaders.ingest import module_of, namespace_for
 from loaders.manifest import Manifest
-from views.render import heading_id
+from loaders.parsers import parse_file, read_text, split_lines
+from views.render import HIGHLIGHT_CLASS, DocumentView, heading_id, lexer_for
 
 FILES_PREFIX = "/files/"
 BROWSER_NATIVE = {".pdf"}  # served as they are: the browser's own viewer opens them at #page=N
 HEADING_IDS = {".md", ".markdown", ".docx"}  # rendered by views/render.py with heading_id() ids
+# Shown as numbered lines, each `id="L12"`, so a citation opens at its first line: plain text and code always,
+# Markdown when a link names its lines (`?lines=12-20`; otherwise it is rendered).
+ALWAYS_LINED = {".txt", ".py", ".rst"}
+LINED = ALWAYS_LINED | {".md", ".markdown"}
+LINES_PARAM = re.compile(r"^(\d{1,7})(?:-(\d{1,7}))?$")
+# Appended to highlight.css (the file view may load no inline style): long lines wrap, so a phone never
+# scrolls sideways; line numbers sit in a hanging indent; the cited lines are marked.
+LINES_CSS = """
+.document pre.lines { white-space: pre-wrap; overflow-wrap: anywhere; overflow-x: visible; counter-reset: line; }
+.lines .line { display: block; min-height: 1.2em; padding-left: 3.6em; text-indent: -3.6em; }
+.lines .line::before { counter-increment: line; content: counter(line); display: inline-block; width: 2.6em;
+  margin-right: 1em; text-align: right; color: #575757; user-select: none; }
+.lines .line.cited { background: #fff8e1; }
+.lines .line:target { scroll-margin-top: 2rem; }
+"""
 
 
 class SourceFiles:
@@ -60,13 +80,59 @@ class SourceFiles:
         return hmac.compare_digest(self.signature(source, expires), presented)
 
     def href(self, source: Mapping[str, Any]) -> str:
-        """The link that opens a source at its location: `#page=N` for PDFs, cell/slide/anchor/heading ids."""
+        """The link that opens a source at its location: `#page=N` for PDFs, cell/slide/anchor/heading ids,
+        `?lines=12-20#L12` for text, code and Markdown (the query marks the lines, the fragment scrolls)."""
         path = str(source.get("source") or "")
         url = FILES_PREFIX + quote(path)
+        query = []
         if self.settings.mentor_api_key:
             expires = int(time.time()) + self.settings.file_link_ttl_seconds
-            url += f"?exp={expires}&sig={self.signature(path, expires)}"
-        return url + _fragment(source)
+            query += [f"exp={expires}", f"sig={self.signature(path, expires)}"]
+        lines = _lines(source)
+        if lines:
+            query.append(f"lines={lines[0]}-{lines[1]}")
+        return url + ("?" + "&".join(query) if query else "") + (f"#L{lines[0]}" if lines else _fragment(source))
+
+
+def _lines(source: Mapping[str, Any]) -> tuple[int, int] | None:
+    """The cited (first, last) line of a text, code or Markdown source; None for other formats or no lines."""
+    if Path(str(source.get("source") or "")).suffix.lower() not in LINED:
+        return None
+    start = int(source.get("line_start") or 0)
+    return (start, max(int(source.get("line_end") or 0), start)) if start > 0 else None
+
+
+def cited_lines(value: str) -> tuple[int, int] | None:
+    """`12-20` (or `12`) from a link's `lines=` as (first, last); None when absent or malformed."""
+    match = LINES_PARAM.match(value or "")
+    if not match or int(match.group(1)) < 1:
+        return None
+    start = int(match.group(1))
+    return start, max(int(match.group(2) or start), start)
+
+
+def shows_lines(path: Path, cited: tuple[int, int] | None) -> bool:
+    """Whether /files/ shows this file as numbered lines (see ALWAYS_LINED)."""
+    suffix = path.suffix.lower()
+    return suffix in ALWAYS_LINED or (cited is not None and suffix in LINED)
+
+
+def lined_document(path: Path, cited: tuple[int, int] | None = None) -> DocumentView:
+    """A text file highlighted, every line `<span class="line" id="L12">` (numbered as ingest numbers them, by
+    split_lines), the cited ones also `cited`. Raises ParseError when the file can no longer be read."""
+    title = parse_file(path).title
+    lines = split_lines(read_text(path))
+    # Pygments' lexers drop leading and trailing blank lines unless told not to, which would shift every number;
+    # its formatter closes every token's span at a line end, so its output splits into the file's lines.
+    lexer = type(lexer_for(filename=path.name))(stripnl=False)
+    inner = highlight("\n".join(lines), lexer, HtmlFormatter(nowrap=True)).split("\n")
+    first, last = cited or (0, -1)
+    spans = [
+        f'<span class="line{" cited" if first <= n <= last else ""}" id="L{n}">{inner[n - 1]}\n</span>'
+        for n in range(1, len(lines) + 1)
+    ]
+    body = f'<pre class="{HIGHLIGHT_CLASS} lines"><code>{"".join(spans)}</code></pre>'
+    return DocumentView(title=title or path.name, body=body)
 
 
 def _fragment(source: Mapping[str, Any]) -> str:
