@@ -55,7 +55,7 @@
     const list = $("#totals");
     list.replaceChildren();
     for (const [label, value, hint] of cards) {
-      const box = document.createElement("div");
+      const box = document.createElement("dl"); // one term and its value per card
       box.className = "card";
       const dt = document.createElement("dt");
       dt.textContent = label;

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from harness.browser import ANSWER_WAIT, console_errors, screenshot, type_into
+from harness.browser import ANSWER_WAIT, ARTIFACTS, console_errors, screenshot, type_into
 from harness.servers import ApiServer
 from tests.integration.conftest import keyed_server
 
@@ -480,3 +480,32 @@ def test_a_refusal_under_a_module_filter_names_where_the_material_is_and_retries
     assert retried.get_attribute("data-state") == "done" and retried.get_attribute("data-grounded") == "true"
     assert browser.find_element(By.ID, "module").get_attribute("value") == ""
     assert not console_errors(browser), console_errors(browser)
+
+
+@pytest.mark.parametrize("size", WIDTHS, ids=["desktop", "phone"])
+def test_no_serious_accessibility_violations_on_either_page(api, browser, size):
+    """axe-core (bundled by axe-selenium-python, run in the page) finds no serious or critical violation."""
+    axe_selenium = pytest.importorskip("axe_selenium_python", reason="the dev lock has axe-selenium-python")
+    browser.set_window_size(*size)
+    browser.set_script_timeout(120)
+    found = {}
+    for page in ("/chat", "/instructor"):
+        browser.get(api.url + page)
+        WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+        if page == "/chat":  # an answer with its sources, the feedback form and a filter note open too
+            source = {"n": 1, "source": "week02/control_flow.md", "text": NOTE, "snippet": NOTE[:240], "score": 0.8}
+            final = {"answer": QUOTE, "route": "course", "grounded": True, "answer_id": "", "sources": [source]}
+            _show(browser, final, 1)
+            refusal = {**final, "answer": "I couldn't find this.", "grounded": False}
+            _show(browser, refusal, 2, "What is an infinite loop?", "week01")
+        else:
+            WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#top-sources tbody tr"))
+        axe = axe_selenium.Axe(browser)
+        axe.inject()
+        results = axe.run()
+        serious = [v for v in results["violations"] if v["impact"] in ("serious", "critical")]
+        found[page] = axe.report(serious) if serious else ""
+        name = f"axe-{page.strip('/')}-{size[0]}"
+        screenshot(browser, name + ".png")
+        (ARTIFACTS / (name + ".json")).write_text(json.dumps(results["violations"], indent=1))  # all, any impact
+    assert not any(found.values()), "\n".join(f"{page}: {report}" for page, report in found.items() if report)
