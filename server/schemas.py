@@ -92,6 +92,7 @@ class ExcerptSource(BaseModel):
     """A source's text, and the answer's sentences it was cited for."""
 
     n: JsonInt = Field(..., ge=1, le=99)
+    source: str = Field("", max_length=1000)  # its file: Markdown, code or plain text by the suffix
     text: str = Field(..., max_length=20_000)
     cited: list[str] = Field(default_factory=list, max_length=20)
 

@@ -41,7 +41,7 @@ def student_router(settings: Settings) -> APIRouter:
         sentences the answer cited it for marked."""
 
         def render() -> list[dict[str, Any]]:
-            return [{"n": s.n, "html": render_excerpt(s.text, s.cited)} for s in body.sources]
+            return [{"n": s.n, "html": render_excerpt(s.text, s.cited, s.source)} for s in body.sources]
 
         return {"excerpts": await asyncio.to_thread(render)}
 

@@ -182,7 +182,7 @@ def render_answer(answer: str, links: Mapping[int, str] | None = None) -> str:
 EXCERPT_CHARS = 600
 _FRONT_MATTER = re.compile(r"\A\s*---[ \t]*\n.*?\n---[ \t]*\n", re.S)
 _DIRECTIVE = re.compile(r"^[ \t]*:{3,}.*\n?", re.M)
-_BOUNDARY = re.compile(r"\n|(?<=[.!?:;])[\"')\]*_]*[ \t]+")
+_BOUNDARY = re.compile(r"\n|(?<=[.!?])[\"')\]*_`]*[ \t]+")
 _BLOCK_MARK = re.compile(r"[ \t]*(?:[-*+]|\d{1,9}[.)]|#{1,6}|>)[ \t]+")
 _WORDS = re.compile(r"[^\W_]+")
 MARK_OPEN, MARK_CLOSE = "\ue010", "\ue011"
@@ -210,17 +210,24 @@ def _word_set(text: str) -> set[str]:
 
 
 def _cited_spans(text: str, cited: list[str]) -> list[tuple[int, int]]:
-    """Where each cited sentence is in the text: the sentence or line sharing most of its words (≥ 60%)."""
+    """Where each cited sentence is in the text: the run of up to four sentences or lines (a PDF wraps a
+    sentence over lines) sharing most words with it, counted against the longer of the two (≥ 60%)."""
     units = _units(text)
+    words = [_word_set(text[s:e]) for s, e in units]
     found: list[tuple[int, int]] = []
     for sentence in cited:
         wanted = _word_set(sentence)
         if not wanted:
             continue
-        scored = [(len(wanted & _word_set(text[s:e])) / len(wanted), s, e) for s, e in units]
-        score, s, e = max(scored, default=(0.0, 0, 0))
-        if score >= 0.6 and (s, e) not in found:
-            found.append((s, e))
+        best = (0.0, 0, 0, 0)  # score, -length (the shortest of equals), start, end
+        for i in range(len(units)):
+            span: set[str] = set()
+            for j in range(i, min(i + 4, len(units))):
+                span |= words[j]
+                score = len(wanted & span) / max(len(wanted), len(span))
+                best = max(best, (score, units[i][0] - units[j][1], units[i][0], units[j][1]))
+        if best[0] >= 0.6 and best[2:] not in found:
+            found.append(best[2:])
     return sorted(found)
 
 
@@ -248,18 +255,37 @@ def _mark(text: str, spans: list[tuple[int, int]]) -> str:
     return text
 
 
-def render_excerpt(text: str, cited: list[str] | None = None, limit: int = EXCERPT_CHARS) -> str:
-    """A source's text as sanitised HTML: its Markdown rendered, cut at sentence or line boundaries (an ellipsis
-    says where), the sentences an answer cited it for in `<mark class="cited">`."""
-    text = _not_content(text).strip()
-    spans = _cited_spans(text, list(cited or []))
+MARKDOWN_SOURCES = {"", ".md", ".markdown", ".ipynb"}  # notebooks: Markdown cells, code cells fenced
+CODE_SOURCES = {".py"}
+
+
+def _plain(text: str) -> str:
+    """Text that is not Markdown (PDF, Word, slides, HTML, .txt): paragraphs, its line breaks kept."""
+    paragraphs = [p.strip("\n") for p in re.split(r"\n[ \t]*\n", text) if p.strip()]
+    return "".join(f"<p>{'<br>'.join(html.escape(line) for line in p.splitlines())}</p>\n" for p in paragraphs)
+
+
+def render_excerpt(text: str, cited: list[str] | None = None, source: str = "", limit: int = EXCERPT_CHARS) -> str:
+    """A source's text as sanitised HTML, cut at sentence or line boundaries (an ellipsis says where), the
+    sentences an answer cited it for in `<mark class="cited">`: Markdown (and notebooks) rendered as Markdown,
+    code highlighted, the text of PDFs, Word files, slides and pages as the text it is."""
+    suffix = Path(source).suffix.lower()
+    text = _not_content(text).strip() if suffix in MARKDOWN_SOURCES else text.strip()
+    spans = _cited_spans(text, list(cited or [])) if suffix not in CODE_SOURCES else []
     start, end = _window(text, spans[0] if spans else None, limit)
-    inside = [(max(s, start) - start, min(e, end) - start) for s, e in spans if s < end and e > start]
-    part = _mark(text[start:end].strip("\n"), [(s, e) for s, e in inside if e > s])
-    fences = sum(1 for line in part.splitlines() if _FENCE_LINE.match(line))
-    if fences % 2:  # cut inside a code block: close it
-        part += "\n```"
-    body = _answer_parser().render(quoted_numbers_as_text(part), {})
+    cut = text[start:end]
+    lead = len(cut) - len(cut.lstrip("\n"))  # the blank lines stripped at the start shift every span
+    inside = [(max(s, start) - start - lead, min(e, end) - start - lead) for s, e in spans if s < end and e > start]
+    part = _mark(cut.strip("\n"), [(max(s, 0), e) for s, e in inside if e > max(s, 0)])
+    if suffix in CODE_SOURCES:
+        body = code_block(part, filename=source)
+    elif suffix in MARKDOWN_SOURCES:
+        fences = sum(1 for line in part.splitlines() if _FENCE_LINE.match(line))
+        if fences % 2:  # cut inside a code block: close it
+            part += "\n```"
+        body = _answer_parser().render(quoted_numbers_as_text(part), {})
+    else:
+        body = _plain(part)
     body = body.replace(MARK_OPEN, '<mark class="cited">').replace(MARK_CLOSE, "</mark>")
     more = '<p class="cut" aria-label="excerpt continues">…</p>'
     return _clean((more if start > 0 else "") + body + (more if end < len(text) else ""), _EXCERPT_ATTRIBUTES)

@@ -320,7 +320,7 @@ const MentorChat = (() => {
   async function excerptsOf(final) {
     const support = (final.support || []).filter((s) => s.supported && s.n);
     const sources = (final.sources || []).map((s) => ({
-      n: s.n, text: (s.text || s.snippet || "").slice(0, 20000),
+      n: s.n, source: s.source || "", text: (s.text || s.snippet || "").slice(0, 20000),
       cited: support.filter((x) => x.n === s.n).map((x) => x.text).slice(0, 20),
     }));
     if (!sources.length) return {};

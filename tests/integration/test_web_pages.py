@@ -154,7 +154,12 @@ def test_an_answer_streams_and_its_citations_open_the_pdf_page_and_the_notebook_
 
     notebook = _source_item(answer, ".ipynb")
     cell = notebook.find_element(By.CSS_SELECTOR, ".source-location").text.split()[-1]
-    excerpt = notebook.find_element(By.CSS_SELECTOR, ".excerpt").text
+    # the excerpt's prose (a chunk may run on into the next cell's code, shown as a code block)
+    excerpt = browser.execute_script(
+        "const e = arguments[0].cloneNode(true); e.querySelectorAll('.code-block, .cut').forEach(c => c.remove());"
+        "document.body.append(e); const text = e.innerText; e.remove(); return text;",
+        notebook.find_element(By.CSS_SELECTOR, ".excerpt"),
+    )
     opened = _open_in_new_tab(browser, notebook.find_element(By.CSS_SELECTOR, "a.source-open"))
     assert opened.endswith(f"#cell-{cell}"), opened
     target = browser.execute_script(
@@ -509,3 +514,20 @@ def test_no_serious_accessibility_violations_on_either_page(api, browser, size):
         screenshot(browser, name + ".png")
         (ARTIFACTS / (name + ".json")).write_text(json.dumps(results["violations"], indent=1))  # all, any impact
     assert not any(found.values()), "\n".join(f"{page}: {report}" for page, report in found.items() if report)
+
+
+def test_each_page_weighs_at_most_60_kb_and_loads_nothing_from_elsewhere(api, browser):
+    """Everything a page loads (its HTML, scripts, styles, icon, config) comes from this server: no CDN, and it
+    works offline; 60 KB uncompressed at most per page."""
+    for page in ("/chat", "/instructor"):
+        browser.get(api.url + page)
+        WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+        time.sleep(1)  # the page's own calls (modules, summary) finish
+        loaded = browser.execute_script(
+            "return [performance.getEntriesByType('navigation')[0], ...performance.getEntriesByType('resource')]"
+            ".map(e => [e.name, e.initiatorType, e.decodedBodySize])"
+        )
+        assets = [(url, size) for url, kind, size in loaded if kind not in ("fetch", "xmlhttprequest")]
+        assert all(url.startswith(api.url + "/") for url, *_ in loaded), loaded
+        weight = sum(size for _, size in assets)
+        assert 0 < weight <= 60_000, (page, weight, assets)

@@ -58,3 +58,26 @@ def test_the_excerpts_route_renders_each_source(make_client):
     body = {"sources": [{"n": 1, "text": NOTE, "cited": ["A for loop repeats a block once per item [1]."]}]}
     excerpts = client.post("/api/excerpts", json=body).json()["excerpts"]
     assert excerpts[0]["n"] == 1 and '<mark class="cited">A <em>for</em> loop' in excerpts[0]["html"]
+
+
+def test_pdf_text_is_text_and_a_sentence_wrapped_over_lines_is_marked_whole():
+    text = (
+        "5. The while loop\nA loop whose condition never changes is an infinite loop; press Ctrl+C in\n"
+        "the terminal to interrupt it.\n-----\n* not a list"
+    )
+    html = render_excerpt(text, ["A loop whose condition never changes is an infinite loop; press Ctrl+C in the "
+                                 "terminal to interrupt it [1]."], "week02/loops_handout.pdf")  # fmt: skip
+    assert "<ol" not in html and "<ul" not in html and "<h2" not in html and "<hr" not in html
+    assert '<mark class="cited">A loop whose condition never changes is an infinite loop; press Ctrl+C in<br>' in html
+    assert "interrupt it.</mark><br>-----" in html
+
+
+def test_code_is_highlighted_not_read_as_markdown():
+    html = render_excerpt("# a comment, not a heading\nx = 1\n", ["x = 1"], "week01/hello.py")
+    assert html.startswith('<pre class="hl">') and "<h1" not in html and "<mark" not in html
+
+
+def test_the_mark_lands_on_the_sentence_when_the_cut_starts_at_a_line_break():
+    text = "\n".join(f"Line number {i} of the handout." for i in range(40)) + "\nA loop stops at break.\nEnd."
+    html = render_excerpt(text, ["A loop stops at break."], "week02/loops_handout.pdf", limit=200)
+    assert '<mark class="cited">A loop stops at break.</mark>' in html
