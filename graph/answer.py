@@ -21,6 +21,8 @@ MAX_LIST_QUOTES = 6  # a quoted "…the rules are:" brings at most this many sen
 PART_RELATIVE = 0.7  # a sentence this good (× the best) joins when it holds a question term the others lack
 KIND_BONUS = 0.1  # for a sentence that reads as the kind of answer the question asks for
 _LIST_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s")
+_NUMBERED = re.compile(r"^\s*\d+[.)]\s")  # a short one unpunctuated is a section title; steps come with their lead-in
+_UNDERLINED = re.compile(r"\s(-{4,}|={4,})\s*$")  # a plain-text title: "1. OPENING A FILE WITH open() -------"
 _TERMINAL = re.compile(r"[.!?:;)\]\"'’”]$")
 _ANNOUNCES = re.compile(
     r"^(here(?! is| are)|below|next|in this (section|chapter|lesson|episode|notebook)|let's|let us|"
@@ -192,8 +194,11 @@ def not_an_answer(units: list[tuple[int, Segment]], i: int) -> str | None:
         return "code"
     if len(text) < MIN_QUOTE_CHARS:
         return "fragment"
-    if text.startswith("#") or (len(text.split()) <= 10 and not _TERMINAL.search(text) and not _LIST_ITEM.match(text)):
+    short = len(text.split()) <= 10 and not _TERMINAL.search(text)
+    if text.startswith("#") or _UNDERLINED.search(text) or short and not _LIST_ITEM.match(text):
         return "heading"
+    if short and _NUMBERED.match(text) and len(text.split()) <= 8:
+        return "heading"  # "5. The while loop", a contents line "1. generator functions and the `yield` keyword"
     if text.endswith("?"):
         return "question"
     if _EXERCISE.match(text):

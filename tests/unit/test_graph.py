@@ -463,6 +463,11 @@ def test_the_store_given_to_the_graph_is_the_one_its_nodes_read(wire, monkeypatc
         ("A tuple is like a list, but it cannot be changed once it is made.", None),
         ("keyword: A reserved word that is used to define the syntax of the language.", None),
         ("- `-r, --recursive`: copy directories recursively, with all they hold.", None),
+        ("5. Loops that never end early", "heading"),  # a numbered section title
+        ("1. generator functions and the `yield` keyword", "heading"),  # a notebook's list of contents
+        ("1. OPENING A FILE WITH open() -----------------------------", "heading"),  # a plain-text title
+        ("- cannot start with a digit", None),  # a rule in a bulleted list is an answer
+        ("2. Press Ctrl+C to stop the program, then fix the condition", None),  # a step long enough to say something
     ],
 )
 def test_units_that_are_no_answer_are_never_quoted(unit, why):
