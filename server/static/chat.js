@@ -448,6 +448,7 @@ const MentorChat = (() => {
     node.scrollIntoView({ block: "end" });
     const conversation = await ensureConversation(question);
     const moduleName = $("#module").value;
+    conversation.module = moduleName; // reopened (or reloaded) with the filter its last question used
     const requested = performance.now();
     const send = () => MentorApi.request("/api/chat/stream", {
       method: "POST",
