@@ -209,6 +209,11 @@ def is_follow_up(question: str, own_terms: Sequence[str]) -> bool:
     return len(own_terms) < 3 and _POINTS_BACK.search(question) is not None
 
 
+def points_back(question: str) -> bool:
+    """The question uses a word that points to something said before ("it", "them", "that one")."""
+    return _POINTS_BACK.search(question) is not None
+
+
 def keeps_the_question(condensed: str, question: Sequence[str], earlier: Sequence[str], have: Sequence[str]) -> bool:
     """A condensed follow-up may be used when it keeps every term the student wrote and names at least one term
     of the earlier question (stems of each given); else it lost the question (seen: `The course materials say:

@@ -506,3 +506,21 @@ def test_an_extractive_follow_up_needs_no_llm_and_a_standalone_question_is_not_c
     alone = mentor.invoke({"question": "What does a set hold, and in which order?", **again})
     assert llm.prompts == [] and follow["grounded"] and alone["grounded"]
     assert "tuple" in store.calls[1]["query"] and store.calls[2]["query"] == "What does a set hold, and in which order?"
+
+
+def test_a_question_that_points_back_is_read_with_the_earlier_turn_before_any_rewrite():
+    from langchain_core.messages import HumanMessage
+
+    from graph.graph import _evidence_question, decide_after_grading
+
+    question = "How do I put one more value into it?"  # words enough of its own: not taken for a follow-up
+    turns = [HumanMessage("How do I create a set?"), AIMessage("Use set()."), HumanMessage(question)]
+    state: Any = {"question": question, "standalone": question, "messages": turns, "relevant": [], "rewrites": 0}
+    config: Any = {"configurable": {"max_rewrites": 1}}
+    assert decide_after_grading(state, config) == "condense_question"  # nothing answered it alone
+    built = question + " create set"  # condense_question in code: the student's words plus the earlier question's
+    assert _evidence_question({**state, "standalone": built}, "english") == built  # judged whole
+    assert decide_after_grading({**state, "standalone": built}, config) == "rewrite_query"  # read once, then rewrite
+    assert decide_after_grading({**state, "messages": turns[2:]}, config) == "rewrite_query"  # no earlier turn
+    standalone = "What is a tuple used for?"  # points nowhere: its own words decide, nothing borrowed
+    assert decide_after_grading({**state, "question": standalone, "standalone": standalone}, config) == "rewrite_query"
