@@ -52,9 +52,11 @@ class CheckedAnswer:
         return [s for s in self.support if s.claim]
 
     def verified(self) -> Verified:
-        """Counts over the model's sentences (quoted note sentences are supported by construction)."""
+        """Counts over the model's sentences (quoted note sentences are supported by construction); over every
+        sentence when the answer is quotes (a draft of which nothing survived was counted "0 of 1 found" above a
+        grounded, quoted answer)."""
         drafted = [s for s in self.claims if not s.quoted]
-        claims = drafted or self.claims
+        claims = drafted if drafted and self.style == "generative" else self.claims
         supported = sum(s.supported for s in claims)
         return Verified(style=self.style, sentences=len(claims), supported=supported, dropped=len(claims) - supported)
 

@@ -432,6 +432,8 @@ def test_the_quote_fallback_of_generate_is_the_quote_node(wire):
     fallback = graph.invoke(question)
     quoted = graph.invoke(question, {"configurable": {"answer_style": "extractive"}})
     assert fallback["verified"]["style"] == "extractive" and fallback["grounded"]
+    # counted over every sentence: the quote found, the dropped draft not (it was "0 of 1 found" above quotes)
+    assert fallback["verified"] == {"style": "extractive", "sentences": 2, "supported": 1, "dropped": 1}
     assert (fallback["answer"], fallback["sources"]) == (quoted["answer"], quoted["sources"])
 
 
