@@ -270,7 +270,7 @@ def test_restart_everything_keeps_conversations_and_collection(cluster, replicas
     restarted.start()
     headers = {"X-API-Key": KEY}
     assert ok(httpx.get(f"{restarted.url}/api/chat/stats", headers=headers, timeout=30))["chunk_count"] == chunks
-    assert invoke(restarted.url, "thanks!", CONVERSATIONS["ab"], headers)["turns"] == 3
+    assert invoke(restarted.url, "hello again!", CONVERSATIONS["ab"], headers)["turns"] == 3
 
 
 def test_metrics_sum_every_worker_behind_the_api_key(replicas):
@@ -289,7 +289,7 @@ def test_metrics_sum_every_worker_behind_the_api_key(replicas):
     for name in ("mentor_llm_seconds_count", "mentor_answers_total", "mentor_queue_depth"):
         assert name in text, name
     assert _metric(text, "mentor_http_requests_total", route="/api/chat/stats", status="200") >= 1
-    assert _metric(text, "mentor_llm_seconds_count", node="respond", outcome="ok") >= 1  # the "thanks!" above
+    assert _metric(text, "mentor_llm_seconds_count", node="respond", outcome="ok") >= 1  # "hello again!" above
 
 
 def ok_text(url: str, headers: dict) -> str:
