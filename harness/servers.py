@@ -128,6 +128,7 @@ class Deployment:
             CHECKPOINT_DB=str(root / "conversations.sqlite"),
             LLM_BASE_URL=llm_url,
             INGEST_ROOTS=json.dumps([str(COURSE_DIR), str(root)]),
+            INSTRUCTOR_ANSWERS_DIR=str(root / "instructor_answers"),  # never into the project's course_materials/
         )
         env.update(extra)
         return cls(root, env)

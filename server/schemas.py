@@ -101,3 +101,15 @@ class ExcerptRequest(BaseModel):
     """The sources of an answer, to show each as an excerpt."""
 
     sources: list[ExcerptSource] = Field(default_factory=list, max_length=50)
+
+
+class InstructorAnswerRequest(BaseModel):
+    """An instructor's answer to a question the materials miss (POST and PUT /api/instructor/answers)."""
+
+    question: str = Field(..., min_length=1, max_length=4000, description="The question it answers.")
+    body: str = Field(
+        ..., min_length=1, max_length=20_000, description="The answer, in Markdown (code allowed); shown sanitised."
+    )
+    module: str = Field(
+        "", max_length=100, pattern=f"^$|{MODULE_NAME_PATTERN}", description="A module of the course; empty: all."
+    )
