@@ -76,7 +76,7 @@ const InstructorAnswers = (() => {
     buttons.forEach((b) => { b.disabled = true; });
     try {
       const saved = editing ? await send("PUT", `${API}/${editing}`, body) : await send("POST", API, body);
-      if (publish && saved.state !== "published") await send("POST", `${API}/${saved.answer_id}/publish`);
+      if (publish && saved.state !== "published") await send("POST", `${API}/${saved.answer_id}/publish`, {});
       $("#answer-dialog").close();
       const published = publish || saved.state === "published";
       await refresh(published ? "Published: students asking this now get your answer." : "Draft saved.");
@@ -90,7 +90,7 @@ const InstructorAnswers = (() => {
   async function act(answer, action) {
     const status = $("#answers-status");
     try {
-      if (action === "publish") await send("POST", `${API}/${answer.answer_id}/publish`);
+      if (action === "publish") await send("POST", `${API}/${answer.answer_id}/publish`, {});
       else await send("DELETE", `${API}/${answer.answer_id}`);
       await refresh(action === "publish" ? "Published." : "Retracted: it is no longer in the materials.");
     } catch (err) {

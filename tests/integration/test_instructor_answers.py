@@ -86,7 +86,7 @@ def test_a_published_answer_is_cited_at_once_and_gone_when_retracted(server):
         answer_id = created.json()["answer_id"]
 
         started = time.monotonic()
-        published = client.post(f"/api/instructor/answers/{answer_id}/publish", headers=teacher)
+        published = client.post(f"/api/instructor/answers/{answer_id}/publish", json={}, headers=teacher)
         assert published.status_code == 200, published.text
         source = published.json()["source"]
         assert published.json()["ingest"]["added"] == 1 and source == f"instructor-answer-{answer_id}.md"
@@ -101,7 +101,7 @@ def test_a_published_answer_is_cited_at_once_and_gone_when_retracted(server):
         opened = client.get(f"/files/{source}", headers=student)
         assert opened.status_code == 200 and "late-submission" in opened.text
 
-        again = client.post(f"/api/instructor/answers/{answer_id}/publish", headers=teacher).json()
+        again = client.post(f"/api/instructor/answers/{answer_id}/publish", json={}, headers=teacher).json()
         assert again["ingest"]["added"] == 0 and again["ingest"]["unchanged"] == 1, "publishing twice: no new chunk"
         assert recorded(server, source) == 1 and in_store(client, source)
 

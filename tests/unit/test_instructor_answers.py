@@ -140,11 +140,11 @@ def test_the_routes_write_publish_and_retract_under_the_instructors_key(make_cli
     assert answer["state"] == "draft" and "<script" not in answer["html"] and "<strong>10 %</strong>" in answer["html"]
     answer_id = answer["answer_id"]
 
-    published = client.post(f"/api/instructor/answers/{answer_id}/publish", headers=teacher)
+    published = client.post(f"/api/instructor/answers/{answer_id}/publish", json={}, headers=teacher)
     assert published.status_code == 200, published.text
     folder = course / "instructor_answers"
     assert ingests == [folder] and (folder / published.json()["source"]).is_file()
-    again = client.post(f"/api/instructor/answers/{answer_id}/publish", headers=teacher)
+    again = client.post(f"/api/instructor/answers/{answer_id}/publish", json={}, headers=teacher)
     assert again.json()["source"] == published.json()["source"], "publishing twice: the same file"
     edited = client.put(f"/api/instructor/answers/{answer_id}", json={**body, "body": "Two days."}, headers=teacher)
     assert edited.status_code == 200 and edited.json()["updated"] >= published.json()["updated"]
@@ -177,14 +177,14 @@ def test_bad_answers_are_a_clear_4xx(make_client, course, ingests, change, statu
     client = make_client(INGEST_ROOTS=f'["{course}"]')
     body = {"question": QUESTION, "body": BODY, "module": "week02", **change}
     assert client.post("/api/instructor/answers", json=body).status_code == status
-    assert client.post("/api/instructor/answers/nothex/publish").status_code == 422
-    assert client.post(f"/api/instructor/answers/{'0' * 16}/publish").status_code == 404
+    assert client.post("/api/instructor/answers/nothex/publish", json={}).status_code == 422
+    assert client.post(f"/api/instructor/answers/{'0' * 16}/publish", json={}).status_code == 404
     assert client.get("/api/instructor/answers").json()["answers"] == [] and ingests == []
 
 
 def test_an_answers_folder_outside_the_ingest_roots_is_never_written(make_client, course, tmp_path, ingests):
     client = make_client(INGEST_ROOTS=f'["{course}"]', INSTRUCTOR_ANSWERS_DIR=str(tmp_path / "elsewhere"))
     answer_id = client.post("/api/instructor/answers", json={"question": QUESTION, "body": BODY}).json()["answer_id"]
-    refused = client.post(f"/api/instructor/answers/{answer_id}/publish")
+    refused = client.post(f"/api/instructor/answers/{answer_id}/publish", json={})
     assert refused.status_code == 503 and "INGEST_ROOTS" in refused.json()["detail"]
     assert not (tmp_path / "elsewhere").exists() and ingests == []
