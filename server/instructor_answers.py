@@ -63,10 +63,13 @@ def instructor_answers_router(settings: Settings) -> APIRouter:
         except UnknownAnswer as exc:
             raise HTTPException(404, "No instructor answer has this id.") from exc
 
-    async def ingested(request: Request, change: Callable[[], Awaitable[InstructorAnswer]]) -> dict[str, Any]:
+    async def ingested(
+        request: Request, answer_id: str, change: Callable[[], Awaitable[InstructorAnswer]]
+    ) -> dict[str, Any]:
         """Change the folder and ingest it, together under the ingest lock (two publishes never interleave)."""
         from loaders.ingest import ingest_directory
 
+        await call(lambda: book.get(answer_id))  # an unknown id is a 404 whatever the folder's state
         refused = unreadable(folder, settings)
         if refused:
             raise HTTPException(503, f"INSTRUCTOR_ANSWERS_DIR: {refused}")
@@ -106,7 +109,9 @@ def instructor_answers_router(settings: Settings) -> APIRouter:
         if edited.state != "published":
             return shown(await call(lambda: book.edit(answer_id, body.question, body.body, body.module, writer)))
         return await ingested(
-            request, lambda: call(lambda: book.edit(answer_id, body.question, body.body, body.module, writer))
+            request,
+            answer_id,
+            lambda: call(lambda: book.edit(answer_id, body.question, body.body, body.module, writer)),
         )
 
     @router.post("/api/instructor/answers/{answer_id}/publish")
@@ -114,13 +119,13 @@ def instructor_answers_router(settings: Settings) -> APIRouter:
         """Write the answer into the answers' folder and ingest it: cited as "Instructor answer, <date>".
         Publishing again changes nothing (the same file, no new chunk)."""
         writer = who(request)
-        return await ingested(request, lambda: call(lambda: book.publish(answer_id, writer)))
+        return await ingested(request, answer_id, lambda: call(lambda: book.publish(answer_id, writer)))
 
     @router.delete("/api/instructor/answers/{answer_id}")
     async def retract_answer(request: Request, answer_id: str = AnswerId) -> dict[str, Any]:
         """Retract an answer: its file deleted and the folder re-ingested, so none of its chunks is left; the
         answer stays listed, retracted, with its audit trail."""
         writer = who(request)
-        return await ingested(request, lambda: call(lambda: book.retract(answer_id, writer)))
+        return await ingested(request, answer_id, lambda: call(lambda: book.retract(answer_id, writer)))
 
     return router
