@@ -55,13 +55,15 @@ def instructor_answers_router(settings: Settings) -> APIRouter:
         return {**answer.to_dict(), "html": render_answer(answer.body)}  # the sanitiser: never raw Markdown
 
     async def call(write: Callable[[], T]) -> T:
-        """Run a book operation off the event loop; its refusals as 422 / 404."""
+        """Run a book operation off the event loop; its refusals as 422 / 404, a folder it can't write as 503."""
         try:
             return await asyncio.to_thread(write)
         except AnswerError as exc:
             raise errors.invalid(("body", exc.field), str(exc)) from exc
         except UnknownAnswer as exc:
             raise HTTPException(404, "No instructor answer has this id.") from exc
+        except OSError as exc:  # the answers' folder full, read-only or gone: the file system's, not a bug
+            raise HTTPException(503, f"The instructor answers' folder can't be written: {exc.strerror or exc}") from exc
 
     async def ingested(
         request: Request, answer_id: str, change: Callable[[], Awaitable[InstructorAnswer]]
@@ -86,14 +88,17 @@ def instructor_answers_router(settings: Settings) -> APIRouter:
             except state_errors() as exc:
                 metrics.INGEST_RUNS.labels("error").inc()
                 raise HTTPException(503, unavailable_detail(settings, exc, ingest=True)) from exc
+            except OSError as exc:
+                metrics.INGEST_RUNS.labels("error").inc()
+                raise HTTPException(503, f"The instructor answers' folder can't be read: {exc}") from exc
         metrics.INGEST_RUNS.labels("ok" if report.exit_code == 0 else "some_files_failed").inc()
         return {**shown(answer), "ingest": report.summary()}
 
     @router.get("/api/instructor/answers")
     async def list_answers() -> dict[str, Any]:
         """Every answer (drafts, published, retracted), the most recently written first, each also as HTML."""
-        answers = await call(book.all)
-        return {"answers": [shown(a) for a in answers], "folder": str(folder)}
+        answers = await call(lambda: [shown(a) for a in book.all()])
+        return {"answers": answers, "folder": str(folder)}
 
     @router.post("/api/instructor/answers", status_code=201)
     async def create_answer(body: InstructorAnswerRequest, request: Request) -> dict[str, Any]:
