@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.browser import console_errors, type_into
 from harness.servers import ApiServer, Deployment
 
 pytestmark = pytest.mark.integration
@@ -110,7 +111,54 @@ def test_a_published_answer_is_cited_at_once_and_gone_when_retracted(server):
         assert recorded(server, source) == 0 and not in_store(client, source), "nothing of it left"
         assert client.get(f"/files/{source}", headers=student).status_code == 404
         listed = client.get("/api/instructor/answers", headers=teacher).json()["answers"]
-        assert [(a["answer_id"], a["state"]) for a in listed] == [(answer_id, "retracted")]
+        assert (answer_id, "retracted") in [(a["answer_id"], a["state"]) for a in listed]
 
     refused = ask(server)
     assert not refused["grounded"] and all(s["source"] != source for s in refused["sources"]), refused
+
+
+EXAM = "When is the final exam of the course?"
+EXAM_ANSWER = "The final exam of the course is on 12 June at 9:00 in room B12. <script>window.pwned = 1</script>"
+
+
+def test_the_instructor_answers_a_missing_question_on_the_page(server, browser):
+    """The issue's target, in a real browser: a refused question answered on /instructor, published, is grounded
+    for the student within 5 s; retracted on the page, it is refused again. No script of the answer runs."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    assert not ask(server, EXAM)["grounded"]
+    browser.get(server.url + "/instructor")
+    dialog = WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "key-dialog"))
+    WebDriverWait(browser, 30).until(lambda _: dialog.is_displayed())
+    type_into(browser, browser.find_element(By.ID, "key-input"), INSTRUCTOR + "\n")
+
+    def answer_button(driver):  # type: ignore[no-untyped-def]
+        found = driver.find_elements(By.CSS_SELECTOR, f'#unanswered button[aria-label="Answer: {EXAM}"]')
+        if not found:
+            driver.find_element(By.ID, "refresh").click()  # the log is written off the request path
+        return found[0] if found else False
+
+    button = WebDriverWait(browser, 60, poll_frequency=1).until(answer_button)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+    button.click()
+    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "answer-dialog").is_displayed())
+    assert browser.find_element(By.ID, "answer-question").get_attribute("value") == EXAM
+    type_into(browser, browser.find_element(By.ID, "answer-body"), EXAM_ANSWER)
+    browser.find_element(By.ID, "answer-publish").click()
+    WebDriverWait(browser, 60).until(lambda d: "Published" in d.find_element(By.ID, "answers-status").text)
+    started = time.monotonic()
+    answered = ask(server, EXAM)
+    assert answered["grounded"] and time.monotonic() - started < 5, answered
+    assert any(s["title"].startswith("Instructor answer, ") for s in answered["sources"]), answered["sources"]
+    answers = browser.find_element(By.ID, "answers")
+    assert "12 June" in answers.text and "published" in answers.text
+    assert browser.execute_script("return window.pwned") is None, "the answer's script never runs"
+
+    retract = answers.find_element(By.XPATH, ".//tr[contains(., '12 June')]//button[text()='Retract']")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", retract)
+    retract.click()
+    WebDriverWait(browser, 60).until(lambda d: "Retracted" in d.find_element(By.ID, "answers-status").text)
+    assert not ask(server, EXAM)["grounded"]
+    assert browser.execute_script("return window.pwned") is None
+    assert not console_errors(browser), console_errors(browser)
