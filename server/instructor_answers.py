@@ -20,7 +20,7 @@ from core.settings import Settings
 from core.store_errors import StoreError
 from server import errors, metrics
 from server.ingest import unreadable
-from server.schemas import InstructorAnswerRequest
+from server.schemas import InstructorAnswerRequest, PublishRequest
 from server.security import presented_key
 from views.files import SourceFiles
 from views.render import render_answer
@@ -120,7 +120,7 @@ def instructor_answers_router(settings: Settings) -> APIRouter:
         )
 
     @router.post("/api/instructor/answers/{answer_id}/publish")
-    async def publish_answer(request: Request, answer_id: str = AnswerId) -> dict[str, Any]:
+    async def publish_answer(_body: PublishRequest, request: Request, answer_id: str = AnswerId) -> dict[str, Any]:
         """Write the answer into the answers' folder and ingest it: cited as "Instructor answer, <date>".
         Publishing again changes nothing (the same file, no new chunk)."""
         writer = who(request)

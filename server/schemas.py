@@ -123,3 +123,7 @@ class InstructorAnswerRequest(BaseModel):
         pattern=f"^$|{MODULE_NAME_PATTERN}",
         description="A module of the course (one /api/modules lists; another is a 422); empty: the whole course.",
     )
+
+
+class PublishRequest(BaseModel):
+    """Body of POST /api/instructor/answers/{id}/publish: an empty object (a POST is JSON, server/body.py)."""
