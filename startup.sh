@@ -264,6 +264,12 @@ ingest_if_stale() {
   fi
   log "Ingesting course_materials/"
   "$PY" -m loaders --directory course_materials/ || die "Ingest failed (see above)"
+  # The instructor's published answers: an ingest root of their own, which the course's ingest skips.
+  local answers; answers="$("$PY" -c 'from core.settings import get_settings as g; print(g().instructor_answers_path)')"
+  if [[ -d "$answers" ]] && [[ -n "$(ls -A "$answers")" ]]; then
+    log "Ingesting the instructor's answers ($answers)"
+    "$PY" -m loaders --directory "$answers" || die "Ingest of the instructor's answers failed (see above)"
+  fi
   printf '%s' "$now" >"$stamp"
 }
 

@@ -238,6 +238,11 @@ class Settings(BaseSettings):
         "", description="SQLAlchemy URL of the interaction log; empty: interactions.sqlite beside CHECKPOINT_DB."
     )
     interactions_retention_days: int = Field(180, ge=0, description="Delete interactions older than this; 0 = keep.")
+    instructor_answers_dir: str = Field(
+        "",
+        description="Where published instructor answers are written as Markdown files and ingested from (an "
+        "ingest root of its own, inside one of INGEST_ROOTS); empty: instructor_answers/ in the first of them.",
+    )
 
     @field_validator("chunk_overlap")
     @classmethod
@@ -283,6 +288,14 @@ class Settings(BaseSettings):
         if self.checkpoint_uri.startswith(("postgres://", "postgresql://", "postgresql+")):
             return self.checkpoint_uri
         return str(resolve_path(self.checkpoint_uri).parent / "interactions.sqlite")
+
+    @property
+    def instructor_answers_path(self) -> Path:
+        """INSTRUCTOR_ANSWERS_DIR, else instructor_answers/ in the first ingest root (absolute, links resolved)."""
+        if self.instructor_answers_dir:
+            return resolve_path(self.instructor_answers_dir).resolve()
+        first = Path(self.ingest_roots[0]).expanduser() if self.ingest_roots else COURSE_DIR
+        return (resolve_path(first) / "instructor_answers").resolve()
 
     @property
     def merge_system_prompt(self) -> bool:

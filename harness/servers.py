@@ -130,6 +130,9 @@ class Deployment:
             INGEST_ROOTS=json.dumps([str(COURSE_DIR), str(root)]),
         )
         env.update(extra)
+        # The instructor's answers: inside the deployment's own ingest root, never the project's course_materials/
+        own = [r for r in json.loads(env["INGEST_ROOTS"]) if Path(r).resolve() != COURSE_DIR.resolve()]
+        env.setdefault("INSTRUCTOR_ANSWERS_DIR", str(Path(own[0] if own else root) / "instructor_answers"))
         return cls(root, env)
 
     def run_cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,11 +49,13 @@ class Candidate:
     module: str  # first folder level below the root ("" for files at the top)
 
 
-def discover(root: Path) -> tuple[list[Candidate], list[FileResult]]:
+def discover(root: Path, own_roots: Collection[str] = ()) -> tuple[list[Candidate], list[FileResult]]:
     """Walk the folder once, following symlinks but never in a loop or out of it; report what cannot be read.
 
     A symlink leading outside the folder (to a file or a folder) is listed as skipped, never read: whoever runs
-    the ingest (the CLI, the server for a client) means this folder, and students are quoted what it holds."""
+    the ingest (the CLI, the server for a client) means this folder, and students are quoted what it holds.
+    A folder in `own_roots` (real paths) is an ingest root of its own, listed as skipped: the instructor's
+    answers, ingested from their folder so their modules are its subfolders, not "instructor_answers"."""
     found: list[Candidate] = []
 
     def outside(path: str) -> bool:
@@ -77,6 +79,9 @@ def discover(root: Path) -> tuple[list[Candidate], list[FileResult]]:
             problems.append(
                 FileResult(_relative(Path(dirpath) / d, root), "skipped", reason="links outside the folder")
             )
+            dirnames.remove(d)
+        for d in [d for d in dirnames if os.path.realpath(os.path.join(dirpath, d)) in own_roots]:
+            problems.append(FileResult(_relative(Path(dirpath) / d, root), "skipped", reason="ingested on its own"))
             dirnames.remove(d)
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
         for name in sorted(filenames):
@@ -177,7 +182,8 @@ def ingest_directory(
         raise NotADirectoryError(f"{directory} is not a folder")
     started = time.perf_counter()
     report = IngestReport(str(root), settings.milvus_collection_name, dry_run=dry_run)
-    candidates, problems = discover(root)
+    answers = os.path.realpath(settings.instructor_answers_path)
+    candidates, problems = discover(root, {answers} if answers != str(root) else set())
     report.files.extend(problems)
 
     own_store = store is None

@@ -26,6 +26,7 @@ from server.chat import chat_router
 from server.course_files import course_files_router
 from server.ingest import ingest_router
 from server.instructor import instructor_router
+from server.instructor_answers import instructor_answers_router
 from server.mentor import mount
 from server.pages import pages_router
 from server.security import RoleMiddleware, redact_access_log
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(student_router(settings))
     app.include_router(course_files_router(settings))
     app.include_router(instructor_router(settings, mentor))
+    app.include_router(instructor_answers_router(settings))
     mount(app, mentor, settings)
     openapi.install(app)
     return app

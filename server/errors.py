@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from langchain_core.exceptions import ContextOverflowError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.checkpoints import state_errors, unavailable_detail
@@ -151,6 +152,16 @@ class CatchErrors:
             await reply(send, status, detail)
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method the routes of this path answer (`Allow` of a 405): GET and POST /api/instructor/answers are
+    two routes, and Starlette's 405 listed only the first one's."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     """Register the policy's exception handlers on the app, and `CatchErrors` for every other exception. Call it
     before adding any other middleware: the first added is the innermost."""
@@ -159,6 +170,8 @@ def install(app: FastAPI, settings: Settings) -> None:
         status, detail = classify(exc, settings)
         _report(exc, status, request.url.path)
         headers = getattr(exc, "headers", None) if isinstance(exc, HTTPException) else None
+        if status == 405:  # Starlette names the first route of the path only; a path may have several
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
     for exc_class in (RequestValidationError, ValidationError, HTTPException):

@@ -16,6 +16,18 @@ from server import errors, metrics
 from server.schemas import IngestRequest
 
 
+def unreadable(directory: Path, settings: Settings) -> str | None:
+    """Why the server may not ingest this (resolved) folder, or None: it must lie under INGEST_ROOTS and hold
+    none of the project's own files (only its course_materials/). Asks the file system nothing."""
+    roots = [Path(r).expanduser().resolve() for r in settings.ingest_roots]
+    if not any(inside(directory, root) for root in roots):
+        return f"{directory} is outside the folders this server may read (INGEST_ROOTS)."
+    own = inside(PROJECT_ROOT, directory) or inside(directory, PROJECT_ROOT)
+    if own and not inside(directory, COURSE_DIR):
+        return f"{directory} holds this server's own files; only {COURSE_DIR.name}/ is read."
+    return None
+
+
 def ingest_router(settings: Settings) -> APIRouter:
     """POST /api/ingest, one ingest at a time (`app.state.ingest_lock`)."""
     router = APIRouter()
@@ -26,14 +38,11 @@ def ingest_router(settings: Settings) -> APIRouter:
         from loaders.ingest import ingest_directory
 
         directory = Path(body.directory).resolve()  # lexical where the file system can't say (it never raises)
-        roots = [Path(r).expanduser().resolve() for r in settings.ingest_roots]
         # Where a path may lead is checked before the file system is asked anything about it: any folder
         # outside INGEST_ROOTS is the same 403, whether it exists or its name is too long to.
-        if not any(inside(directory, root) for root in roots):
-            raise HTTPException(403, f"{directory} is outside the folders this server may read (INGEST_ROOTS).")
-        own = inside(PROJECT_ROOT, directory) or inside(directory, PROJECT_ROOT)
-        if own and not inside(directory, COURSE_DIR):
-            raise HTTPException(403, f"{directory} holds this server's own files; only {COURSE_DIR.name}/ is read.")
+        refused = unreadable(directory, settings)
+        if refused:
+            raise HTTPException(403, refused)
         try:
             is_dir = directory.is_dir()
         except OSError as exc:  # a name too long for the file system, a loop of links

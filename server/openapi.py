@@ -52,7 +52,7 @@ NEEDS_STATE = (
     "/health", "/api/chat", "/api/ingest", "/api/modules", "/api/closest", "/api/feedback", "/api/instructor/"
 )  # fmt: skip
 LANGSERVE_RUNS = ("/invoke", "/batch", "/stream", "/stream_log", "/stream_events")
-NOT_FOUND = ("/files/", "/api/feedback")
+NOT_FOUND = ("/files/", "/api/feedback", "/api/instructor/answers/")
 RUNS_WITH_IDS = ("/api/chat", "/api/chat/stream", *LANGSERVE_RUNS)  # a conversation id not issued here: 404
 MEDIA = {  # 200s that are not JSON
     "/files/{source}": {"application/pdf": {}, "text/html": {"schema": {"type": "string"}}},
@@ -136,7 +136,7 @@ def statuses(method: str, path: str) -> set[int]:
         found.add(401)
     if role in ("instructor", "admin") or path == "/api/ingest":
         found.add(403)
-    if method == "post":
+    if method in ("post", "put"):  # a body: JSON only (server/body.py), within MAX_BODY_BYTES
         found |= {413, 415, 422}
     if path.startswith(NEEDS_STATE) or (path.startswith("/mentor/") and path.endswith(LANGSERVE_RUNS)):
         found.add(503)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, StrictBool, field_validator
 
-from core.inputs import MODULE_NAME_PATTERN, ConversationId, ModuleName, Question
+from core.inputs import MODULE_NAME_PATTERN, QUESTION_PATTERN, ConversationId, ModuleName, Question
 from server.validation import JsonInt, json_integer
 
 
@@ -101,3 +101,29 @@ class ExcerptRequest(BaseModel):
     """The sources of an answer, to show each as an excerpt."""
 
     sources: list[ExcerptSource] = Field(default_factory=list, max_length=50)
+
+
+class InstructorAnswerRequest(BaseModel):
+    """An instructor's answer to a question the materials miss (POST and PUT /api/instructor/answers)."""
+
+    # Not blank, no NUL (QUESTION_PATTERN): rules the schema states, so a client learns them from it.
+    question: str = Field(
+        ..., min_length=1, max_length=4000, pattern=QUESTION_PATTERN, description="The question it answers."
+    )
+    body: str = Field(
+        ...,
+        min_length=1,
+        max_length=20_000,
+        pattern=QUESTION_PATTERN,
+        description="The answer, in Markdown (code allowed); shown sanitised.",
+    )
+    module: str = Field(
+        "",
+        max_length=100,
+        pattern=f"^$|{MODULE_NAME_PATTERN}",
+        description="A module of the course (one /api/modules lists; another is a 422); empty: the whole course.",
+    )
+
+
+class PublishRequest(BaseModel):
+    """Body of POST /api/instructor/answers/{id}/publish: an empty object (a POST is JSON, server/body.py)."""

@@ -1,5 +1,6 @@
 "use strict";
-// The instructor page: a summary of what students asked (/api/instructor/summary) and a CSV export.
+// The instructor page: a summary of what students asked (/api/instructor/summary) and a CSV export; each
+// missing-material row can be answered (instructor_answers.js).
 // Every value is shown as textContent: questions and comments are students' text.
 (() => {
   const $ = (selector) => document.querySelector(selector);
@@ -98,6 +99,7 @@
       cell(u.reasons.join(", ")),
       closest(u.closest),
       cell(u.comments.join(" | ")),
+      InstructorAnswers.answerCell(u.question),
     )), "Every question in this period was answered from the materials.");
     const active = data.per_day.filter((d) => d.questions > 0).reverse();
     const max = Math.max(0, ...active.map((d) => d.questions));

@@ -223,6 +223,7 @@ REQUEST_TIMEOUT = 240
 #   which JSON Schema can't state.
 # - 422 for schema-valid bodies only where the rule is one JSON Schema can't state: a batch's `config` list must
 #   be as long as its `inputs`, and a chat's last message must be the student's question, not blank.
+# - 422 for schema-valid bodies of the instructor's answers: a `module` must be one the course has (/api/modules).
 # - Response time: 10 s for what answers from memory or the store; routes that reach the model wait their turn
 #   in the one-at-a-time queue behind other answers whose length the fuzzer sets (max_tokens up to 2,048, at a
 #   few tokens a second on a busy 2-core machine), so their limit is the request timeout: only a hang fails.
@@ -230,6 +231,7 @@ POSITIVE = ["2xx", "3xx", "401", "403", "404", "409", "413", "429", "5xx"]
 NEGATIVE = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]
 UNSTATABLE = r"^/mentor/(chat/(c/[^/]+/)?(invoke|batch|stream|stream_log|stream_events)|(c/[^/]+/)?batch)$"
 LLM_ROUTES = r"^/(api/chat|mentor/)"
+COURSE_MODULES = r"^/api/instructor/answers"
 FUZZ_CONFIG = f"""
 [checks]
 max_response_time = 10
@@ -239,6 +241,10 @@ negative_data_rejection.expected-statuses = {json.dumps(NEGATIVE)}
 [[operations]]
 include-path-regex = '{UNSTATABLE}'
 checks.max_response_time = {REQUEST_TIMEOUT}
+checks.positive_data_acceptance.expected-statuses = {json.dumps([*POSITIVE, "422"])}
+
+[[operations]]
+include-path-regex = '{COURSE_MODULES}'
 checks.positive_data_acceptance.expected-statuses = {json.dumps([*POSITIVE, "422"])}
 
 [[operations]]

@@ -87,6 +87,8 @@ def test_every_route_by_every_role(make_client, config):
     routes = every_route(client.app.routes)
     paths = {path for path, _ in routes}
     assert {"/api/ingest", "/api/instructor/summary", "/files/{source:path}", "/mentor/invoke"} <= paths
+    answers = "/api/instructor/answers"
+    assert {answers, answers + "/{answer_id}", answers + "/{answer_id}/publish"} <= paths, "instructor answers"
     assert len(routes) > 80, "the web pages' and LangServe's routes are enumerated too"
     wrong: list[str] = []
     checked: Counter[str] = Counter()
@@ -120,8 +122,10 @@ def test_a_student_cannot_reset_the_course_or_read_the_instructors_data(make_cli
     student = {"X-API-Key": STUDENT}
     reset = client.post("/api/ingest", json={"directory": str(course), "reset": True}, headers=student)
     assert reset.status_code == 403 and "ADMIN_API_KEY" in reset.json()["detail"] and resets == []
-    for path in ("/api/instructor/summary", "/api/instructor/export.csv"):
+    for path in ("/api/instructor/summary", "/api/instructor/export.csv", "/api/instructor/answers"):
         assert client.get(path, headers=student).status_code == 403
+    answer = {"question": "Late work?", "body": "No.", "module": ""}
+    assert client.post("/api/instructor/answers", json=answer, headers=student).status_code == 403
     assert client.get("/static/config.json").json() == {"key": True, "instructor_key": True}
     operator = {"X-API-Key": INSTRUCTOR}  # no ADMIN_API_KEY: the instructor is the operator
     assert client.post("/api/ingest", json={"directory": str(course), "reset": True}, headers=operator).is_success

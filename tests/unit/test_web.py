@@ -325,6 +325,9 @@ def test_the_schema_documents_every_status_the_routes_answer(make_client):
     assert "403" in responses[("GET", "/api/instructor/summary")]
     assert {"404", "503"} <= responses[("POST", "/api/feedback")] and "404" in responses[("GET", "/files/{source}")]
     assert "503" in responses[("POST", "/mentor/invoke")] and "503" in responses[("POST", "/api/chat/stream")]
+    one = "/api/instructor/answers/{answer_id}"
+    assert {"403", "404", "413", "415", "422", "503"} <= responses[("PUT", one)], "an edit has a body too"
+    assert "404" in responses[("DELETE", one)] and "404" in responses[("POST", one + "/publish")]
     media = operations[("POST", "/api/chat/stream")]["responses"]["200"]["content"]
     assert list(media) == ["text/event-stream"]
     assert "text/csv" in operations[("GET", "/api/instructor/export.csv")]["responses"]["200"]["content"]

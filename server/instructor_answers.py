@@ -1,0 +1,136 @@
+"""The instructor's answers, wired (classroom/answers.py): /api/instructor/answers, under the instructor's key
+like every /api/instructor/ route (server/security.py). Publishing and retracting re-ingest the answers' folder
+at once, as POST /api/ingest ingests a folder (loaders.ingest.ingest_directory, under the server's ingest lock),
+so the next question already finds a published answer and no longer finds a retracted one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, FastAPI, HTTPException, Path, Request
+
+from classroom.answers import ID_PATTERN, AnswerBook, AnswerError, InstructorAnswer, UnknownAnswer
+from core.checkpoints import state_errors, unavailable_detail
+from core.secret import derived_key, sign
+from core.settings import Settings
+from core.store_errors import StoreError
+from server import errors, metrics
+from server.ingest import unreadable
+from server.schemas import InstructorAnswerRequest, PublishRequest
+from server.security import presented_key
+from views.files import SourceFiles
+from views.render import render_answer
+
+T = TypeVar("T")
+AnswerId = Path(..., pattern=ID_PATTERN, description="The answer's id (16 hex digits).")
+
+
+def instructor_answers_router(settings: Settings) -> APIRouter:
+    """List, write, publish and retract the instructor's answers; the book opens in the router's lifespan."""
+    folder = settings.instructor_answers_path
+    book = AnswerBook(settings.interactions_url, folder, SourceFiles(settings).modules)
+    audit_key = derived_key(settings, "audit-keys")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(book.start)
+        app.state.instructor_answers = book
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(book.close)
+
+    router = APIRouter(lifespan=lifespan, tags=["instructor"])
+
+    def who(request: Request) -> str:
+        """The writer, for the audit trail: a keyed hash of the key sent (never the key; "" without one)."""
+        key = presented_key(request.scope["headers"])
+        return sign(audit_key, "audit:" + key.decode("latin-1"), 16) if key else ""
+
+    def shown(answer: InstructorAnswer) -> dict[str, Any]:
+        return {**answer.to_dict(), "html": render_answer(answer.body)}  # the sanitiser: never raw Markdown
+
+    async def call(write: Callable[[], T]) -> T:
+        """Run a book operation off the event loop; its refusals as 422 / 404, a folder it can't write as 503."""
+        try:
+            return await asyncio.to_thread(write)
+        except AnswerError as exc:
+            raise errors.invalid(("body", exc.field), str(exc)) from exc
+        except UnknownAnswer as exc:
+            raise HTTPException(404, "No instructor answer has this id.") from exc
+        except OSError as exc:  # the answers' folder full, read-only or gone: the file system's, not a bug
+            raise HTTPException(503, f"The instructor answers' folder can't be written: {exc.strerror or exc}") from exc
+
+    async def ingested(
+        request: Request, answer_id: str, change: Callable[[], Awaitable[InstructorAnswer]]
+    ) -> dict[str, Any]:
+        """Change the folder and ingest it, together under the ingest lock (two publishes never interleave)."""
+        from loaders.ingest import ingest_directory
+
+        await call(lambda: book.get(answer_id))  # an unknown id is a 404 whatever the folder's state
+        refused = unreadable(folder, settings)
+        if refused:
+            raise HTTPException(503, f"INSTRUCTOR_ANSWERS_DIR: {refused}")
+        async with request.app.state.ingest_lock:
+            answer = await change()
+            try:
+                await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+                report = await asyncio.to_thread(
+                    ingest_directory, folder, settings=settings, store=request.app.state.store
+                )
+            except StoreError as exc:
+                metrics.INGEST_RUNS.labels("error").inc()
+                raise HTTPException(503, str(exc)) from exc
+            except state_errors() as exc:
+                metrics.INGEST_RUNS.labels("error").inc()
+                raise HTTPException(503, unavailable_detail(settings, exc, ingest=True)) from exc
+            except OSError as exc:
+                metrics.INGEST_RUNS.labels("error").inc()
+                raise HTTPException(503, f"The instructor answers' folder can't be read: {exc}") from exc
+        metrics.INGEST_RUNS.labels("ok" if report.exit_code == 0 else "some_files_failed").inc()
+        return {**shown(answer), "ingest": report.summary()}
+
+    @router.get("/api/instructor/answers")
+    async def list_answers() -> dict[str, Any]:
+        """Every answer (drafts, published, retracted), the most recently written first, each also as HTML."""
+        answers = await call(lambda: [shown(a) for a in book.all()])
+        return {"answers": answers, "folder": str(folder)}
+
+    @router.post("/api/instructor/answers", status_code=201)
+    async def create_answer(body: InstructorAnswerRequest, request: Request) -> dict[str, Any]:
+        """A draft answer to a question: Markdown, scoped to a module of the course or (module "") all of it."""
+        writer = who(request)
+        return shown(await call(lambda: book.create(body.question, body.body, body.module, writer)))
+
+    @router.put("/api/instructor/answers/{answer_id}")
+    async def edit_answer(body: InstructorAnswerRequest, request: Request, answer_id: str = AnswerId) -> dict[str, Any]:
+        """Replace an answer (the last write wins; `updated` says when). A published one is re-ingested at once."""
+        writer = who(request)
+        edited = await call(lambda: book.get(answer_id))
+        if edited.state != "published":
+            return shown(await call(lambda: book.edit(answer_id, body.question, body.body, body.module, writer)))
+        return await ingested(
+            request,
+            answer_id,
+            lambda: call(lambda: book.edit(answer_id, body.question, body.body, body.module, writer)),
+        )
+
+    @router.post("/api/instructor/answers/{answer_id}/publish")
+    async def publish_answer(_body: PublishRequest, request: Request, answer_id: str = AnswerId) -> dict[str, Any]:
+        """Write the answer into the answers' folder and ingest it: cited as "Instructor answer, <date>".
+        Publishing again changes nothing (the same file, no new chunk)."""
+        writer = who(request)
+        return await ingested(request, answer_id, lambda: call(lambda: book.publish(answer_id, writer)))
+
+    @router.delete("/api/instructor/answers/{answer_id}")
+    async def retract_answer(request: Request, answer_id: str = AnswerId) -> dict[str, Any]:
+        """Retract an answer: its file deleted and the folder re-ingested, so none of its chunks is left; the
+        answer stays listed, retracted, with its audit trail."""
+        writer = who(request)
+        return await ingested(request, answer_id, lambda: call(lambda: book.retract(answer_id, writer)))
+
+    return router

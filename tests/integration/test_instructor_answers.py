@@ -1,0 +1,164 @@
+"""The instructor closes a gap: a question the course refuses, answered on /instructor's API, published, is
+answered grounded, citing the instructor's answer, at once; retracted, it is refused again and nothing of it
+is left in the store or the ingest records. A real API server with its own database (keys set, quotes)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from harness.browser import console_errors, type_into
+from harness.servers import ApiServer, Deployment
+
+pytestmark = pytest.mark.integration
+TIMEOUT = httpx.Timeout(300, connect=5)
+STUDENT, INSTRUCTOR = "student-key-5e2b", "teacher-key-0c7d"
+QUESTION = "What is the course's late-submission policy?"
+ANSWER = (
+    "The late-submission policy of this course: work handed in late loses 10 percent of its mark for each day "
+    "it is late, and work more than three days late is not marked.\n\n"
+    "Ask for an extension before the deadline if you are ill."
+)
+
+
+@pytest.fixture(scope="module")
+def server(llm_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """An API server on its own database holding two small lessons, with a student's and an instructor's key."""
+    root = tmp_path_factory.mktemp("answers")
+    for module, name, text in [
+        ("week01", "tuples.md", "# Tuples\n\nA tuple is an immutable sequence, written with parentheses: "
+         "point = (3, 4). Tuples can be unpacked: x, y = point.\n"),
+        ("week02", "loops.md", "# Loops\n\nA for loop runs its body once for each item of a sequence: "
+         "for name in names: print(name). A while loop runs while its condition is true.\n"),
+    ]:  # fmt: skip
+        (root / "course" / module).mkdir(parents=True)
+        (root / "course" / module / name).write_text(text)
+    deployment = Deployment.create(root, llm_server.url, ANSWER_STYLE="extractive", LLM_TIMEOUT="60")
+    api = ApiServer.on_free_port(deployment, root / "api.log")
+    api.extra_env = {"MENTOR_API_KEY": STUDENT, "INSTRUCTOR_API_KEY": INSTRUCTOR}
+    api.start()
+    ingested = httpx.post(f"{api.url}/api/ingest", json={"directory": str(root / "course")},
+                          headers={"X-API-Key": INSTRUCTOR}, timeout=TIMEOUT)  # fmt: skip
+    assert ingested.status_code == 200 and ingested.json()["summary"]["added"] == 2, ingested.text
+    yield api
+    api.stop()
+
+
+def ask(server: ApiServer, question: str = QUESTION) -> dict:
+    response = httpx.post(f"{server.url}/api/chat", json={"message": question},
+                          headers={"X-API-Key": STUDENT}, timeout=TIMEOUT)  # fmt: skip
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def recorded(server: ApiServer, source: str) -> int:
+    """The ingest records' entries for a file (SQLite beside the Milvus Lite file, which the server holds)."""
+    db = sqlite3.connect(Path(server.deployment.root) / "db" / "ingest_records.sqlite")
+    try:
+        return int(db.execute("SELECT count(*) FROM ingested_files WHERE source = ?", (source,)).fetchone()[0])
+    finally:
+        db.close()
+
+
+def in_store(client: httpx.Client, source: str) -> bool:
+    """Whether the store holds a chunk of the file: the closest notes (every chunk of this tiny course ranks)."""
+    closest = client.post("/api/closest", json={"question": QUESTION}, headers={"X-API-Key": STUDENT}).json()
+    return any(s["source"] == source for s in closest["sources"])
+
+
+def test_a_published_answer_is_cited_at_once_and_gone_when_retracted(server):
+    teacher, student = {"X-API-Key": INSTRUCTOR}, {"X-API-Key": STUDENT}
+    before = ask(server)
+    assert not before["grounded"], before["answer"]
+
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT) as client:
+        body = {"question": QUESTION, "body": ANSWER, "module": ""}
+        assert client.post("/api/instructor/answers", json=body, headers=student).status_code == 403
+        assert client.get("/api/instructor/answers", headers=student).status_code == 403
+        unknown = client.post("/api/instructor/answers", json={**body, "module": "week09"}, headers=teacher)
+        assert unknown.status_code == 422 and "week09" in unknown.text
+        created = client.post("/api/instructor/answers", json=body, headers=teacher)
+        assert created.status_code == 201, created.text
+        answer_id = created.json()["answer_id"]
+
+        started = time.monotonic()
+        published = client.post(f"/api/instructor/answers/{answer_id}/publish", json={}, headers=teacher)
+        assert published.status_code == 200, published.text
+        source = published.json()["source"]
+        assert published.json()["ingest"]["added"] == 1 and source == f"instructor-answer-{answer_id}.md"
+        after = ask(server)
+        seconds = time.monotonic() - started
+        print(f"published → grounded answer in {seconds:.2f} s")
+        assert after["grounded"], after
+        cited = [s for s in after["sources"] if s["source"] == source]
+        assert cited and cited[0]["title"].startswith("Instructor answer, 20"), after["sources"]
+        assert "10 percent" in after["answer"]
+        assert seconds < 5, "the student gets the answer within 5 s of publishing"
+        opened = client.get(f"/files/{source}", headers=student)
+        assert opened.status_code == 200 and "late-submission" in opened.text
+
+        again = client.post(f"/api/instructor/answers/{answer_id}/publish", json={}, headers=teacher).json()
+        assert again["ingest"]["added"] == 0 and again["ingest"]["unchanged"] == 1, "publishing twice: no new chunk"
+        assert recorded(server, source) == 1 and in_store(client, source)
+
+        retracted = client.delete(f"/api/instructor/answers/{answer_id}", headers=teacher)
+        assert retracted.status_code == 200 and retracted.json()["ingest"]["deleted"] == 1, retracted.text
+        assert recorded(server, source) == 0 and not in_store(client, source), "nothing of it left"
+        assert client.get(f"/files/{source}", headers=student).status_code == 404
+        listed = client.get("/api/instructor/answers", headers=teacher).json()["answers"]
+        assert (answer_id, "retracted") in [(a["answer_id"], a["state"]) for a in listed]
+
+    refused = ask(server)
+    assert not refused["grounded"] and all(s["source"] != source for s in refused["sources"]), refused
+
+
+EXAM = "When is the final exam of the course?"
+EXAM_ANSWER = "The final exam of the course is on 12 June at 9:00 in room B12. <script>window.pwned = 1</script>"
+
+
+def test_the_instructor_answers_a_missing_question_on_the_page(server, browser):
+    """The issue's target, in a real browser: a refused question answered on /instructor, published, is grounded
+    for the student within 5 s; retracted on the page, it is refused again. No script of the answer runs."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    assert not ask(server, EXAM)["grounded"]
+    browser.get(server.url + "/instructor")
+    dialog = WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "key-dialog"))
+    WebDriverWait(browser, 30).until(lambda _: dialog.is_displayed())
+    type_into(browser, browser.find_element(By.ID, "key-input"), INSTRUCTOR + "\n")
+
+    def answer_button(driver):  # type: ignore[no-untyped-def]
+        found = driver.find_elements(By.CSS_SELECTOR, f'#unanswered button[aria-label="Answer: {EXAM}"]')
+        if not found:
+            driver.find_element(By.ID, "refresh").click()  # the log is written off the request path
+        return found[0] if found else False
+
+    button = WebDriverWait(browser, 60, poll_frequency=1).until(answer_button)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+    button.click()
+    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "answer-dialog").is_displayed())
+    assert browser.find_element(By.ID, "answer-question").get_attribute("value") == EXAM
+    type_into(browser, browser.find_element(By.ID, "answer-body"), EXAM_ANSWER)
+    browser.find_element(By.ID, "answer-publish").click()
+    WebDriverWait(browser, 60).until(lambda d: "Published" in d.find_element(By.ID, "answers-status").text)
+    started = time.monotonic()
+    answered = ask(server, EXAM)
+    assert answered["grounded"] and time.monotonic() - started < 5, answered
+    assert any(s["title"].startswith("Instructor answer, ") for s in answered["sources"]), answered["sources"]
+    answers = browser.find_element(By.ID, "answers")
+    assert "12 June" in answers.text and "published" in answers.text
+    assert browser.execute_script("return window.pwned") is None, "the answer's script never runs"
+
+    retract = answers.find_element(By.XPATH, ".//tr[contains(., '12 June')]//button[text()='Retract']")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", retract)
+    retract.click()
+    WebDriverWait(browser, 60).until(lambda d: "Retracted" in d.find_element(By.ID, "answers-status").text)
+    assert not ask(server, EXAM)["grounded"]
+    assert browser.execute_script("return window.pwned") is None
+    assert not console_errors(browser), console_errors(browser)
