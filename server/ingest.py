@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Request
 
@@ -14,6 +14,9 @@ from core.settings import COURSE_DIR, PROJECT_ROOT, Settings, inside
 from core.store_errors import StoreError
 from server import errors, metrics
 from server.schemas import IngestRequest
+
+if TYPE_CHECKING:
+    from loaders.report import IngestReport
 
 
 def unreadable(directory: Path, settings: Settings) -> str | None:
@@ -28,6 +31,31 @@ def unreadable(directory: Path, settings: Settings) -> str | None:
     return None
 
 
+async def ingest_locked(
+    request: Request, settings: Settings, directory: Path, *, what: str, **options: Any
+) -> IngestReport:
+    """Ingest `directory` into the server's store, the caller holding `app.state.ingest_lock`; counted in
+    INGEST_RUNS. A store or state database that is down, or a folder the file system can't read, is a 503
+    (`what` names the folder in that message), never a 500."""
+    from loaders.ingest import ingest_directory
+
+    try:
+        report = await asyncio.to_thread(
+            ingest_directory, directory, settings=settings, store=request.app.state.store, **options
+        )
+    except StoreError as exc:
+        metrics.INGEST_RUNS.labels("error").inc()
+        raise HTTPException(503, str(exc)) from exc
+    except state_errors() as exc:
+        metrics.INGEST_RUNS.labels("error").inc()
+        raise HTTPException(503, unavailable_detail(settings, exc, ingest=True)) from exc
+    except OSError as exc:  # the folder gone or unreadable mid-ingest: the file system's, not a bug
+        metrics.INGEST_RUNS.labels("error").inc()
+        raise HTTPException(503, f"{what} can't be read: {exc.strerror or exc}") from exc
+    metrics.INGEST_RUNS.labels("ok" if report.exit_code == 0 else "some_files_failed").inc()
+    return report
+
+
 def ingest_router(settings: Settings) -> APIRouter:
     """POST /api/ingest, one ingest at a time (`app.state.ingest_lock`)."""
     router = APIRouter()
@@ -35,8 +63,6 @@ def ingest_router(settings: Settings) -> APIRouter:
     @router.post("/api/ingest", tags=["ingest"])
     async def ingest(body: IngestRequest, request: Request) -> dict[str, Any]:
         """Ingest a folder through the server, which holds the Milvus Lite database (used by the CLI)."""
-        from loaders.ingest import ingest_directory
-
         directory = Path(body.directory).resolve()  # lexical where the file system can't say (it never raises)
         # Where a path may lead is checked before the file system is asked anything about it: any folder
         # outside INGEST_ROOTS is the same 403, whether it exists or its name is too long to.
@@ -50,22 +76,9 @@ def ingest_router(settings: Settings) -> APIRouter:
         if not is_dir:
             raise errors.invalid(("body", "directory"), f"{directory} is not a folder")
         async with request.app.state.ingest_lock:
-            try:
-                report = await asyncio.to_thread(
-                    ingest_directory,
-                    directory,
-                    settings=settings,
-                    store=request.app.state.store,
-                    reset=body.reset,
-                    dry_run=body.dry_run,
-                )
-            except StoreError as exc:
-                metrics.INGEST_RUNS.labels("error").inc()
-                raise HTTPException(503, str(exc)) from exc
-            except state_errors() as exc:
-                metrics.INGEST_RUNS.labels("error").inc()
-                raise HTTPException(503, unavailable_detail(settings, exc, ingest=True)) from exc
-        metrics.INGEST_RUNS.labels("ok" if report.exit_code == 0 else "some_files_failed").inc()
+            report = await ingest_locked(
+                request, settings, directory, what="This folder", reset=body.reset, dry_run=body.dry_run
+            )
         return report.to_dict()
 
     return router

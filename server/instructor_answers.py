@@ -14,12 +14,10 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Request
 
 from classroom.answers import ID_PATTERN, AnswerBook, AnswerError, InstructorAnswer, UnknownAnswer
-from core.checkpoints import state_errors, unavailable_detail
 from core.secret import derived_key, sign
 from core.settings import Settings
-from core.store_errors import StoreError
-from server import errors, metrics
-from server.ingest import unreadable
+from server import errors
+from server.ingest import ingest_locked, unreadable
 from server.schemas import InstructorAnswerRequest, PublishRequest
 from server.security import presented_key
 from views.files import SourceFiles
@@ -69,8 +67,6 @@ def instructor_answers_router(settings: Settings) -> APIRouter:
         request: Request, answer_id: str, change: Callable[[], Awaitable[InstructorAnswer]]
     ) -> dict[str, Any]:
         """Change the folder and ingest it, together under the ingest lock (two publishes never interleave)."""
-        from loaders.ingest import ingest_directory
-
         await call(lambda: book.get(answer_id))  # an unknown id is a 404 whatever the folder's state
         refused = unreadable(folder, settings)
         if refused:
@@ -79,19 +75,9 @@ def instructor_answers_router(settings: Settings) -> APIRouter:
             answer = await change()
             try:
                 await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-                report = await asyncio.to_thread(
-                    ingest_directory, folder, settings=settings, store=request.app.state.store
-                )
-            except StoreError as exc:
-                metrics.INGEST_RUNS.labels("error").inc()
-                raise HTTPException(503, str(exc)) from exc
-            except state_errors() as exc:
-                metrics.INGEST_RUNS.labels("error").inc()
-                raise HTTPException(503, unavailable_detail(settings, exc, ingest=True)) from exc
             except OSError as exc:
-                metrics.INGEST_RUNS.labels("error").inc()
-                raise HTTPException(503, f"The instructor answers' folder can't be read: {exc}") from exc
-        metrics.INGEST_RUNS.labels("ok" if report.exit_code == 0 else "some_files_failed").inc()
+                raise HTTPException(503, f"The instructor answers' folder can't be written: {exc.strerror}") from exc
+            report = await ingest_locked(request, settings, folder, what="The instructor answers' folder")
         return {**shown(answer), "ingest": report.summary()}
 
     @router.get("/api/instructor/answers")
