@@ -10,7 +10,13 @@ retrieval plus one or two LLM calls, so a ratio near 1 means the serving layer a
     .venv/bin/python -m bench.load                          # starts its own LLM + API servers on free ports
     .venv/bin/python -m bench.load --api-url http://127.0.0.1:8000 [--llm-url http://127.0.0.1:8080/v1]
     .venv/bin/python -m bench.load --replicas 1,2 --clients 16   # 1 vs 2 API processes, same LLM server
+    .venv/bin/python -m bench.load --mixed 1,16 --clients 16     # ANSWERS_AT_ONCE 1 (the old gate) vs 16
     options: --clients 8 --duration 60 --json PATH
+
+--mixed gives each client one kind of question, in turn: a quote (answer_style extractive: no LLM call), a
+follow-up in its own conversation (the second turn is timed) or a generated answer (answer_style generative),
+through LangServe's /mentor/invoke. It reports answers per minute, p50/p95 per kind and errors for each
+ANSWERS_AT_ONCE in turn, against one LLM server (LLM_PARALLEL slots) and one ingested database, in the same run.
 
 --replicas starts PostgreSQL and a Milvus server (as tests/integration/test_replicas.py does), then each
 count of API processes in turn against them and the one LLM server; clients are spread over the replicas.
@@ -158,6 +164,114 @@ def load(api_url: str | list[str], clients: int, duration: float) -> dict:
     }
 
 
+FOLLOW_UPS = [
+    ("What is a list comprehension?", "How is it different from a generator expression?"),
+    ("How do I open a file safely?", "What happens to the file if an error occurs?"),
+    ("What does dict.get return when the key is missing?", "And can I choose that value?"),
+]
+KINDS = ("extractive", "follow-up", "generative")
+
+
+def mixed(api_url: str, clients: int, duration: float) -> dict:
+    """Client n asks questions of kind KINDS[n % 3] until the deadline; latency per kind."""
+    latencies: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    errors: list[str] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + duration
+
+    def ask(http: httpx.Client, question: str, style: str, conversation: str | None) -> dict:
+        body = {"input": {"question": question, "conversation_id": conversation},
+                "config": {"configurable": {"answer_style": style}}}  # fmt: skip
+        response = http.post(f"{api_url}/mentor/invoke", json=body)
+        output = response.json().get("output") if response.status_code == 200 else None
+        if not (isinstance(output, dict) and str(output.get("answer", "")).strip()):
+            raise ValueError(f"{response.status_code}: {response.text[:200]}")
+        return output
+
+    def client(n: int) -> None:
+        kind = KINDS[n % len(KINDS)]
+        with httpx.Client(timeout=TIMEOUT) as http:
+            i = n
+            while time.monotonic() < deadline:
+                i += clients
+                try:
+                    if kind == "follow-up":
+                        first, second = FOLLOW_UPS[i % len(FOLLOW_UPS)]
+                        conversation = ask(http, first, "extractive", None)["conversation_id"]
+                        started = time.monotonic()
+                        ask(http, second, "extractive", conversation)
+                    else:
+                        started = time.monotonic()
+                        ask(http, QUESTIONS[i % len(QUESTIONS)], kind, None)
+                    with lock:
+                        latencies[kind].append(time.monotonic() - started)
+                except (httpx.HTTPError, ValueError) as exc:
+                    with lock:
+                        errors.append(f"{kind}: {type(exc).__name__}: {exc}"[:300])
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    answered = sum(len(v) for v in latencies.values())
+    return {
+        "clients": clients,
+        "seconds": round(elapsed, 1),
+        "answers": answered,
+        "answers_per_min": round(60 * answered / elapsed, 1),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+        "kinds": {
+            kind: {"answers": len(v), "p50_s": round(percentile(v, 0.5), 2), "p95_s": round(percentile(v, 0.95), 2)}
+            for kind, v in latencies.items()
+        },
+    }
+
+
+def compare_at_once(counts: list[int], clients: int, duration: float) -> dict:
+    """The same mixed load against one API process per ANSWERS_AT_ONCE in turn: one LLM server, one database."""
+    from core.settings import PROJECT_ROOT
+    from harness.servers import ApiServer, Deployment, LLMServer
+
+    course = PROJECT_ROOT / "course_materials"
+    root = Path(tempfile.mkdtemp(prefix="mentor-mixed-"))
+    llm = LLMServer(root / "llm.log")
+    print(f"starting the LLM server on :{llm.port} and ingesting {course.name}/ (logs in {root})", flush=True)
+    llm.start()
+    results: dict = {}
+    try:
+        deployment = Deployment.create(root, llm.url)
+        result = deployment.run_cli("--directory", str(course), "--quiet")
+        if result.returncode != 0:
+            raise SystemExit(f"ingest failed: {result.stderr[-2000:]}")
+        for n in counts:
+            api = ApiServer.on_free_port(Deployment(root, dict(deployment.env)), root / f"api-{n}.log")
+            api.extra_env = {"ANSWERS_AT_ONCE": str(n)}
+            try:
+                api.start()
+                for style in ("extractive", "generative"):  # warm: the first answer of each kind loads its parts
+                    warm = {"input": {"question": QUESTIONS[0]}, "config": {"configurable": {"answer_style": style}}}
+                    httpx.post(f"{api.url}/mentor/invoke", json=warm, timeout=TIMEOUT)
+                print(f"ANSWERS_AT_ONCE={n}: {clients} mixed clients for {duration:.0f}s ...", flush=True)
+                results[n] = mixed(api.url, clients, duration)
+                print(mixed_line(n, results[n], results[counts[0]]), flush=True)
+            finally:
+                api.stop()
+    finally:
+        llm.stop()
+    return {"at_once": results}
+
+
+def mixed_line(n: int, r: dict, first: dict) -> str:
+    kinds = ", ".join(f"{k} {v['answers']} (p50 {v['p50_s']}s, p95 {v['p95_s']}s)" for k, v in r["kinds"].items())
+    ratio = r["answers_per_min"] / first["answers_per_min"] if first["answers_per_min"] else float("nan")
+    return (f"ANSWERS_AT_ONCE={n}: {r['answers']} answers in {r['seconds']}s = {r['answers_per_min']}/min "
+            f"({ratio:.2f} x the first), {r['errors']} errors; {kinds}")  # fmt: skip
+
+
 def serial_llm(llm_url: str, prompts_: list[list[dict]], count: int, budget: float) -> dict:
     from core.settings import get_settings
     from graph.graph import STOP
@@ -288,9 +402,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (requests then finish)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--replicas", help="compare API process counts, e.g. 1,2 (starts its own servers)")
+    parser.add_argument("--mixed", help="compare ANSWERS_AT_ONCE values under a mixed load, e.g. 1,16")
     args = parser.parse_args(argv)
     if args.clients < 1 or args.duration <= 0:
         parser.error("--clients and --duration must be positive")
+    if args.mixed:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        report = compare_at_once([int(n) for n in args.mixed.split(",")], args.clients, args.duration)
+        for sample in (s for r in report["at_once"].values() for s in r["error_samples"]):
+            print("  error:", sample)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(report, indent=2))
+        return 1 if any(r["errors"] for r in report["at_once"].values()) else 0
     if args.replicas:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         counts = [int(n) for n in args.replicas.split(",")]

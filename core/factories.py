@@ -18,6 +18,7 @@ from langchain_core.language_models import BaseChatModel
 
 from core.embeddings import SentenceCache
 from core.settings import Settings, get_settings, resolve_path
+from core.slots import Slots
 
 if TYPE_CHECKING:  # importing core.store loads pymilvus (≈1 s): only callers that open a store pay for it
     from core.store import CourseStore
@@ -182,6 +183,16 @@ def get_llm(settings: Settings | None = None) -> BaseChatModel:
         settings.llm_timeout,
         settings.llm_connect_timeout,
     )
+
+
+def llm_slots(settings: Settings | None = None) -> Slots:
+    """The process' LLM calls in flight, at most LLM_PARALLEL (llama-server's slots): shared by every answer."""
+    return _slots((settings or get_settings()).llm_parallel)
+
+
+@lru_cache(maxsize=4)
+def _slots(size: int) -> Slots:
+    return Slots(size)
 
 
 @lru_cache(maxsize=4)

@@ -67,7 +67,13 @@ class Settings(BaseSettings):
     llm_server: LLMServerKind = Field(
         "auto", description="auto: llama-server when the install built one that works, else llama-cpp-python's."
     )
-    llm_parallel: int = Field(4, description="llama-server's parallel slots: students answered at once.")
+    llm_parallel: int = Field(
+        4, ge=1, description="llama-server's parallel slots; the API sends at most this many LLM calls at once."
+    )
+    # 16 clients, mixed kinds (bench/load.py): one answer at a time kept every quote waiting behind generated answers.
+    answers_at_once: int = Field(
+        16, ge=1, description="Answers the API works on at once (the rest wait their turn); 1 serves one at a time."
+    )
     # Off: drafts from the prompt pay only when replies copy it; the packaged model's answers don't (README).
     llm_speculative: LLMSpeculative = Field(
         "none", description="llama-server's speculative decoding: 'ngram' (drafts from the prompt) or 'none'."

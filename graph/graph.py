@@ -35,6 +35,7 @@ from core.answer import Style
 from core.evidence import NoteIndex, TermStats, coverage
 from core.retrieval import Hit
 from core.settings import RetrievalMode, get_settings
+from core.slots import SlotLimited
 from core.text import stems, terms
 from graph import prompts
 from graph.answer import CheckedAnswer, DraftChecker, extractive, widen
@@ -97,7 +98,7 @@ def _llm(
     cfg = Configuration.from_runnable_config(config)
     limit = factories.completion_limit(max_tokens or cfg.max_tokens)
     llm = factories.get_llm().bind(temperature=cfg.temperature, stop=STOP, **limit)
-    return llm.with_config(tags=tags or [])
+    return SlotLimited(llm.with_config(tags=tags or []), factories.llm_slots())
 
 
 def build_messages(user: str, system: str | None = None, *, deployment: Deployment | None = None) -> list[AnyMessage]:

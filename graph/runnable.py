@@ -11,6 +11,7 @@ import asyncio
 import logging
 import secrets
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -98,8 +99,10 @@ class MentorRunnable(Runnable[dict[str, Any], Answer]):
     """Input {question, conversation_id?, module?} → the Answer (core/answer.py).
 
     Streams `{"token": ...}` chunks while the answer is generated, then one chunk with the Answer.
-    Requests are served one at a time, first come first served: the single llama.cpp server would
-    otherwise interleave them and lose the prompt-prefix cache each answer relies on.
+    Up to `at_once` answers run together (ANSWERS_AT_ONCE), the rest wait first come, first served; the LLM calls
+    among them wait for one of the model server's slots (core/slots.py), so a quote that needs no model never
+    waits behind a generated answer. One conversation's turns still run one after the other: each reads the
+    history the previous one wrote.
     """
 
     def __init__(
@@ -108,11 +111,15 @@ class MentorRunnable(Runnable[dict[str, Any], Answer]):
         *,
         callbacks: Sequence[BaseCallbackHandler] = (),
         queue_depth: Gauge | None = None,
+        at_once: int = 16,
     ) -> None:
         self.graph = graph
         self.callbacks = list(callbacks)  # added to every run's callbacks (the server times each LLM call)
         self.queue_depth = queue_depth  # the questions waiting for their turn, when the server watches it
+        self.at_once = max(1, at_once)
         self._gate: asyncio.Semaphore | None = None
+        # a lock per conversation while any turn of it runs or waits; dropped with its last user
+        self._conversations: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         # Each is told of every answer (the server counts it, the interaction log records it); must return at once.
         self.on_answer: list[Callable[[Answered], None]] = []
 
@@ -214,17 +221,24 @@ class MentorRunnable(Runnable[dict[str, Any], Answer]):
 
     def _gate_for_loop(self) -> asyncio.Semaphore:
         if self._gate is None:
-            self._gate = asyncio.Semaphore(1)
+            self._gate = asyncio.Semaphore(self.at_once)
         return self._gate
 
     @asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:
-        """Wait for this request's turn at the model (first come, first served), counted by `queue_depth`."""
+    async def _turn(self, conversation_id: str) -> AsyncIterator[None]:
+        """Wait for this conversation's previous turn, then for one of the `at_once` places (first come, first
+        served); the waiting is counted by `queue_depth`."""
         gate = self._gate_for_loop()
+        conversation = self._conversations.setdefault(conversation_id, asyncio.Lock())
         if self.queue_depth is not None:
             self.queue_depth.inc()
         try:
-            await gate.acquire()
+            await conversation.acquire()
+            try:
+                await gate.acquire()
+            except BaseException:  # cancelled while waiting: the conversation's next turn may go
+                conversation.release()
+                raise
         finally:
             if self.queue_depth is not None:
                 self.queue_depth.dec()
@@ -232,6 +246,7 @@ class MentorRunnable(Runnable[dict[str, Any], Answer]):
             yield
         finally:
             gate.release()
+            conversation.release()
 
     # sync API (notebooks, tests); the server uses the async one
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
@@ -263,11 +278,11 @@ class MentorRunnable(Runnable[dict[str, Any], Answer]):
             yield chunk
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
-        """Waits its turn (one answer at a time), then runs the graph."""
+        """Waits for a place (and its conversation's previous turn), then runs the graph."""
         started = time.perf_counter()
         graph_input, cfg, conversation_id = self._prepare(input, config)
         assert self.graph is not None
-        async with self._turn():
+        async with self._turn(conversation_id):
             state = await self.graph.ainvoke(await self._astart(graph_input, cfg), cfg)
             await keep_latest_checkpoint(self.graph.checkpointer, conversation_id)
         return self._answered(graph_input, cfg, self._output(state, conversation_id), started, None)
@@ -278,7 +293,7 @@ class MentorRunnable(Runnable[dict[str, Any], Answer]):
         graph_input, cfg, conversation_id = self._prepare(input, config)
         assert self.graph is not None
         final: dict[str, Any] = {}
-        async with self._turn():
+        async with self._turn(conversation_id):
             parts = cast(
                 "AsyncIterator[tuple[str, Any]]",
                 self.graph.astream(

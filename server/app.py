@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -52,11 +53,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The FastAPI app; the store, embeddings and conversation checkpointer open in its lifespan."""
     settings = settings or get_settings()
     # every LLM call timed, the fair queue's depth and every answer counted, for /metrics
-    mentor = MentorRunnable(callbacks=[metrics.LLM_TIMER], queue_depth=metrics.QUEUE_DEPTH)
+    mentor = MentorRunnable(
+        callbacks=[metrics.LLM_TIMER], queue_depth=metrics.QUEUE_DEPTH, at_once=settings.answers_at_once
+    )
     mentor.on_answer.append(lambda answered: metrics.count_answer(answered.output))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The graph's nodes and every `to_thread` run in the loop's default pool, whose default size here is
+        # cpu_count + 4 = 6: six answers waiting for an LLM slot would hold every thread and stall the quotes
+        # and the pages behind them. Waiting threads cost no CPU; the CPU-bound work is bounded elsewhere.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(settings.answers_at_once + 16, thread_name_prefix="mentor")
+        )
         store = await _open_store(settings)
         await asyncio.to_thread(factories.get_embeddings, settings)
         await asyncio.to_thread(factories.count_tokens, "warm-up", settings)  # loads the model's vocabulary
