@@ -21,13 +21,18 @@ class PrimedEmbeddings(Embeddings):
     def __init__(self, inner: Embeddings) -> None:
         self.inner = inner
         self._ready: dict[str, list[float]] = {}
+        # One call at a time: PyTorch already spreads each over every core (intra-op threads = cores), so answers
+        # embedding at once would only contend for them; they queue here instead, in the order they came.
+        self._model = threading.Lock()
 
     def prime(self, texts: Sequence[str], on_progress: Callable[[int], None] | None = None) -> int:
         """Embed the texts not yet ready, longest first, in slices; returns how many were embedded."""
         todo = sorted((t for t in dict.fromkeys(texts) if t not in self._ready), key=len, reverse=True)
         for start in range(0, len(todo), PRIME_SLICE):
             chunk = todo[start : start + PRIME_SLICE]
-            self._ready.update(zip(chunk, self.inner.embed_documents(chunk), strict=True))
+            with self._model:
+                vectors = self.inner.embed_documents(chunk)
+            self._ready.update(zip(chunk, vectors, strict=True))
             if on_progress:
                 on_progress(len(chunk))
         return len(todo)
@@ -39,7 +44,10 @@ class PrimedEmbeddings(Embeddings):
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Primed vectors are handed out once and forgotten; the rest are embedded now."""
         missing = [t for t in dict.fromkeys(texts) if t not in self._ready]
-        fresh = dict(zip(missing, self.inner.embed_documents(missing), strict=True)) if missing else {}
+        fresh: dict[str, list[float]] = {}
+        if missing:
+            with self._model:
+                fresh = dict(zip(missing, self.inner.embed_documents(missing), strict=True))
         vectors = [self._ready[t] if t in self._ready else fresh[t] for t in texts]
         for text in texts:
             self._ready.pop(text, None)
@@ -47,7 +55,8 @@ class PrimedEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         """Queries are never primed: straight to the model."""
-        return self.inner.embed_query(text)
+        with self._model:
+            return self.inner.embed_query(text)
 
 
 class SentenceCache:
