@@ -1,0 +1,96 @@
+"""Choosing a quiz from the bank: a module, a topic (free text, matched on its content words as a question is)
+or the whole course; reviews that are due first, then the kinds taken in turn so one kind never fills a quiz."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from core.text import stems, terms
+from study.bank import Bank
+from study.items import KINDS, Item
+
+Scope = Literal["module", "topic", "course"]
+DEFAULT_ITEMS = 10
+MAX_ITEMS = 50
+_MODULE = re.compile(r"^[\w.\- ]{1,100}$")
+
+
+class QuizError(Exception):
+    """A quiz that can't be made, with the HTTP status that says why (404 unknown, 422 bad request)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class QuizRequest:
+    """What a student asked to be quizzed on."""
+
+    scope: Scope = "course"
+    module: str = ""
+    topic: str = ""
+    n: int = DEFAULT_ITEMS
+
+
+def _topic_items(items: Sequence[Item], topic: str, language: str) -> list[Item]:
+    """Items whose text shares the topic's content words (stems), most shared first."""
+    wanted = set(stems(terms(topic, language), language))
+    if not wanted:
+        raise QuizError(422, "The topic has no content words to match (try 'list comprehensions').")
+    scored: list[tuple[float, str, Item]] = []
+    for item in items:
+        text = " ".join([item.key, item.body, item.code, item.quote, item.citation.headings, item.citation.title])
+        shared = wanted & set(stems(terms(text, language), language))
+        if shared:
+            scored.append((-len(shared) / len(wanted), item.id, item))
+    return [item for _, _, item in sorted(scored, key=lambda s: (s[0], s[1]))]
+
+
+def candidates(bank: Bank, request: QuizRequest, language: str = "english") -> list[Item]:
+    """The items a request covers, or QuizError naming what is wrong."""
+    if request.scope == "module":
+        module = request.module.strip()
+        if not module:
+            raise QuizError(422, "Name a module to be quizzed on (scope 'module' needs 'module').")
+        if not _MODULE.match(module) or module not in bank.modules:
+            known = ", ".join(bank.modules) or "none"
+            raise QuizError(404, f"No module named '{module[:100]}' in the course (modules: {known}).")
+        items = bank.of_module(module)
+        if not items:
+            raise QuizError(
+                404, f"no quiz items in {module}: the materials have no definitions or recorded outputs there"
+            )
+        return items
+    if request.scope == "topic":
+        pool = bank.of_module(request.module.strip()) if request.module.strip() else bank.items
+        items = _topic_items(pool, request.topic, language)
+        if not items:
+            raise QuizError(404, f"no quiz items about '{request.topic[:100]}': no definition or code matches it")
+        return items
+    if not bank.items:
+        raise QuizError(404, "no quiz items in the course: the materials have no definitions or recorded outputs")
+    return list(bank.items)
+
+
+def choose(items: Sequence[Item], n: int, due: Sequence[str] = (), seed: str = "") -> list[Item]:
+    """Up to n items: the due reviews among them first, then the kinds in turn, each kind's items in an order
+    that depends on the seed (a student's quizzes differ; the same seed gives the same quiz)."""
+    by_id = {item.id: item for item in items}
+    chosen = [by_id[i] for i in dict.fromkeys(due) if i in by_id][:n]
+    taken = {item.id for item in chosen}
+
+    def order(item: Item) -> str:
+        return hashlib.sha256(f"{seed}:{item.id}".encode()).hexdigest()
+
+    queues = {kind: sorted((i for i in items if i.kind == kind and i.id not in taken), key=order) for kind in KINDS}
+    while len(chosen) < n and any(queues.values()):
+        for kind in KINDS:
+            if queues[kind] and len(chosen) < n:
+                chosen.append(queues[kind].pop(0))
+    return chosen
