@@ -173,6 +173,7 @@ _HEADING = re.compile(r"^\s*#{1,6}\s")
 _LIST_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s")
 _RULE = re.compile(r"^\s*([=\-~*_#])\1{2,}\s*$")
 _FENCE = ("```", "~~~")
+_OUTPUT_FENCES = {"output", "error", "text", "console", "stdout", "stderr", "out", "result", "pytb", "traceback"}
 
 
 def blocks(section: Section, suffix: str) -> list[Block]:
@@ -187,11 +188,14 @@ def blocks(section: Section, suffix: str) -> list[Block]:
     out: list[Block] = []
     current: list[tuple[str, int]] = []
     mode = ""  # "", "prose", "fence", "indent"
+    shown = True  # a fence of output ("```output", "```error"): what a program printed, not code
 
     def flush() -> None:
         nonlocal mode
+        code = "\n".join(r for r, _ in current)
         if current and mode in ("fence", "indent"):
-            out.append(Block("\n".join(r for r, _ in current), True, list(current)))
+            if shown and "Traceback (most recent call last)" not in code:
+                out.append(Block(code, True, list(current)))
         elif current:
             out.append(Block(" ".join(r.strip() for r, _ in current), False, list(current)))
         current.clear()
@@ -208,6 +212,7 @@ def blocks(section: Section, suffix: str) -> list[Block]:
         if stripped.startswith(_FENCE):
             flush()
             mode = "fence"
+            shown = stripped.lstrip("`~").strip().lower() not in _OUTPUT_FENCES
             continue
         if suffix == ".txt" and stripped and row.startswith(("    ", "\t")):
             if mode != "indent":
@@ -250,6 +255,7 @@ _NOT_TERMS = {
     "so", "also", "now", "then", "still", "not", "no", "but", "and", "or", "if", "when", "while", "such",
     "above", "below", "third", "fourth", "fifth", "final", "previous", "former", "latter", "whole", "entire",
 }  # fmt: skip
+_POINTING = {"this", "that", "these", "those", "it", "its", "they", "there", "here", "which", "what", "such"}
 _ANAPHORA = re.compile(r"\b(the two|both|the above|the following|above|below|these|those|former|latter)\b", re.I)
 # "Regular expressions are a huge topic", "… and we'll explore this more next": said about a term, not what it is.
 _JUDGEMENT = re.compile(
@@ -276,12 +282,13 @@ def _hide(sentence: str, term: str) -> str:
     return re.sub(r"\b([Aa])n? " + BLANK, r"\1(n) " + BLANK, hidden)
 
 
-def _term_reason(term: str) -> str:
-    """Why a candidate term is not one ('' when it is)."""
+def _term_reason(term: str, glossary: bool = False) -> str:
+    """Why a candidate term is not one ('' when it is). A glossary names its terms itself ("base case",
+    "default value"); a sentence's subject must not be scaffolding ("The result is …", "This flexibility is …")."""
     parts = words(term)
     if not parts:
         return "no term"
-    if parts[0] in _NOT_TERMS or parts[-1] in _NOT_TERMS:
+    if any(p in _POINTING for p in parts) or (not glossary and (parts[0] in _NOT_TERMS or parts[-1] in _NOT_TERMS)):
         return f"'{term}' is not a term (pronoun or scaffolding word)"
     if any(ch.isdigit() for ch in term):
         return f"'{term}' is a number or label, not a term"
@@ -303,7 +310,7 @@ def definitions(block: Block, language: str, built: Built, source: str) -> list[
     glossary = _GLOSSARY.match(block.text)
     if glossary and len(block.text) <= MAX_SENTENCE_CHARS:
         term, rest = glossary.group("term").strip(), glossary.group("rest").strip()
-        reason = "a label, not a glossary term" if term.lower() in _LABELS else _term_reason(term)
+        reason = "a label, not a glossary term" if term.lower() in _LABELS else _term_reason(term, glossary=True)
         if not reason and len(rest.split()) < MIN_DEFINITION_WORDS:
             reason = "glossary definition too short"
         if reason:
@@ -526,6 +533,8 @@ def print_items(file: CourseFile, parsed: ParsedFile, built: Built) -> list[Item
             reason = "output varies from run to run (time, randomness, identity, input)"
         if not reason and re.search(r"0x[0-9a-fA-F]{4,}", output):
             reason = "a memory address in the output"
+        if not reason and re.search(r"\S[ \t]{2,}\S", output):
+            reason = "the output's exact spacing matters (runs of spaces a typed answer would lose)"
         if not reason and language.lower() == "python":
             outside = _outside_names(source)
             if outside is None:

@@ -1,5 +1,6 @@
 """Choosing a quiz from the bank: a module, a topic (free text, matched on its content words as a question is)
-or the whole course; reviews that are due first, then the kinds taken in turn so one kind never fills a quiz."""
+or the whole course; reviews that are due first, then the kinds and modules taken in turn so no one kind or
+module fills a quiz."""
 
 from __future__ import annotations
 
@@ -88,9 +89,24 @@ def choose(items: Sequence[Item], n: int, due: Sequence[str] = (), seed: str = "
     def order(item: Item) -> str:
         return hashlib.sha256(f"{seed}:{item.id}".encode()).hexdigest()
 
-    queues = {kind: sorted((i for i in items if i.kind == kind and i.id not in taken), key=order) for kind in KINDS}
+    queues = {kind: _modules_in_turn(sorted((i for i in items if i.kind == kind and i.id not in taken), key=order))
+              for kind in KINDS}  # fmt: skip
     while len(chosen) < n and any(queues.values()):
         for kind in KINDS:
             if queues[kind] and len(chosen) < n:
                 chosen.append(queues[kind].pop(0))
     return chosen
+
+
+def _modules_in_turn(items: list[Item]) -> list[Item]:
+    """The items with their modules taken in turn (a 400-entry glossary must not fill a course-wide quiz)."""
+    by_module: dict[str, list[Item]] = {}
+    for item in items:
+        by_module.setdefault(item.module, []).append(item)
+    out: list[Item] = []
+    while by_module:
+        for module in list(by_module):
+            out.append(by_module[module].pop(0))
+            if not by_module[module]:
+                del by_module[module]
+    return out
