@@ -133,3 +133,21 @@ def test_bad_input_is_a_clear_4xx_and_nothing_is_stored(server: ApiServer):
             assert http.post("/api/study/quiz", json={"student_id": bad}).status_code == 403
         assert answer(student_id="alice", answer="x").status_code == 422
         assert (rows(server, "study_attempts"), rows(server, "study_cards")) == (attempts, cards), "nothing stored"
+
+
+def test_the_quiz_through_langserve_and_remote_runnable(server: ApiServer):
+    from langserve import RemoteRunnable
+
+    remote = RemoteRunnable(server.url + "/quiz", headers={"X-API-Key": STUDENT})
+    quiz = remote.invoke({"scope": "module", "module": "week03", "n": 3})
+    assert len(quiz["items"]) == 3 and all(i["module"] == "week03" and "key" not in i for i in quiz["items"])
+    assert quiz["items"][0]["citation"]["source"].startswith("week03/")
+    with client(server) as http:
+        stream = http.post("/quiz/stream", json={"input": {"scope": "topic", "topic": "list comprehension", "n": 2}})
+        assert stream.status_code == 200 and "event: data" in stream.text and "event: end" in stream.text
+        unknown = http.post("/quiz/invoke", json={"input": {"scope": "module", "module": "week99"}})
+        assert unknown.status_code == 404 and "No module named 'week99'" in unknown.text
+        invalid = http.post("/quiz/invoke", json={"input": {"scope": "everything"}})
+        assert invalid.status_code == 422
+        empty = http.post("/quiz/stream", json={"input": {"scope": "module", "module": "week09"}})
+        assert '"status_code": 404' in empty.text and "no quiz items in week09" in empty.text

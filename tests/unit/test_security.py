@@ -30,6 +30,7 @@ EXPECTED = [
     (re.compile(r"^/(chat|instructor|favicon\.ico|static/\{name\})$"), "public"),
     (re.compile(r"^/files/"), "student"),
     (re.compile(r"^/mentor/"), "student"),  # LangServe: invoke, batch, streams, schemas, playgrounds
+    (re.compile(r"^/quiz/"), "student"),  # LangServe's quiz (study/runnable.py)
     (re.compile(rf"^/api/({STUDENT_API})$"), "student"),
     (re.compile(r"^/(|health|metrics|docs|docs/oauth2-redirect|redoc|openapi\.json)$"), "student"),
 ]
