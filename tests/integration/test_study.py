@@ -138,7 +138,7 @@ def test_bad_input_is_a_clear_4xx_and_nothing_is_stored(server: ApiServer):
 def test_the_quiz_through_langserve_and_remote_runnable(server: ApiServer):
     from langserve import RemoteRunnable
 
-    remote = RemoteRunnable(server.url + "/quiz", headers={"X-API-Key": STUDENT})
+    remote: RemoteRunnable = RemoteRunnable(server.url + "/quiz", headers={"X-API-Key": STUDENT})
     quiz = remote.invoke({"scope": "module", "module": "week03", "n": 3})
     assert len(quiz["items"]) == 3 and all(i["module"] == "week03" and "key" not in i for i in quiz["items"])
     assert quiz["items"][0]["citation"]["source"].startswith("week03/")
