@@ -164,7 +164,7 @@ def test_the_bank_is_cached_per_course_state_and_rebuilt_when_a_file_changes(mad
     started = time.perf_counter()
     again = cache.get()
     seconds = time.perf_counter() - started
-    assert again is first and seconds < 1.0, seconds  # a directory walk and stats: ~2 ms here
+    assert again is first and seconds < 1.0, seconds  # a directory walk and stats: 1.5 ms for course_materials/
     notes = made_course / "week02" / "notes.md"
     notes.write_text("# Week 2\n\nA loop is a block of code that runs again and again until told to stop.\n")
     os.utime(notes, ns=(time.time_ns(), time.time_ns() + 10**9))
