@@ -151,3 +151,36 @@ def test_the_quiz_through_langserve_and_remote_runnable(server: ApiServer):
         assert invalid.status_code == 422
         empty = http.post("/quiz/stream", json={"input": {"scope": "module", "module": "week09"}})
         assert '"status_code": 404' in empty.text and "no quiz items in week09" in empty.text
+
+
+def test_two_replicas_share_progress_in_postgresql(postgres):
+    """CHECKPOINT_URI=postgresql://…: the interaction log's database, so every replica sees every answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from core.secret import derived_key
+    from core.settings import Settings
+    from study.bank import BankCache
+    from study.progress import StudyProgress
+    from study.students import issue_student_id
+    from tests.conftest import COURSE
+
+    settings = Settings(_env_file=None, checkpoint_uri=postgres.url, mentor_secret="replica-secret")  # type: ignore[call-arg]
+    assert settings.interactions_url == postgres.url
+    salt = derived_key(settings, "study-salt")
+    replicas = [StudyProgress(settings.interactions_url, salt=salt) for _ in range(2)]
+    with ThreadPoolExecutor(2) as pool:  # both create the schema at once: one waits for the other's
+        list(pool.map(lambda r: r.start(), replicas))
+    bank = BankCache([COURSE]).get()
+    student = issue_student_id(settings)
+    item = bank.items[0]
+    now = time.time()
+    reviewed = replicas[0].record(student, item, False, "zzz", bank.items, now=now)
+    assert reviewed.mastery == 0.0
+    due = replicas[1].due(student, now=now + 3600)
+    assert [d["item_id"] for d in due] == [item.id], "the other replica sees the review"
+    stats = replicas[1].class_stats(bank.by_id)
+    assert stats["most_missed"][0]["item_id"] == item.id and stats["accuracy"][0]["accuracy"] == 0.0
+    right = replicas[1].record(student, item, True, item.key, bank.items, now=now + 3600)
+    assert right.mastery > 0
+    for replica in replicas:
+        replica.close()
