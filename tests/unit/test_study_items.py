@@ -152,6 +152,11 @@ def test_made_course_items_rejects_and_confinement(made_course: Path):
     assert {"uses names from earlier cells: t", "the cell raised an error", "no recorded output"} <= reasons
     assert "output varies from run to run (time, randomness, identity, input)" in reasons
     assert "a memory address in the output" in reasons
+    choices = [i for i in built.items if i.kind == "choose_the_term"]
+    assert len(choices) == 4, "each of week01's 4 definitions, with the other 3 terms as distractors"
+    for choice in choices:
+        assert len(set(choice.options)) == 4 and choice.key in choice.options and BLANK in choice.body
+        assert set(choice.options) == terms
     # ids are stable: the same files give the same ids
     assert [i.id for i in build(files).items] == [i.id for i in built.items]
     for item in built.items:
