@@ -459,26 +459,49 @@ _VARIES = re.compile(
 _BUILTINS = set(dir(builtins))
 
 
+def _names(node: ast.AST, ctx: type[ast.expr_context]) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ctx)}
+
+
+def _bound_inside(tree: ast.AST) -> set[str]:
+    """Names a statement binds for its own use: loop and comprehension targets, parameters, definitions,
+    imports, `as` names."""
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.comprehension | ast.For | ast.AsyncFor):
+            bound |= _names(node.target, ast.Store)
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            bound |= _names(node.optional_vars, ast.Store)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return bound
+
+
 def _outside_names(source: str) -> set[str] | None:
-    """Names a Python cell reads but neither defines nor imports (None: not Python)."""
+    """Names a Python cell reads before it defines them (None: not Python), statement by statement: `L = [n for
+    n in L if …]` and `a += 2` read an `L` and an `a` from an earlier cell, though the cell assigns them."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return None
-    defined: set[str] = set()
-    used: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (used if isinstance(node.ctx, ast.Load) else defined).add(node.id)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            defined.add(node.name)
-        elif isinstance(node, ast.arg):
-            defined.add(node.arg)
-        elif isinstance(node, ast.alias):
-            defined.add((node.asname or node.name).split(".")[0])
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            defined.add(node.name)
-    return used - defined - _BUILTINS
+    defined = _bound_inside(tree) | _BUILTINS
+    outside: set[str] = set()
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign | ast.AnnAssign) and statement.value is not None:
+            outside |= _names(statement.value, ast.Load) - defined
+        elif isinstance(statement, ast.AugAssign):
+            outside |= (_names(statement.value, ast.Load) | _names(statement.target, ast.Store)) - defined
+        else:
+            stores = _names(statement, ast.Store)
+            outside |= _names(statement, ast.Load) - defined - stores
+        defined |= _names(statement, ast.Store)
+    return outside
 
 
 def recorded_output(cell: Any) -> tuple[str, str]:

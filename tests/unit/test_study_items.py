@@ -122,6 +122,7 @@ def made_course(tmp_path: Path) -> Path:
             ("t = (1, 2)\nprint(len(t))", [stdout("2\n")]),
             ("1 / 4", [result("0.25")]),
             ("print(t)", [stdout("(1, 2)\n")]),  # t comes from an earlier cell
+            ("u = [n for n in u if n]\nu += [3]", [stdout("[1, 3]\n")]),  # assigns u, but reads an earlier one
             ("import random\nprint(random.random())", [stdout("0.123\n")]),
             ("object()", [result("<object object at 0x7f3a2c0b1e40>")]),
             ("1 / 0", [{"output_type": "error", "ename": "ZeroDivisionError", "evalue": "x", "traceback": []}]),
@@ -150,6 +151,7 @@ def test_made_course_items_rejects_and_confinement(made_course: Path):
     assert prints["1 / 4"].key == "0.25" and prints["1 / 4"].citation.cell == 3
     reasons = {r.reason for r in built.rejects if r.kind == "what_does_this_print"}
     assert {"uses names from earlier cells: t", "the cell raised an error", "no recorded output"} <= reasons
+    assert "uses names from earlier cells: u" in reasons
     assert "output varies from run to run (time, randomness, identity, input)" in reasons
     assert "a memory address in the output" in reasons
     choices = [i for i in built.items if i.kind == "choose_the_term"]
