@@ -84,8 +84,8 @@ def classify(exc: BaseException, settings: Settings) -> tuple[int, Any]:
         if too_long:
             return 413, too_long[0]
         return (404, not_issued[0]) if not_issued and len(not_issued) == len(errors) else (422, errors)
-    if isinstance(exc, QuizError):  # a quiz the course can't make (/quiz: study/runnable.py)
-        return exc.status, exc.message
+    if isinstance(exc, QuizError):  # a quiz the course can't make (/quiz: study/runnable.py); a 422 in FastAPI's shape
+        return exc.status, validation_errors([exc.message]) if exc.status == 422 else exc.message
     if isinstance(exc, HTTPException):
         if exc.status_code == 422 and isinstance(exc.detail, str):  # LangServe's batch checks: FastAPI's shape
             return 422, validation_errors([exc.detail])
