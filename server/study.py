@@ -23,6 +23,7 @@ from study.grading import MAX_ANSWER_CHARS, grade
 from study.progress import StudyProgress
 from study.quiz import DEFAULT_ITEMS, MAX_ITEMS, QuizError, QuizRequest, candidates, choose
 from study.students import is_student_id, issue_student_id
+from views.files import SourceFiles
 
 log = logging.getLogger("ai_mentor.server")
 STUDENT_ID_PATTERN = r"^[0-9a-f]{32}-[0-9a-f]{32}$"
@@ -58,6 +59,7 @@ def _warm_up(banks: BankCache) -> None:
 def study_router(settings: Settings, banks: BankCache) -> APIRouter:
     """The study routes; their lifespan opens the progress database (app.state.study)."""
     progress = StudyProgress(settings.interactions_url, salt=derived_key(settings, "study-salt"))
+    files = SourceFiles(settings)  # the feedback's link to its source, as an answer's citations link theirs
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -113,6 +115,7 @@ def study_router(settings: Settings, banks: BankCache) -> APIRouter:
         result = grade(item, body.answer, settings.course_language)
         reviewed = await asyncio.to_thread(progress.record, student_id, item, result.correct, body.answer, bank.items)
         citation = item.citation.as_dict()
+        citation["href"] = files.href(citation)  # opens the file at the cited lines, page, cell or anchor
         verdict = "Right." if result.correct else f"Not quite: the answer is {item.key}."
         return {
             "item_id": item.id,

@@ -69,6 +69,9 @@ def test_quiz_answer_review_mastery_and_the_instructors_view(server: ApiServer):
         graded = right.json()
         assert graded["correct"] is True and graded["expected"] == key
         assert graded["citation"]["location"].startswith("week02/control_flow.md, line ")
+        n = fill["citation"]["line_start"]  # a signed link to the cited line (MENTOR_API_KEY is set)
+        assert graded["citation"]["href"].startswith("/files/week02/control_flow.md?exp=")
+        assert graded["citation"]["href"].endswith(f"&lines={n}-{n}#L{n}") and "&sig=" in graded["citation"]["href"]
         assert line in graded["feedback"] and graded["quote"] == line
         assert graded["mastery"] > 0
 
