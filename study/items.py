@@ -181,6 +181,8 @@ def blocks(section: Section, suffix: str) -> list[Block]:
     rows = section.text.split("\n")
     numbers = section.lines if len(section.lines) == len(rows) else [0] * len(rows)
     pairs = list(zip(rows, numbers, strict=True))
+    if suffix in (".html", ".htm") and section.headings and pairs and pairs[0][0].strip() == section.headings[-1]:
+        pairs = pairs[1:]  # the heading starts the section's text: "Week 4: Functions A function is …" is no sentence
     if suffix == ".py":
         return [Block(section.text, True, pairs)]
     if suffix in (".pptx", ".docx"):  # one line, one paragraph or bullet (the first is the slide's title)

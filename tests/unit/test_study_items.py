@@ -60,6 +60,7 @@ def test_the_course_gives_definitions_code_and_choices_with_citations(course_ban
     assert variable.body == "A(n) _____ is a name that refers to a value."
     assert variable.citation.as_dict()["location"] == "week01/variables_and_types.md, lines 7-8"
     assert by_key[("term_from_definition", "set")].citation.slide == 5  # a slide's bullet, without a full stop
+    assert by_key[("term_from_definition", "function")].citation.anchor == "functions"  # HTML: after its heading
     assert by_key[("term_from_definition", "exception")].citation.source == "week05/errors_and_exceptions.docx"
     fill = by_key[("fill_the_code", "enumerate")]
     assert fill.code.endswith("for index, colour in _____(colours):") and fill.citation.line_start == 91
