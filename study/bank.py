@@ -28,6 +28,8 @@ class Bank:
     modules: list[str]  # every module with files, with items or not
     state: State = ()
     by_id: dict[str, Item] = field(default_factory=dict)
+    # each item's content-word stems, (term, heading and title; its text), filled by the first topic quiz
+    topic_stems: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_id = {item.id: item for item in self.items}
