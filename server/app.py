@@ -1,6 +1,6 @@
 """The API: the app and its wiring. Each concern's routes live in a router of its own (chat, status, ingest, the
-web pages, LangServe's /mentor); this file opens what they share in the lifespan and puts the middleware around
-them."""
+web pages, study mode, LangServe's /mentor); this file opens what they share in the lifespan and puts the
+middleware around them."""
 
 from __future__ import annotations
 
@@ -28,11 +28,14 @@ from server.course_files import course_files_router
 from server.ingest import ingest_router
 from server.instructor import instructor_router
 from server.instructor_answers import instructor_answers_router
-from server.mentor import mount
+from server.mentor import mount, serve
 from server.pages import pages_router
 from server.security import RoleMiddleware, redact_access_log
 from server.status import status_router
 from server.student import student_router
+from server.study import study_router
+from study.bank import BankCache
+from study.runnable import quiz_runnable
 
 log = logging.getLogger("ai_mentor.server")
 
@@ -107,6 +110,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(course_files_router(settings))
     app.include_router(instructor_router(settings, mentor))
     app.include_router(instructor_answers_router(settings))
+    banks = BankCache.for_settings(settings)  # study mode's items, built once per course state
+    app.include_router(study_router(settings, banks))
     mount(app, mentor, settings)
+    serve(app, quiz_runnable(banks, settings.course_language), "/quiz", settings)  # RemoteRunnable's quiz
     openapi.install(app)
     return app

@@ -32,13 +32,14 @@ from core.inputs import QUESTION_TOO_LONG
 from core.settings import Settings
 from core.store_errors import StoreError
 from server.body import reply
+from study.quiz import QuizError
 
 log = logging.getLogger("ai_mentor.server")
 
 LLM_ERRORS = (openai.APIConnectionError, openai.APITimeoutError, openai.InternalServerError, httpx.HTTPError)
 # Pydantic models whose validation errors are the client's input (LangServe validates batch items outside
 # its own error translation, so they arrive here as plain ValidationErrors).
-INPUT_MODELS = {"MentorInput", "ChatInput"}
+INPUT_MODELS = {"MentorInput", "ChatInput", "QuizInput"}
 INTERNAL = "Internal error; see the server log."
 
 
@@ -83,6 +84,8 @@ def classify(exc: BaseException, settings: Settings) -> tuple[int, Any]:
         if too_long:
             return 413, too_long[0]
         return (404, not_issued[0]) if not_issued and len(not_issued) == len(errors) else (422, errors)
+    if isinstance(exc, QuizError):  # a quiz the course can't make (/quiz: study/runnable.py); a 422 in FastAPI's shape
+        return exc.status, validation_errors([exc.message]) if exc.status == 422 else exc.message
     if isinstance(exc, HTTPException):
         if exc.status_code == 422 and isinstance(exc.detail, str):  # LangServe's batch checks: FastAPI's shape
             return 422, validation_errors([exc.detail])

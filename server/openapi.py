@@ -38,9 +38,10 @@ ERROR_SCHEMA = {
 WHY = {
     307: "A browser (Accept: text/html) is sent to the chat page.",
     401: "The route needs a key and the request carries none this server knows (Keys and roles).",
-    403: "A key of too low a role (a student's on the instructor's or operator's routes).",
-    404: "Nothing of that name: no such file or answer, a conversation id this server did not issue, or a "
-    "config hash that decodes to no config.",
+    403: "A key of too low a role (a student's on the instructor's or operator's routes), or a student id this "
+    "server did not issue (study mode).",
+    404: "Nothing of that name: no such file, answer, quiz item or module (or a module with no quiz items), a "
+    "conversation id this server did not issue, or a config hash that decodes to no config.",
     413: "A body over MAX_BODY_BYTES, or a question over the limits.",
     415: "A POST whose Content-Type is not application/json.",
     422: "Malformed, non-UTF-8 or too deeply nested JSON, or values the route refuses.",
@@ -49,10 +50,12 @@ WHY = {
 }
 # Routes that reach a dependency the error policy answers 503 for (the rest answer from memory).
 NEEDS_STATE = (
-    "/health", "/api/chat", "/api/ingest", "/api/modules", "/api/closest", "/api/feedback", "/api/instructor/"
+    "/health", "/api/chat", "/api/ingest", "/api/modules", "/api/closest", "/api/feedback", "/api/instructor/",
+    "/api/study/",
 )  # fmt: skip
 LANGSERVE_RUNS = ("/invoke", "/batch", "/stream", "/stream_log", "/stream_events")
-NOT_FOUND = ("/files/", "/api/feedback", "/api/instructor/answers/")
+NOT_FOUND = ("/files/", "/api/feedback", "/api/instructor/answers/", "/api/study/quiz", "/api/study/answer")
+STUDY_IDS = "/api/study/"  # a student id this server did not issue: 403
 RUNS_WITH_IDS = ("/api/chat", "/api/chat/stream", *LANGSERVE_RUNS)  # a conversation id not issued here: 404
 MEDIA = {  # 200s that are not JSON
     "/files/{source}": {"application/pdf": {}, "text/html": {"schema": {"type": "string"}}},
@@ -95,6 +98,7 @@ STREAM_ERROR = _event(
 STREAM_DATA: dict[tuple[str, str], dict[str, Any]] = {  # the `data` of each LangServe stream, by runnable and endpoint
     ("/mentor", "stream"): {"anyOf": [TOKEN, ANSWER]},  # MentorRunnable: tokens, then the whole output
     ("/mentor/chat", "stream"): {"type": "string"},  # ChatMentorRunnable: the answer text, in one chunk
+    ("/quiz", "stream"): {"type": "object", "properties": {"items": {"type": "array"}}},  # the quiz, in one chunk
     ("", "stream_log"): {"type": "object", "properties": {"ops": {"type": "array"}}, "required": ["ops"]},
     ("", "stream_events"): {"type": "object", "properties": {"event": {"type": "string"}}, "required": ["event"]},
 }
@@ -134,13 +138,15 @@ def statuses(method: str, path: str) -> set[int]:
         role = "student"  # a key, or a signed link: checked by the route
     if role != "public":
         found.add(401)
-    if role in ("instructor", "admin") or path == "/api/ingest":
+    if role in ("instructor", "admin") or path == "/api/ingest" or path.startswith(STUDY_IDS):
         found.add(403)
     if method in ("post", "put"):  # a body: JSON only (server/body.py), within MAX_BODY_BYTES
         found |= {413, 415, 422}
     if path.startswith(NEEDS_STATE) or (path.startswith("/mentor/") and path.endswith(LANGSERVE_RUNS)):
         found.add(503)
     if path.startswith(NOT_FOUND) or path.startswith(("/api/chat", "/mentor/")) and path.endswith(RUNS_WITH_IDS):
+        found.add(404)
+    if path.startswith("/quiz/") and path.endswith(LANGSERVE_RUNS):  # no such module, or nothing to quiz on
         found.add(404)
     if path == "/" and method == "get":
         found.add(307)

@@ -1,8 +1,8 @@
 """Who may call what: three keys, three roles, one table of routes (constant-time, keys never logged); and
 credentials in query strings kept out of the logs.
 
-- student (`MENTOR_API_KEY`): the tutor, LangServe, the page's routes, status, metrics;
-- instructor (`INSTRUCTOR_API_KEY`): also the instructor's data (`/api/instructor/*`);
+- student (`MENTOR_API_KEY`): the tutor, LangServe, the page's routes, study mode (`/api/study/*`), status, metrics;
+- instructor (`INSTRUCTOR_API_KEY`): also the instructor's data (`/api/instructor/*`, the class's study results too);
 - admin, the operator (`ADMIN_API_KEY`, else the instructor's key): also ingest and reset (`POST /api/ingest`).
   Backup and restore have no route: they are the CLI's, on the database files, with the server stopped.
 
@@ -32,7 +32,7 @@ PAGE_PATHS = {"/chat", "/instructor", "/favicon.ico"}
 PAGE_PREFIXES = ("/static/",)
 # Signed file links check a credential of their own (a student's key, or the link's signature: server/course_files.py).
 SELF_CHECKED_PREFIXES = ("/files/",)
-INSTRUCTOR_PREFIXES = ("/api/instructor/",)
+INSTRUCTOR_PREFIXES = ("/api/instructor/",)  # /api/instructor/study: the class's quiz results (server/study.py)
 ADMIN_PATHS = {"/api/ingest"}
 
 
@@ -46,7 +46,7 @@ def required_role(method: str, path: str, accept: str = "") -> Role:
         return "public"
     if path == "/" and method == "GET" and wants_page(accept):  # a browser is only redirected to the page
         return "public"
-    return "student"
+    return "student"  # everything else, study mode's /api/study/* and LangServe's /quiz/* among it
 
 
 def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> bytes:

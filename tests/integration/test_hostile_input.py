@@ -224,6 +224,8 @@ REQUEST_TIMEOUT = 240
 # - 422 for schema-valid bodies only where the rule is one JSON Schema can't state: a batch's `config` list must
 #   be as long as its `inputs`, and a chat's last message must be the student's question, not blank.
 # - 422 for schema-valid bodies of the instructor's answers: a `module` must be one the course has (/api/modules).
+# - 422 for schema-valid quiz requests (/api/study/quiz, LangServe's /quiz): scope "module" needs a module, and
+#   scope "topic" a topic with content words ("the of" has none), which the schema's plain strings can't state.
 # - Response time: 10 s for what answers from memory or the store; routes that reach the model wait their turn
 #   in the one-at-a-time queue behind other answers whose length the fuzzer sets (max_tokens up to 2,048, at a
 #   few tokens a second on a busy 2-core machine), so their limit is the request timeout: only a hang fails.
@@ -232,6 +234,7 @@ NEGATIVE = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422"
 UNSTATABLE = r"^/mentor/(chat/(c/[^/]+/)?(invoke|batch|stream|stream_log|stream_events)|(c/[^/]+/)?batch)$"
 LLM_ROUTES = r"^/(api/chat|mentor/)"
 COURSE_MODULES = r"^/api/instructor/answers"
+QUIZ_SCOPES = r"^/(api/study/quiz|quiz/)"
 FUZZ_CONFIG = f"""
 [checks]
 max_response_time = 10
@@ -245,6 +248,10 @@ checks.positive_data_acceptance.expected-statuses = {json.dumps([*POSITIVE, "422
 
 [[operations]]
 include-path-regex = '{COURSE_MODULES}'
+checks.positive_data_acceptance.expected-statuses = {json.dumps([*POSITIVE, "422"])}
+
+[[operations]]
+include-path-regex = '{QUIZ_SCOPES}'
 checks.positive_data_acceptance.expected-statuses = {json.dumps([*POSITIVE, "422"])}
 
 [[operations]]

@@ -20,13 +20,17 @@ CREDENTIALS = {"none": {}, "wrong": {"X-API-Key": "nope"}, "student": {"X-API-Ke
                "instructor": {"Authorization": f"Bearer {INSTRUCTOR}"}, "admin": {"X-API-Key": ADMIN}}  # fmt: skip
 # The test's own classification of every route: a route matching none of these fails the test until someone
 # decides who may call it. /files/ needs a student's key (or a signed link, tested in test_web.py).
-STUDENT_API = "chat|chat/stream|chat/stats|conversations|modules|render|excerpts|closest|feedback"
+STUDENT_API = (
+    "chat|chat/stream|chat/stats|conversations|modules|render|excerpts|closest|feedback"
+    "|study/quiz|study/answer|study/progress"  # study mode (server/study.py)
+)
 EXPECTED = [
     (re.compile(r"^/api/ingest$"), "admin"),
     (re.compile(r"^/api/instructor/"), "instructor"),
     (re.compile(r"^/(chat|instructor|favicon\.ico|static/\{name\})$"), "public"),
     (re.compile(r"^/files/"), "student"),
     (re.compile(r"^/mentor/"), "student"),  # LangServe: invoke, batch, streams, schemas, playgrounds
+    (re.compile(r"^/quiz/"), "student"),  # LangServe's quiz (study/runnable.py)
     (re.compile(rf"^/api/({STUDENT_API})$"), "student"),
     (re.compile(r"^/(|health|metrics|docs|docs/oauth2-redirect|redoc|openapi\.json)$"), "student"),
 ]
@@ -89,6 +93,7 @@ def test_every_route_by_every_role(make_client, config):
     assert {"/api/ingest", "/api/instructor/summary", "/files/{source:path}", "/mentor/invoke"} <= paths
     answers = "/api/instructor/answers"
     assert {answers, answers + "/{answer_id}", answers + "/{answer_id}/publish"} <= paths, "instructor answers"
+    assert {"/api/study/quiz", "/api/study/answer", "/api/study/progress", "/api/instructor/study"} <= paths
     assert len(routes) > 80, "the web pages' and LangServe's routes are enumerated too"
     wrong: list[str] = []
     checked: Counter[str] = Counter()

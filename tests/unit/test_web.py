@@ -328,6 +328,10 @@ def test_the_schema_documents_every_status_the_routes_answer(make_client):
     one = "/api/instructor/answers/{answer_id}"
     assert {"403", "404", "413", "415", "422", "503"} <= responses[("PUT", one)], "an edit has a body too"
     assert "404" in responses[("DELETE", one)] and "404" in responses[("POST", one + "/publish")]
+    for study in ("/api/study/quiz", "/api/study/answer"):  # a student id not issued; no such item or module
+        assert {"403", "404", "413", "415", "422", "503"} <= responses[("POST", study)], study
+    assert {"403", "422", "503"} <= responses[("GET", "/api/study/progress")]
+    assert "404" in responses[("POST", "/quiz/invoke")] and "403" in responses[("GET", "/api/instructor/study")]
     media = operations[("POST", "/api/chat/stream")]["responses"]["200"]["content"]
     assert list(media) == ["text/event-stream"]
     assert "text/csv" in operations[("GET", "/api/instructor/export.csv")]["responses"]["200"]["content"]
