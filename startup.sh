@@ -246,7 +246,7 @@ start_llm() {
   log "Model: $model"
   # deploy/llm_server.py builds the command from the settings: llama-server when the install built one, else
   # llama-cpp-python's server (LLM_SERVER); `python -m deploy.llm_server --print` shows it.
-  log "LLM server: $("$PY" -m deploy.llm_server --host "$LLM_HOST" --port "$LLM_PORT" --print | cut -d' ' -f1-3)"
+  log "LLM server: $("$PY" -m deploy.llm_server --host "$LLM_HOST" --port "$LLM_PORT" --print | sed -E 's/^[^ ]*nice -n [0-9]+ //' | cut -d' ' -f1-3)"
   start_process llm "$PY" -m deploy.llm_server --host "$LLM_HOST" --port "$LLM_PORT"
   wait_for llm "$url" 180
 }

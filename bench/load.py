@@ -10,13 +10,16 @@ retrieval plus one or two LLM calls, so a ratio near 1 means the serving layer a
     .venv/bin/python -m bench.load                          # starts its own LLM + API servers on free ports
     .venv/bin/python -m bench.load --api-url http://127.0.0.1:8000 [--llm-url http://127.0.0.1:8080/v1]
     .venv/bin/python -m bench.load --replicas 1,2 --clients 16   # 1 vs 2 API processes, same LLM server
-    .venv/bin/python -m bench.load --mixed 1,16 --clients 16     # ANSWERS_AT_ONCE 1 (the old gate) vs 16
+    .venv/bin/python -m bench.load --mixed 1,16,16@nice --clients 16   # ANSWERS_AT_ONCE 1 (the old gate) vs 16,
+                                                                      # then 16 with the model server at LLM_NICE
     options: --clients 8 --duration 60 --json PATH
 
 --mixed gives each client one kind of question, in turn: a quote (answer_style extractive: no LLM call), a
 follow-up in its own conversation (the second turn is timed) or a generated answer (answer_style generative),
 through LangServe's /mentor/invoke. It reports answers per minute, p50/p95 per kind and errors for each
 ANSWERS_AT_ONCE in turn, against one LLM server (LLM_PARALLEL slots) and one ingested database, in the same run.
+The server starts at nice 0; a phase written `N@nice` first renices it to LLM_NICE (list those phases last:
+lowering a niceness again needs root).
 
 --replicas starts PostgreSQL and a Milvus server (as tests/integration/test_replicas.py does), then each
 count of API processes in turn against them and the one LLM server; clients are spread over the replicas.
@@ -231,14 +234,15 @@ def mixed(api_url: str, clients: int, duration: float) -> dict:
     }
 
 
-def compare_at_once(counts: list[int], clients: int, duration: float) -> dict:
-    """The same mixed load against one API process per ANSWERS_AT_ONCE in turn: one LLM server, one database."""
-    from core.settings import PROJECT_ROOT
+def compare_at_once(phases: list[str], clients: int, duration: float) -> dict:
+    """The same mixed load against one API process per phase (`N` or `N@nice`: ANSWERS_AT_ONCE, and whether the
+    model server runs at LLM_NICE) in turn: one LLM server, one database."""
+    from core.settings import PROJECT_ROOT, get_settings
     from harness.servers import ApiServer, Deployment, LLMServer
 
     course = PROJECT_ROOT / "course_materials"
     root = Path(tempfile.mkdtemp(prefix="mentor-mixed-"))
-    llm = LLMServer(root / "llm.log")
+    llm = LLMServer(root / "llm.log", options={"llm_nice": 0})
     print(f"starting the LLM server on :{llm.port} and ingesting {course.name}/ (logs in {root})", flush=True)
     llm.start()
     results: dict = {}
@@ -247,17 +251,20 @@ def compare_at_once(counts: list[int], clients: int, duration: float) -> dict:
         result = deployment.run_cli("--directory", str(course), "--quiet")
         if result.returncode != 0:
             raise SystemExit(f"ingest failed: {result.stderr[-2000:]}")
-        for n in counts:
-            api = ApiServer.on_free_port(Deployment(root, dict(deployment.env)), root / f"api-{n}.log")
+        for phase in phases:
+            n = int(phase.split("@")[0])
+            nice = get_settings().llm_nice if phase.endswith("@nice") else 0
+            os.setpriority(os.PRIO_PROCESS, llm.proc.pid, nice)  # type: ignore[union-attr]
+            api = ApiServer.on_free_port(Deployment(root, dict(deployment.env)), root / f"api-{phase}.log")
             api.extra_env = {"ANSWERS_AT_ONCE": str(n)}
             try:
                 api.start()
                 for style in ("extractive", "generative"):  # warm: the first answer of each kind loads its parts
                     warm = {"input": {"question": QUESTIONS[0]}, "config": {"configurable": {"answer_style": style}}}
                     httpx.post(f"{api.url}/mentor/invoke", json=warm, timeout=TIMEOUT)
-                print(f"ANSWERS_AT_ONCE={n}: {clients} mixed clients for {duration:.0f}s ...", flush=True)
-                results[n] = mixed(api.url, clients, duration)
-                print(mixed_line(n, results[n], results[counts[0]]), flush=True)
+                print(f"{phase} (model server at nice {nice}): {clients} clients, {duration:.0f}s ...", flush=True)
+                results[phase] = {**mixed(api.url, clients, duration), "llm_nice": nice}
+                print(mixed_line(phase, results[phase], results[phases[0]]), flush=True)
             finally:
                 api.stop()
     finally:
@@ -265,10 +272,10 @@ def compare_at_once(counts: list[int], clients: int, duration: float) -> dict:
     return {"at_once": results}
 
 
-def mixed_line(n: int, r: dict, first: dict) -> str:
+def mixed_line(phase: str, r: dict, first: dict) -> str:
     kinds = ", ".join(f"{k} {v['answers']} (p50 {v['p50_s']}s, p95 {v['p95_s']}s)" for k, v in r["kinds"].items())
     ratio = r["answers_per_min"] / first["answers_per_min"] if first["answers_per_min"] else float("nan")
-    return (f"ANSWERS_AT_ONCE={n}: {r['answers']} answers in {r['seconds']}s = {r['answers_per_min']}/min "
+    return (f"{phase}: {r['answers']} answers in {r['seconds']}s = {r['answers_per_min']}/min "
             f"({ratio:.2f} x the first), {r['errors']} errors; {kinds}")  # fmt: skip
 
 
@@ -402,13 +409,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (requests then finish)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--replicas", help="compare API process counts, e.g. 1,2 (starts its own servers)")
-    parser.add_argument("--mixed", help="compare ANSWERS_AT_ONCE values under a mixed load, e.g. 1,16")
+    parser.add_argument("--mixed", help="compare ANSWERS_AT_ONCE values under a mixed load, e.g. 1,16,16@nice")
     args = parser.parse_args(argv)
     if args.clients < 1 or args.duration <= 0:
         parser.error("--clients and --duration must be positive")
     if args.mixed:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-        report = compare_at_once([int(n) for n in args.mixed.split(",")], args.clients, args.duration)
+        report = compare_at_once(args.mixed.split(","), args.clients, args.duration)
         for sample in (s for r in report["at_once"].values() for s in r["error_samples"]):
             print("  error:", sample)
         if args.json:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -66,6 +67,12 @@ def command(settings: Settings, model: Path, host: str, port: int) -> list[str]:
     return argv
 
 
+def niced(settings: Settings, argv: list[str]) -> list[str]:
+    """The command run at LLM_NICE: the model server yields the cores to the API's short work (core/settings.py)."""
+    nice = shutil.which("nice")
+    return [nice, "-n", str(settings.llm_nice), *argv] if settings.llm_nice and nice else argv
+
+
 def main() -> None:
     """Replace this process with the model server (startup.sh's `llm` process)."""
     from core.factories import llm_model_path
@@ -76,7 +83,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=settings.llm_port)
     parser.add_argument("--print", action="store_true", help="print the command instead of running it")
     args = parser.parse_args()
-    argv = command(settings, llm_model_path(settings), args.host, args.port)
+    argv = niced(settings, command(settings, llm_model_path(settings), args.host, args.port))
     if args.print:
         print(shlex.join(argv))
         return

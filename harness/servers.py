@@ -90,10 +90,10 @@ class LLMServer:
     def start(self) -> None:
         from core.factories import llm_model_path
         from core.settings import Settings
-        from deploy.llm_server import command
+        from deploy.llm_server import command, niced
 
         settings = Settings(_env_file=None, **self.options)  # type: ignore[call-arg]
-        cmd = command(settings, llm_model_path(settings), "127.0.0.1", self.port) + self.extra_args
+        cmd = niced(settings, command(settings, llm_model_path(settings), "127.0.0.1", self.port) + self.extra_args)
         env = {**base_env(), **self.env}
         self.proc = subprocess.Popen(cmd, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, env=env)  # noqa: SIM115 (the log stays open for the process)
         wait_http(self.url + "/models", self.proc, 120)

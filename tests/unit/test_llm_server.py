@@ -100,3 +100,15 @@ def test_bindings_with_a_library_of_their_own_are_left_alone(tmp_path, monkeypat
     assert not llama_server.bindings_without_library()
     (own / "libllama.so").unlink()
     assert llama_server.bindings_without_library()  # installed by startup.sh without a library: ours goes there
+
+
+def test_the_model_server_runs_at_llm_nice_unless_it_is_zero(tmp_path):
+    """The model server yields the cores to the API's short work (bench/load.py --mixed); 0 runs it as is."""
+    from deploy.llm_server import niced
+
+    argv = ["/bin/llama-server", "--model", "m.gguf"]
+    default = niced(settings(), argv)
+    assert default[0].endswith("nice") and default[1:3] == ["-n", "10"] and default[3:] == argv
+    assert niced(settings(llm_nice=0), argv) == argv
+    with pytest.raises(ValueError):
+        settings(llm_nice=20)  # beyond what nice(1) accepts: a clear settings error, not a server that never starts
