@@ -90,6 +90,7 @@ const MentorChat = (() => {
     remember();
     renderHistory();
     toggleHistory(false);
+    showAsk();
   }
 
   function startNew() {
@@ -99,6 +100,7 @@ const MentorChat = (() => {
     $("#empty-state").hidden = false;
     remember();
     renderHistory();
+    showAsk();
     $("#question").focus();
   }
 
@@ -613,6 +615,12 @@ const MentorChat = (() => {
         $("#quiz-status").textContent = err.message;
       });
     }
+  }
+
+  // A conversation opened or started from the header or the list is shown on the Ask tab.
+  function showAsk() {
+    const ask = $("#tab-ask");
+    if (ask.getAttribute("aria-selected") !== "true") selectTab(ask, false);
   }
 
   function setupTabs() {

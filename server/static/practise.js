@@ -170,6 +170,7 @@ const MentorPractise = (() => {
     text.required = !choosing;
     $("#quiz-text-row").hidden = choosing;
     for (const field of $("#quiz-answer").elements) field.disabled = false;
+    $("#quiz-check").hidden = false;
     $("#quiz-feedback").hidden = true;
     $("#quiz-next").textContent = state.index + 1 < state.items.length ? "Next" : "Finish";
     const first = choosing ? $("#quiz-option-0") : text;
@@ -209,6 +210,7 @@ const MentorPractise = (() => {
     try {
       const graded = await call("/api/study/answer", { student_id: id, item_id: item.id, answer });
       state.answered = true;
+      $("#quiz-check").hidden = true; // answered: the feedback's Next goes on
       if (graded.correct) state.right += 1;
       const before = state.mastery[item.module] || 0;
       showFeedback(graded, item, before);

@@ -102,8 +102,10 @@ def _start(browser: Chrome, module: str) -> None:
 def _item(browser: Chrome, number: int) -> tuple[str, str]:
     """The item shown as the quiz's `number`th: its id and kind."""
     WebDriverWait(browser, 30).until(
-        lambda d: d.find_element(By.ID, "quiz-item").is_displayed()
-        and d.find_element(By.ID, "quiz-count").text.startswith(f"Question {number} of")
+        lambda d: (
+            d.find_element(By.ID, "quiz-item").is_displayed()
+            and d.find_element(By.ID, "quiz-count").text.startswith(f"Question {number} of")
+        )
     )
     item = browser.find_element(By.ID, "quiz-item")
     return str(item.get_attribute("data-item-id")), str(item.get_attribute("data-kind"))
@@ -150,6 +152,15 @@ def test_a_quiz_right_and_wrong_with_the_source_opened_and_the_instructor_seeing
     _enter_key(browser, STUDENT)
     _open_practise(browser)
     _start(browser, "week02")
+    # The Practise tab's script is loaded when the tab opens: the page with it stays light (the Ask tab alone
+    # keeps to test_web_pages' 60 KB; the Practise tab adds practise.js, 12 KB).
+    loaded = browser.execute_script(
+        "return [performance.getEntriesByType('navigation')[0], ...performance.getEntriesByType('resource')]"
+        ".filter(e => !['fetch', 'xmlhttprequest'].includes(e.initiatorType)).map(e => [e.name, e.decodedBodySize])"
+    )
+    assert any(url.endswith("/static/practise.js") for url, _ in loaded), loaded
+    assert all(url.startswith(server.url + "/") for url, _ in loaded), loaded
+    assert sum(size for _, size in loaded) <= 72_000, loaded
 
     first, _ = _item(browser, 1)
     assert bank.by_id[first].module == "week02"
@@ -162,7 +173,7 @@ def test_a_quiz_right_and_wrong_with_the_source_opened_and_the_instructor_seeing
     assert right["review"].startswith("Next review in ") and "Your mastery of week02: " in right["review"]
     WebDriverWait(browser, 10).until(lambda d: _mastery(d, "week02") not in ("", "0 %"))  # was 0 % at the start
     after_right = _mastery(browser, "week02")
-    assert f"(was 0 %)" in right["review"], right["review"]
+    assert "(was 0 %)" in right["review"], right["review"]
     # the student id the server issued is kept in this browser, like the conversations
     kept = browser.execute_script("return localStorage.getItem('mentor.student')")
     assert kept and len(kept) == 65
@@ -239,3 +250,7 @@ def test_the_practise_tab_at_phone_width_with_choices_and_clear_errors(server, b
     (ARTIFACTS / "axe-practise-390.json").write_text(json.dumps(results["violations"], indent=1))
     screenshot(browser, "practise-phone.png")
     assert not serious, axe.report(serious)
+
+    browser.find_element(By.ID, "new-conversation").send_keys(Keys.ENTER)  # back to asking: the Ask tab opens
+    assert browser.find_element(By.ID, "tab-ask").get_attribute("aria-selected") == "true"
+    assert browser.switch_to.active_element == browser.find_element(By.ID, "question")
