@@ -168,6 +168,10 @@ const MentorPractise = (() => {
     const text = $("#quiz-text");
     text.value = "";
     text.required = !choosing;
+    // Output is compared with its spaces and line breaks normalised: one line of input is enough.
+    $("#quiz-text-hint").textContent = item.kind === "what_does_this_print"
+      ? "Several lines of output: type them on one line, separated by spaces."
+      : item.kind === "fill_the_code" ? "One name, keyword or operator, exactly as in code." : "A word or a few words.";
     $("#quiz-text-row").hidden = choosing;
     for (const field of $("#quiz-answer").elements) field.disabled = false;
     $("#quiz-check").hidden = false;
