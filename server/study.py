@@ -152,6 +152,9 @@ def study_router(settings: Settings, banks: BankCache) -> APIRouter:
         """Accuracy per module and the items students miss most, with their keys and sources."""
         bank = await asyncio.to_thread(banks.get)
         stats = await asyncio.to_thread(progress.class_stats, bank.by_id)
+        for missed in stats["most_missed"]:
+            if missed["citation"]:  # the instructor page links each missed item to its source
+                missed["citation"]["href"] = files.href(missed["citation"])
         items_per_module: dict[str, int] = {}
         for item in bank.items:
             items_per_module[item.module] = items_per_module.get(item.module, 0) + 1

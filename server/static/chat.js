@@ -90,6 +90,7 @@ const MentorChat = (() => {
     remember();
     renderHistory();
     toggleHistory(false);
+    showAsk();
   }
 
   function startNew() {
@@ -99,6 +100,7 @@ const MentorChat = (() => {
     $("#empty-state").hidden = false;
     remember();
     renderHistory();
+    showAsk();
     $("#question").focus();
   }
 
@@ -580,7 +582,63 @@ const MentorChat = (() => {
     }
   }
 
+  // ---- the Ask / Practise tabs (WAI-ARIA tabs: arrow keys, Home and End move between them) -------------
+  // practise.js is loaded when the Practise tab first opens: a student who only asks never downloads it.
+  let practise = null;
+  function loadPractise() {
+    if (!practise) {
+      practise = new Promise((resolve, reject) => {
+        const script = document.createElement("script");
+        script.src = "/static/practise.js";
+        script.onload = resolve;
+        script.onerror = () => {
+          practise = null;
+          reject(new Error("The practice page could not be loaded."));
+        };
+        document.head.append(script);
+      });
+    }
+    return practise;
+  }
+
+  function selectTab(tab, focus) {
+    const tabs = [...document.querySelectorAll('[role="tab"]')];
+    for (const other of tabs) {
+      const selected = other === tab;
+      other.setAttribute("aria-selected", String(selected));
+      other.tabIndex = selected ? 0 : -1;
+      document.getElementById(other.getAttribute("aria-controls")).hidden = !selected;
+    }
+    if (focus) tab.focus();
+    if (tab.id === "tab-practise") {
+      loadPractise().then(() => MentorPractise.open($("#module").value)).catch((err) => {
+        $("#quiz-status").textContent = err.message;
+      });
+    }
+  }
+
+  // A conversation opened or started from the header or the list is shown on the Ask tab.
+  function showAsk() {
+    const ask = $("#tab-ask");
+    if (ask.getAttribute("aria-selected") !== "true") selectTab(ask, false);
+  }
+
+  function setupTabs() {
+    const tabs = [...document.querySelectorAll('[role="tab"]')];
+    for (const tab of tabs) {
+      tab.addEventListener("click", () => selectTab(tab, false));
+      tab.addEventListener("keydown", (event) => {
+        const i = tabs.indexOf(tab);
+        const next = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[event.key];
+        if (next === undefined) return;
+        event.preventDefault();
+        selectTab(tabs[(next + tabs.length) % tabs.length], true);
+      });
+    }
+  }
+
   function init() {
+    setupTabs();
     const form = $("#composer");
     const box = $("#question");
     box.addEventListener("keydown", (event) => {

@@ -111,7 +111,61 @@
     )), "No comments yet.");
   }
 
+  // Study mode (/api/instructor/study): accuracy per module, and the items missed most with their source.
+  const KINDS = {
+    term_from_definition: "term from definition", choose_the_term: "choose the term",
+    fill_the_code: "fill the code", what_does_this_print: "what does this print?",
+  };
+
+  function source(citation) {
+    const td = document.createElement("td");
+    if (!citation) {
+      td.textContent = "no longer in the materials";
+      return td;
+    }
+    const link = document.createElement("a");
+    link.textContent = citation.location || citation.source;
+    link.href = citation.href;
+    link.target = "_blank";
+    link.rel = "noopener";
+    td.append(link);
+    return td;
+  }
+
+  function question(item) {
+    const td = document.createElement("td");
+    const kind = document.createElement("span");
+    kind.className = "hint";
+    kind.textContent = `${KINDS[item.kind] || item.kind}: `;
+    const prompt = document.createElement(item.kind === "fill_the_code" || item.kind === "what_does_this_print" ? "pre" : "span");
+    prompt.className = "missed-prompt";
+    prompt.textContent = item.prompt;
+    td.append(kind, prompt);
+    return td;
+  }
+
+  async function refreshPractice() {
+    const status = $("#practice-status");
+    try {
+      const data = await MentorApi.json("/api/instructor/study");
+      const items = data.items_per_module || {};
+      fill("#practice-accuracy", data.accuracy.map((a) => row(
+        cell(a.module), cell(percent(a.accuracy)), cell(String(a.attempts)), cell(String(a.students)),
+        cell(String(items[a.module] || 0)),
+      )), "No practice answers yet.");
+      fill("#practice-missed", data.most_missed.map((m) => {
+        const tr = row(question(m), cell(m.module), cell(`${m.missed} of ${m.attempts}`), cell(m.key), source(m.citation));
+        tr.dataset.itemId = m.item_id;
+        return tr;
+      }), "No question has been missed yet.");
+      status.textContent = "";
+    } catch (err) {
+      status.textContent = `Could not load the practice results: ${err.message}`;
+    }
+  }
+
   async function refresh() {
+    refreshPractice();
     const status = $("#status");
     $("#dashboard").setAttribute("aria-busy", "true");
     try {
