@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from classroom.answered import question_key
 from classroom.interactions import feedback, interactions
 from core.sources import cited, location
 
@@ -146,7 +147,7 @@ def _unanswered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         reasons = (["not in the materials"] if r["refused"] else []) + (["thumbs down"] if r["rating"] == -1 else [])
         if not reasons:
             continue
-        key = " ".join(r["question"].lower().split()).rstrip("?!. ")
+        key = question_key(r["question"])
         group = groups.setdefault(
             key,
             {
