@@ -123,7 +123,8 @@ EXAM_ANSWER = "The final exam of the course is on 12 June at 9:00 in room B12. <
 
 def test_the_instructor_answers_a_missing_question_on_the_page(server, browser):
     """The issue's target, in a real browser: a refused question answered on /instructor, published, is grounded
-    for the student within 5 s; retracted on the page, it is refused again. No script of the answer runs."""
+    for the student within 5 s; the answers list then shows that answer citing it and the student's rating;
+    retracted on the page, it is refused again. No script of the answer runs."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -151,6 +152,20 @@ def test_the_instructor_answers_a_missing_question_on_the_page(server, browser):
     answered = ask(server, EXAM)
     assert answered["grounded"] and time.monotonic() - started < 5, answered
     assert any(s["title"].startswith("Instructor answer, ") for s in answered["sources"]), answered["sources"]
+    rated = httpx.post(f"{server.url}/api/feedback", json={"answer_id": answered["answer_id"], "rating": 1},
+                       headers={"X-API-Key": STUDENT}, timeout=TIMEOUT)  # fmt: skip
+    assert rated.status_code == 202, rated.text
+
+    def used(driver):  # type: ignore[no-untyped-def]
+        """The row of the answer, once it shows the student's answer citing it and their verdict (both written
+        off the request path: the page is reloaded until they are)."""
+        rows = driver.find_elements(By.XPATH, "//table[@id='answers']//tr[contains(., '12 June')]")
+        if rows and "cited in 1 answer · 1 helpful / 0 not" in rows[0].text:
+            return rows[0]
+        driver.refresh()
+        return False
+
+    WebDriverWait(browser, 60, poll_frequency=1).until(used)
     answers = browser.find_element(By.ID, "answers")
     assert "12 June" in answers.text and "published" in answers.text
     assert browser.execute_script("return window.pwned") is None, "the answer's script never runs"
