@@ -193,13 +193,14 @@ def test_an_answers_folder_outside_the_ingest_roots_is_never_written(make_client
 # ---- what the published answers did: the students who asked, and the answers that cited them -----------------
 
 
-def _answered(question: str, conversation: str, grounded: bool, answer_id: str, sources=(), text="no"):  # type: ignore[no-untyped-def]
+def _answered(question: str, conversation: str, grounded: bool, answer_id: str, sources=(), text="no",  # type: ignore[no-untyped-def]
+              module="", at=0.0):  # fmt: skip
     from core.answer import answer as make_answer
     from graph.runnable import Answered
 
     output = make_answer({"answer": text, "route": "course", "grounded": grounded, "sources": list(sources)},
                          conversation, answer_id)  # fmt: skip
-    return Answered(question, "", conversation, output, 0.1)
+    return Answered(question, module, conversation, output, 0.1, at=at)
 
 
 @pytest.fixture
@@ -298,3 +299,21 @@ def test_the_student_page_asks_which_of_its_questions_were_answered(make_client,
     assert client.delete(f"/api/instructor/answers/{answer_id}", headers=teacher).status_code == 200
     assert answered().json() == {"answered": []}, "retracted: the marker goes"
     assert client.get("/api/instructor/answers", headers=teacher).json()["answers"][0]["usage"] is None
+
+
+def test_a_missing_row_shows_the_earlier_turn_its_module_filter_and_the_answer_a_thumbs_down_got(log):
+    import time
+
+    from classroom.reports import summary
+
+    now = time.time()
+    log.record(_answered("What is a tuple?", "c1", True, "1" * 32, text="Immutable [1].", at=now - 30))
+    log.record(_answered("and can it change?", "c1", False, "2" * 32, module="week01", at=now - 20))
+    log.record(_answered("What is a list?", "c2", True, "3" * 32, text="Lists hold items [1].", at=now - 10))
+    log.flush()
+    log.add_feedback("3" * 32, -1, "")
+    log.flush()
+    rows = {u["question"]: u for u in summary(log.database, 1)["unanswered"]}
+    follow_up, thumbs_down = rows["and can it change?"], rows["What is a list?"]
+    assert (follow_up["earlier"], follow_up["module"], follow_up["answer"]) == ("What is a tuple?", "week01", "")
+    assert (thumbs_down["earlier"], thumbs_down["answer"]) == ("", "Lists hold items [1]."), "another conversation"
