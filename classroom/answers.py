@@ -60,6 +60,14 @@ audit_table = Table(
     Column("action", String(16), nullable=False),  # create, edit, publish, retract
     Column("what", Text, nullable=False),  # JSON: the fields as written
 )
+# The student question an answer was written for (the missing-material row's "Answer" button), kept apart from
+# the answer's own question, which the instructor may reword: the students who asked it are found by this one.
+asked_table = Table(
+    "instructor_answer_asked",
+    metadata,
+    Column("answer_id", String(16), primary_key=True),
+    Column("question", Text, nullable=False),
+)
 
 
 class AnswerError(ValueError):
@@ -157,16 +165,26 @@ class AnswerBook:
         with self.database.connect() as conn:
             return [{**row._asdict(), "what": json.loads(row.what)} for row in conn.execute(query)]
 
+    def asked(self) -> dict[str, str]:
+        """The student question each answer was written for, by answer id (answers written from scratch: none)."""
+        with self.database.connect() as conn:
+            return {row.answer_id: row.question for row in conn.execute(select(asked_table))}
+
     # ---- writes (each one audited) ----------------------------------------------------------------
-    def create(self, question: str, body: str, module: str, who: str) -> InstructorAnswer:
-        """A new draft."""
+    def create(self, question: str, body: str, module: str, who: str, asked: str = "") -> InstructorAnswer:
+        """A new draft; `asked`: the student's question it answers, as the missing-material list showed it."""
         fields = self._checked(question, body, module)
+        asked = asked.strip()[:MAX_QUESTION_CHARS]
+        if "\x00" in asked:
+            raise AnswerError("asked", "The question asked holds a NUL character.")
         now = time.time()
         answer = InstructorAnswer(secrets.token_hex(8), **fields, state="draft", created=now, updated=now,
                                   published=None, source="")  # fmt: skip
         with self.database.begin() as conn:
             conn.execute(insert(answers_table).values(**answer.to_dict()))
-            self._audit(conn, answer.answer_id, who, "create", fields)
+            if asked:
+                conn.execute(insert(asked_table).values(answer_id=answer.answer_id, question=asked))
+            self._audit(conn, answer.answer_id, who, "create", {**fields, "asked": asked} if asked else fields)
         return answer
 
     def edit(self, answer_id: str, question: str, body: str, module: str, who: str) -> InstructorAnswer:

@@ -80,6 +80,12 @@ def _day(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d")
 
 
+def conversation_hash(salt: bytes, conversation_id: str) -> str:
+    """How the log names a conversation: an HMAC of its id under the log's salt (never the id, which opens it).
+    The student page finds its own questions by it (classroom/answered.py)."""
+    return hmac.new(salt, conversation_id.encode(), hashlib.sha256).hexdigest()[:16]
+
+
 def _light(sources: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """A source without its full text (the snippet is kept)."""
     return [{k: s[k] for k in SOURCE_FIELDS if k in s} for s in sources]
@@ -99,7 +105,7 @@ def _row(item: Answered, salt: bytes) -> dict[str, Any]:
         "grounded": out["grounded"],
         "refused": out["route"] == "course" and not out["grounded"],
         "module": item.module or "",
-        "conversation": hmac.new(salt, item.conversation_id.encode(), hashlib.sha256).hexdigest()[:16],
+        "conversation": conversation_hash(salt, item.conversation_id),
         "sources": json.dumps(_light(out["sources"])),
         "latency_ms": round(item.seconds * 1000, 1),
         "first_token_ms": None if item.first_token_seconds is None else round(item.first_token_seconds * 1000, 1),

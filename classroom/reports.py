@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from classroom.answered import question_key
 from classroom.interactions import feedback, interactions
 from core.sources import cited, location
 
@@ -139,14 +140,29 @@ def _per_day(rows: list[dict[str, Any]], days: int, now: float) -> list[dict[str
     return [{"day": day, "questions": q, "refused": refused} for day, (q, refused) in counts.items()]
 
 
+def _earlier_turns(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """The question asked just before each answer in its conversation (in the period): a follow-up such as
+    "and in Python?" makes sense only beside it."""
+    earlier: dict[str, str] = {}
+    last: dict[str, str] = {}
+    for r in sorted(rows, key=lambda r: r["created_at"]):
+        if r["conversation"] in last:
+            earlier[r["answer_id"]] = last[r["conversation"]]
+        last[r["conversation"]] = r["question"]
+    return earlier
+
+
 def _unanswered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Questions the materials failed: refused, or thumbs down. The same question asked again is one entry."""
+    """Questions the materials failed: refused, or thumbs down. The same question asked again is one entry, shown
+    as last asked: with the earlier turn when it was a follow-up, the module filter the student had, and for a
+    thumbs down the answer the student got."""
+    earlier = _earlier_turns(rows)
     groups: dict[str, dict[str, Any]] = {}
     for r in rows:  # newest first
         reasons = (["not in the materials"] if r["refused"] else []) + (["thumbs down"] if r["rating"] == -1 else [])
         if not reasons:
             continue
-        key = " ".join(r["question"].lower().split()).rstrip("?!. ")
+        key = question_key(r["question"])
         group = groups.setdefault(
             key,
             {
@@ -157,8 +173,12 @@ def _unanswered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "reasons": [],
                 "closest": [{**s, "location": location(s)} for s in r["sources"][:3]],
                 "comments": [],
+                "earlier": earlier.get(r["answer_id"], ""),
+                "answer": "",  # the answer a thumbs down was given to (the newest such)
             },
         )
+        if r["rating"] == -1 and not group["answer"]:
+            group["answer"] = r["answer"][:600]
         group["times"] += 1
         group["reasons"] = sorted(set(group["reasons"]) | set(reasons))
         if r["comment"]:

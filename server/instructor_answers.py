@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Request
 
+from classroom.answered import usage
 from classroom.answers import ID_PATTERN, AnswerBook, AnswerError, InstructorAnswer, UnknownAnswer
 from core.secret import derived_key, sign
 from core.settings import Settings
@@ -81,16 +82,25 @@ def instructor_answers_router(settings: Settings) -> APIRouter:
         return {**shown(answer), "ingest": report.summary()}
 
     @router.get("/api/instructor/answers")
-    async def list_answers() -> dict[str, Any]:
-        """Every answer (drafts, published, retracted), the most recently written first, each also as HTML."""
-        answers = await call(lambda: [shown(a) for a in book.all()])
-        return {"answers": answers, "folder": str(folder)}
+    async def list_answers(request: Request) -> dict[str, Any]:
+        """Every answer (drafts, published, retracted), the most recently written first, each also as HTML; a
+        published one with `usage`: the recorded answers to students that cited it, and their ratings (null
+        when the interaction log is off)."""
+        log = request.app.state.interactions
+
+        def listed() -> list[dict[str, Any]]:
+            answers = book.all()
+            used = usage(log.database, [a.source for a in answers if a.source]) if log is not None else {}
+            return [{**shown(a), "usage": used.get(a.source)} for a in answers]
+
+        return {"answers": await call(listed), "folder": str(folder)}
 
     @router.post("/api/instructor/answers", status_code=201)
     async def create_answer(body: InstructorAnswerRequest, request: Request) -> dict[str, Any]:
-        """A draft answer to a question: Markdown, scoped to a module of the course or (module "") all of it."""
+        """A draft answer to a question: Markdown, scoped to a module of the course or (module "") all of it;
+        `asked`: the student's question it answers, whose askers /chat then tells (POST /api/conversations/answered)."""
         writer = who(request)
-        return shown(await call(lambda: book.create(body.question, body.body, body.module, writer)))
+        return shown(await call(lambda: book.create(body.question, body.body, body.module, writer, body.asked)))
 
     @router.put("/api/instructor/answers/{answer_id}")
     async def edit_answer(body: InstructorAnswerRequest, request: Request, answer_id: str = AnswerId) -> dict[str, Any]:

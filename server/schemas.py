@@ -60,6 +60,14 @@ class NewConversation(BaseModel):
     without a CORS preflight)."""
 
 
+class AnsweredRequest(BaseModel):
+    """Body of POST /api/conversations/answered: the conversation ids this browser holds (the page keeps 30). Any
+    string: one this server did not issue (a browser's id from before it signed them) matches nothing, rather than
+    failing the others."""
+
+    conversation_ids: list[Annotated[str, Field(max_length=65)]] = Field(..., max_length=50)
+
+
 class RenderSource(BaseModel):
     """The fields of a source that locate it (the rest of the final event's source is ignored)."""
 
@@ -122,6 +130,13 @@ class InstructorAnswerRequest(BaseModel):
         max_length=100,
         pattern=f"^$|{MODULE_NAME_PATTERN}",
         description="A module of the course (one /api/modules lists; another is a 422); empty: the whole course.",
+    )
+    asked: str = Field(
+        "",
+        max_length=4000,
+        pattern=r"^[^\x00]*$",
+        description="The student's question it answers, as the missing-material list shows it (on create only): "
+        "the students who asked it see it answered even when `question` is reworded.",
     )
 
 

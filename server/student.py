@@ -1,28 +1,49 @@
-"""The student page's own routes: a new conversation, and the notes nearest to a question the tutor refused."""
+"""The student page's own routes: a new conversation, the notes nearest to a question the tutor refused, and
+which of the student's refused questions an instructor has answered since."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 
+from classroom.answered import answered_questions
 from classroom.closest import closest_sources, modules_elsewhere
-from core.conversations import issue_conversation_id
+from classroom.interactions import conversation_hash
+from core.conversations import issue_conversation_id, was_issued
 from core.settings import Settings
-from server.schemas import ClosestRequest, ExcerptRequest, NewConversation
+from server.schemas import AnsweredRequest, ClosestRequest, ExcerptRequest, NewConversation
+from views.files import SourceFiles
 from views.render import render_excerpt
 
 
 def student_router(settings: Settings) -> APIRouter:
-    """POST /api/conversations, /api/closest and /api/excerpts."""
+    """POST /api/conversations, /api/conversations/answered, /api/closest and /api/excerpts."""
     router = APIRouter()
+    files = SourceFiles(settings)
 
     @router.post("/api/conversations", status_code=201, tags=["web"])
     async def new_conversation(body: NewConversation) -> dict[str, Any]:
         """A new conversation id, issued by the server (128 random bits, signed): only ids it issued open a
         conversation, so no one can guess or choose another student's."""
         return {"conversation_id": issue_conversation_id(settings)}
+
+    @router.post("/api/conversations/answered", tags=["web"])
+    async def answered(body: AnsweredRequest, request: Request) -> dict[str, Any]:
+        """Of these conversations (ids this server issued: a browser knows only its own), the questions the
+        materials failed that an instructor's published answer now answers, each with a link to that answer.
+        The page asks when it opens: no push. An id it did not issue matches nothing."""
+        log, book = request.app.state.interactions, request.app.state.instructor_answers
+        if log is None:
+            raise HTTPException(503, "The interaction log is off (INTERACTIONS_ENABLED=false).")
+
+        def find() -> list[dict[str, Any]]:
+            ids = {conversation_hash(log.salt, c): c for c in body.conversation_ids if c and was_issued(c, settings)}
+            found = answered_questions(log.database, ids, book.all(), book.asked())
+            return [{**row, "href": files.href({"source": row["source"]})} for row in found]
+
+        return {"answered": await asyncio.to_thread(find)}
 
     @router.post("/api/closest", tags=["web"])
     async def closest(body: ClosestRequest) -> dict[str, Any]:

@@ -9,7 +9,7 @@ const MentorChat = (() => {
   const MAX_CONVERSATIONS = 30;
   const MAX_MESSAGES = 60;
   const $ = (selector, root) => (root || document).querySelector(selector);
-  const state = { conversations: load(), current: null, busy: false, count: 0, stop: null };
+  const state = { conversations: load(), current: null, busy: false, count: 0, stop: null, answered: {} };
 
   // ---- conversations kept in this browser (continued server-side by their id) -----------------------
   function load() {
@@ -67,8 +67,42 @@ const MentorChat = (() => {
       button.append(title, when);
       button.addEventListener("click", () => open(conversation));
       item.append(button);
+      const answered = state.answered[conversation.id];
+      if (answered) item.append(answeredLink(answered[0]));
       list.append(item);
     }
+  }
+
+  // A question the materials failed that an instructor has answered since (asked for when the page opens).
+  function answeredLink(found) {
+    const link = element("a", "answered", "✓ answered by your instructor");
+    link.href = found.href;
+    link.target = "_blank";
+    link.rel = "noopener";
+    link.title = `${found.title}: ${found.question}`;
+    return link;
+  }
+
+  const norm = (text) => text.toLowerCase().replace(/\s+/g, " ").trim();
+  function markAnswered() {
+    const found = (state.current && state.answered[state.current.id]) || [];
+    for (const node of document.querySelectorAll("#messages .question")) {
+      const match = found.find((f) => norm(f.question) === norm(node.textContent));
+      if (match && !$(".answered", node)) node.append(answeredLink(match));
+    }
+  }
+
+  async function checkAnswered() {
+    const ids = state.conversations.map((c) => c.id);
+    if (!ids.length) return;
+    try {
+      const { answered } = await MentorApi.post("/api/conversations/answered", { conversation_ids: ids });
+      for (const f of answered) (state.answered[f.conversation_id] ||= []).push(f);
+    } catch (err) {
+      return; // no marks: the conversations work as before
+    }
+    renderHistory();
+    markAnswered();
   }
 
   function clearMessages() {
@@ -87,6 +121,7 @@ const MentorChat = (() => {
       else if (message.stopped) showStopped(newAnswer(), message.text);
       else showAnswer(newAnswer(), message);
     }
+    markAnswered();
     remember();
     renderHistory();
     toggleHistory(false);
@@ -675,6 +710,7 @@ const MentorChat = (() => {
     if (current) open(current); // a reload keeps the open conversation
     else renderHistory();
     loadModules();
+    checkAnswered();
   }
 
   document.addEventListener("DOMContentLoaded", init);

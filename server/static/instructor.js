@@ -91,12 +91,25 @@
     return row(cell(day.day), count, cell(String(day.refused)));
   }
 
+  // A cell of text with hints below it (each a line of textContent): a follow-up's earlier turn, the module
+  // filter, the answer a thumbs down was given to.
+  function withHints(text, hints) {
+    const td = cell(text);
+    for (const hint of hints.filter(Boolean)) {
+      const p = document.createElement("p");
+      p.className = "hint";
+      p.textContent = hint;
+      td.append(p);
+    }
+    return td;
+  }
+
   function render(data) {
     renderTotals(data.totals);
     fill("#unanswered", data.unanswered.map((u) => row(
-      cell(u.question),
+      withHints(u.question, [u.earlier && `follow-up to: ${u.earlier}`, u.module && `module filter: ${u.module}`]),
       cell(`${u.times}× · last ${when(u.last_asked)}`),
-      cell(u.reasons.join(", ")),
+      withHints(u.reasons.join(", "), [u.answer && `answer given: ${u.answer}`]),
       closest(u.closest),
       cell(u.comments.join(" | ")),
       InstructorAnswers.answerCell(u.question),

@@ -1,6 +1,7 @@
 "use strict";
 // The instructor's answers on /instructor: an "Answer" button on each missing-material row opens a form
-// (Markdown, scope, Save draft / Publish); the list below shows every answer with Edit, Publish and Retract.
+// (Markdown, scope, Save draft / Publish); the list below shows every answer with Edit, Publish and Retract, and
+// for a published one how many answers to students cited it and how those were rated.
 // Questions and answers are shown as textContent, except an answer's `html`, which the server sanitised.
 const InstructorAnswers = (() => {
   const $ = (selector) => document.querySelector(selector);
@@ -23,9 +24,12 @@ const InstructorAnswers = (() => {
     return modulesLoaded;
   }
 
+  let asked = ""; // the student's question a new answer is written for (the row's Answer button)
+
   async function open(answer) {
     await loadModules();
     editing = answer.answer_id || null;
+    asked = answer.asked || "";
     $("#answer-question").value = answer.question || "";
     $("#answer-body").value = answer.body || "";
     $("#answer-module").value = answer.module || "";
@@ -46,7 +50,7 @@ const InstructorAnswers = (() => {
   // The cell instructor.js puts at the end of each "what the materials are missing" row.
   function answerCell(question) {
     const td = document.createElement("td");
-    const b = button("Answer", () => open({ question }));
+    const b = button("Answer", () => open({ question, asked: question }));
     b.setAttribute("aria-label", `Answer: ${question}`);
     td.append(b);
     return td;
@@ -75,7 +79,7 @@ const InstructorAnswers = (() => {
     const buttons = ["#answer-draft", "#answer-publish"].map((s) => $(s));
     buttons.forEach((b) => { b.disabled = true; });
     try {
-      const saved = editing ? await send("PUT", `${API}/${editing}`, body) : await send("POST", API, body);
+      const saved = editing ? await send("PUT", `${API}/${editing}`, body) : await send("POST", API, { ...body, asked });
       if (publish && saved.state !== "published") await send("POST", `${API}/${saved.answer_id}/publish`, {});
       $("#answer-dialog").close();
       const published = publish || saved.state === "published";
@@ -114,7 +118,9 @@ const InstructorAnswers = (() => {
     if (answer.state !== "published") actions.append(button("Publish", () => act(answer, "publish")));
     if (answer.state !== "retracted") actions.append(button("Retract", () => act(answer, "retract")));
     const state = answer.state === "published" && answer.source ? `published (${answer.source})` : answer.state;
-    tr.append(text(answer.question), text(answer.module || "whole course"), text(state), html,
+    const u = answer.usage; // null unless published (and the interaction log on)
+    const used = u ? `cited in ${u.cited} answer${u.cited === 1 ? "" : "s"} · ${u.helpful} helpful / ${u.not_helpful} not` : "–";
+    tr.append(text(answer.question), text(answer.module || "whole course"), text(state), html, text(used),
       text(new Date(answer.updated * 1000).toLocaleString()), actions);
     return tr;
   }
@@ -128,7 +134,7 @@ const InstructorAnswers = (() => {
       if (!data.answers.length) {
         const tr = document.createElement("tr");
         const td = text("No answers yet: answer a question above.");
-        td.colSpan = 6;
+        td.colSpan = 7;
         td.className = "hint";
         tr.append(td);
         body.append(tr);

@@ -188,3 +188,132 @@ def test_an_answers_folder_outside_the_ingest_roots_is_never_written(make_client
     refused = client.post(f"/api/instructor/answers/{answer_id}/publish", json={})
     assert refused.status_code == 503 and "INGEST_ROOTS" in refused.json()["detail"]
     assert not (tmp_path / "elsewhere").exists() and ingests == []
+
+
+# ---- what the published answers did: the students who asked, and the answers that cited them -----------------
+
+
+def _answered(question: str, conversation: str, grounded: bool, answer_id: str, sources=(), text="no",  # type: ignore[no-untyped-def]
+              module="", at=0.0):  # fmt: skip
+    from core.answer import answer as make_answer
+    from graph.runnable import Answered
+
+    output = make_answer({"answer": text, "route": "course", "grounded": grounded, "sources": list(sources)},
+                         conversation, answer_id)  # fmt: skip
+    return Answered(question, module, conversation, output, 0.1, at=at)
+
+
+@pytest.fixture
+def log(tmp_path: Path):
+    from classroom.interactions import InteractionLog
+
+    interactions = InteractionLog(f"sqlite:///{tmp_path / 'log.sqlite'}", salt=b"s" * 32)
+    interactions.start()
+    yield interactions
+    interactions.close()
+
+
+def test_only_the_conversations_asked_about_learn_their_failed_question_is_answered(book, log):
+    from classroom.answered import answered_questions
+    from classroom.interactions import conversation_hash
+
+    asked = "what's the LATE-submission policy"  # the student's wording; the instructor rewords the answer's
+    log.record(_answered(asked, "conv-a", False, "a" * 32))
+    log.record(_answered("What is a tuple?", "conv-a", True, "b" * 32, text="A tuple [1]."))
+    log.record(_answered(asked + "?", "conv-b", False, "c" * 32))
+    log.record(_answered("Is late work marked", "conv-c", True, "d" * 32, text="Maybe."))
+    log.flush()
+    assert log.add_feedback("d" * 32, -1, "")  # not helpful: failed too, though grounded
+    log.flush()
+    mine = {conversation_hash(log.salt, c): c for c in ("conv-a", "conv-c")}
+
+    def found() -> list[tuple[str, str]]:
+        rows = answered_questions(log.database, mine, book.all(), book.asked())
+        return sorted((r["conversation_id"], r["question"]) for r in rows)
+
+    draft = book.create(QUESTION, BODY, "", who="", asked=asked)
+    assert found() == [], "a draft answers no one"
+    published = book.publish(draft.answer_id, who="")
+    assert found() == [("conv-a", asked)], "conv-b asked too, but its id was not sent; the tuple was answered"
+    row = answered_questions(log.database, mine, book.all(), book.asked())[0]
+    assert row["source"] == published.source and row["title"].startswith("Instructor answer, 20")
+    other = book.publish(book.create("Is late work marked?", "Yes, with a penalty.", "", who="").answer_id, who="")
+    assert found() == [("conv-a", asked), ("conv-c", "Is late work marked")], "a thumbs-down question too"
+    book.retract(draft.answer_id, who="")
+    book.retract(other.answer_id, who="")
+    assert found() == [], "a retracted answer takes its marker away"
+
+
+def test_usage_counts_the_answers_that_cited_a_published_answer_and_their_ratings(log):
+    from classroom.answered import usage
+
+    mine, other = "instructor-answer-0123456789abcdef.md", "week01/instructor-answer-fedcba9876543210.md"
+    sources = [{"n": 1, "source": "week01/tuples.md"}, {"n": 2, "source": mine}]
+    log.record(_answered("q1", "c", True, "1" * 32, sources, "Late work loses 10 % [2]."))
+    log.record(_answered("q2", "c", True, "2" * 32, sources, "Both [1] [2], [2]."))
+    log.record(_answered("q3", "c", True, "3" * 32, sources, "Tuples only [1]."))  # listed, not cited
+    log.record(_answered("q4", "c", False, "4" * 32, sources, "Not in the notes."))
+    log.flush()
+    log.add_feedback("1" * 32, 1, "")
+    log.add_feedback("2" * 32, -1, "")
+    log.add_feedback("3" * 32, -1, "")
+    log.flush()
+    assert usage(log.database, [mine, other]) == {
+        mine: {"cited": 2, "helpful": 1, "not_helpful": 1},
+        other: {"cited": 0, "helpful": 0, "not_helpful": 0},
+    }
+
+
+def test_the_student_page_asks_which_of_its_questions_were_answered(make_client, course, ingests):
+    from core.answer import answer as make_answer
+    from graph.runnable import Answered
+
+    client = make_client(MENTOR_API_KEY=STUDENT_KEY, INSTRUCTOR_API_KEY=INSTRUCTOR_KEY,
+                         INGEST_ROOTS=f'["{course}"]')  # fmt: skip
+    teacher, student = {"X-API-Key": INSTRUCTOR_KEY}, {"X-API-Key": STUDENT_KEY}
+    mine, theirs = (client.post("/api/conversations", json={}, headers=student).json()["conversation_id"]
+                    for _ in range(2))  # fmt: skip
+    log = client.app.state.interactions  # type: ignore[attr-defined]
+    for conversation, answer_id in ((mine, "e" * 32), (theirs, "f" * 32)):
+        refusal = make_answer({"answer": "no", "route": "course", "grounded": False}, conversation, answer_id)
+        log.record(Answered(QUESTION, "", conversation, refusal, 0.1))
+    log.flush()
+    forged = "0" * 32 + "-" + "0" * 32  # the right shape, not issued: matches nothing, as an id of old ("t1") does
+
+    def answered(headers=student):  # type: ignore[no-untyped-def]
+        ids = [mine, forged, "t1", ""]
+        return client.post("/api/conversations/answered", json={"conversation_ids": ids}, headers=headers)
+
+    assert answered().json() == {"answered": []}
+    body = {"question": "Late work: the policy", "body": BODY, "module": "", "asked": QUESTION}
+    answer_id = client.post("/api/instructor/answers", json=body, headers=teacher).json()["answer_id"]
+    source = client.post(f"/api/instructor/answers/{answer_id}/publish", json={}, headers=teacher).json()["source"]
+    found = answered().json()["answered"]
+    assert [(f["conversation_id"], f["question"], f["answer_id"]) for f in found] == [(mine, QUESTION, answer_id)]
+    assert found[0]["href"].startswith(f"/files/{source}?exp=") and "&sig=" in found[0]["href"], "a signed link"
+    assert answered(headers={}).status_code == 401
+    for bad in ({}, {"conversation_ids": "x"}, {"conversation_ids": ["x" * 66]}, {"conversation_ids": [mine] * 51}):
+        assert client.post("/api/conversations/answered", json=bad, headers=student).status_code == 422, bad
+    listed = client.get("/api/instructor/answers", headers=teacher).json()["answers"]
+    assert listed[0]["usage"] == {"cited": 0, "helpful": 0, "not_helpful": 0}
+    assert client.delete(f"/api/instructor/answers/{answer_id}", headers=teacher).status_code == 200
+    assert answered().json() == {"answered": []}, "retracted: the marker goes"
+    assert client.get("/api/instructor/answers", headers=teacher).json()["answers"][0]["usage"] is None
+
+
+def test_a_missing_row_shows_the_earlier_turn_its_module_filter_and_the_answer_a_thumbs_down_got(log):
+    import time
+
+    from classroom.reports import summary
+
+    now = time.time()
+    log.record(_answered("What is a tuple?", "c1", True, "1" * 32, text="Immutable [1].", at=now - 30))
+    log.record(_answered("and can it change?", "c1", False, "2" * 32, module="week01", at=now - 20))
+    log.record(_answered("What is a list?", "c2", True, "3" * 32, text="Lists hold items [1].", at=now - 10))
+    log.flush()
+    log.add_feedback("3" * 32, -1, "")
+    log.flush()
+    rows = {u["question"]: u for u in summary(log.database, 1)["unanswered"]}
+    follow_up, thumbs_down = rows["and can it change?"], rows["What is a list?"]
+    assert (follow_up["earlier"], follow_up["module"], follow_up["answer"]) == ("What is a tuple?", "week01", "")
+    assert (thumbs_down["earlier"], thumbs_down["answer"]) == ("", "Lists hold items [1]."), "another conversation"

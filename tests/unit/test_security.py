@@ -21,7 +21,7 @@ CREDENTIALS = {"none": {}, "wrong": {"X-API-Key": "nope"}, "student": {"X-API-Ke
 # The test's own classification of every route: a route matching none of these fails the test until someone
 # decides who may call it. /files/ needs a student's key (or a signed link, tested in test_web.py).
 STUDENT_API = (
-    "chat|chat/stream|chat/stats|conversations|modules|render|excerpts|closest|feedback"
+    "chat|chat/stream|chat/stats|conversations|conversations/answered|modules|render|excerpts|closest|feedback"
     "|study/quiz|study/answer|study/progress"  # study mode (server/study.py)
 )
 EXPECTED = [
@@ -94,6 +94,7 @@ def test_every_route_by_every_role(make_client, config):
     answers = "/api/instructor/answers"
     assert {answers, answers + "/{answer_id}", answers + "/{answer_id}/publish"} <= paths, "instructor answers"
     assert {"/api/study/quiz", "/api/study/answer", "/api/study/progress", "/api/instructor/study"} <= paths
+    assert "/api/conversations/answered" in paths, "a student's answered questions"
     assert len(routes) > 80, "the web pages' and LangServe's routes are enumerated too"
     wrong: list[str] = []
     checked: Counter[str] = Counter()
