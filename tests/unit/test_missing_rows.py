@@ -150,3 +150,5 @@ def test_the_resolve_route_marks_reopens_and_refuses_bad_input(make_client):
     huge = client.post(url, content=b'{"key": "' + b"x" * 2_000_000 + b'"}', headers={**teacher,
                        "Content-Type": "application/json"})  # fmt: skip
     assert huge.status_code == 413
+    documented = client.get("/openapi.json", headers=student).json()["paths"][url]["post"]["responses"]
+    assert {"404", "413", "422"} <= set(documented), "the schema says what the route answers (the fuzzer checks)"
