@@ -21,11 +21,10 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.engine import Engine
 
-from classroom.answered import question_key
+from classroom.answered import question_key, row_key
 from classroom.answers import FILE_PREFIX
 from classroom.interactions import feedback, interactions
 from core.sources import cited, location
-from core.text import stems, terms
 
 CSV_COLUMNS = (
     "time_utc",
@@ -177,13 +176,6 @@ def _earlier_turns(rows: list[dict[str, Any]]) -> dict[str, str]:
             earlier[r["answer_id"]] = last[r["conversation"]]
         last[r["conversation"]] = r["question"]
     return earlier
-
-
-def row_key(question: str, language: str = "english") -> str:
-    """The missing-material row a question falls in: the stems of its content terms, so "What is a list?" and
-    "what are lists" are one row; a question of no content term (all scaffolding) keeps its exact key."""
-    content = sorted(set(stems(terms(question, language), language)))
-    return " ".join(content) if content else question_key(question)
 
 
 def row_keys(engine: Engine, language: str = "english") -> set[str]:

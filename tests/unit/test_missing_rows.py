@@ -119,6 +119,28 @@ def test_a_resolved_row_leaves_the_list_is_audited_and_returns_when_asked_again(
     engine.dispose()
 
 
+def test_an_answer_to_a_row_tells_the_askers_of_every_wording_in_it(log, tmp_path):
+    from classroom.answered import answered_questions
+    from classroom.answers import AnswerBook
+    from classroom.interactions import conversation_hash
+
+    for i, question in enumerate(["What is a list?", "what are lists", "Is a list mutable?"]):
+        log.record(_answered(question, f"{i}" * 32))
+    log.flush()
+    row = reports.summary(log.database, 1)["unanswered"][0]
+    assert row["times"] == 2, "the two wordings are one row; the mutable question another"
+    book = AnswerBook(str(tmp_path / "answers.sqlite"), tmp_path / "answers", lambda: [])
+    book.start()
+    try:  # the page's Answer button sends the row's newest wording as `asked`
+        answer = book.create("Lists", "A list holds items in order.", "", who="", asked=row["question"])
+        book.publish(answer.answer_id, who="")
+        ids = {conversation_hash(log.salt, c): c for c in ("conv-0000", "conv-1111", "conv-2222")}
+        found = answered_questions(log.database, ids, book.all(), book.asked())
+    finally:
+        book.close()
+    assert sorted(f["question"] for f in found) == ["What is a list?", "what are lists"]
+
+
 def test_the_resolve_route_marks_reopens_and_refuses_bad_input(make_client):
     client = make_client(MENTOR_API_KEY=STUDENT_KEY, INSTRUCTOR_API_KEY=INSTRUCTOR_KEY)
     teacher, student = {"X-API-Key": INSTRUCTOR_KEY}, {"X-API-Key": STUDENT_KEY}
