@@ -174,3 +174,10 @@ def test_the_resolve_route_marks_reopens_and_refuses_bad_input(make_client):
     assert huge.status_code == 413
     documented = client.get("/openapi.json", headers=student).json()["paths"][url]["post"]["responses"]
     assert {"404", "413", "422"} <= set(documented), "the schema says what the route answers (the fuzzer checks)"
+
+
+def test_with_the_log_off_there_is_nothing_to_resolve(make_client):
+    client = make_client(INTERACTIONS_ENABLED="false")
+    refused = client.post("/api/instructor/resolved", json={"key": "list"})
+    assert refused.status_code == 503 and "INTERACTIONS_ENABLED" in refused.text
+    assert client.get("/api/instructor/resolved").json() == {"resolved": []}, "the resolutions' own tables still open"
