@@ -18,33 +18,48 @@ from sqlalchemy.engine import Engine
 from classroom.answers import FILE_PREFIX, InstructorAnswer, title_of
 from classroom.interactions import feedback, interactions
 from core.sources import cited
+from core.text import stems, terms
 
 
 def question_key(text: str) -> str:
-    """A question as the instructor's missing-material list groups it: case, spacing and a closing ?!. ignored."""
+    """A question's wording as a missing-material row lists it (its "also asked as"): case, spacing and a closing
+    ?!. ignored."""
     return " ".join(text.lower().split()).rstrip("?!. ")
 
 
-def _answering(published: Iterable[InstructorAnswer], asked: Mapping[str, str]) -> dict[str, InstructorAnswer]:
-    """Each question key a published answer answers (its own question, and the student's it was written for);
-    two answers to one question: the one published last."""
+def row_key(question: str, language: str = "english") -> str:
+    """The missing-material row a question falls in (classroom/reports.py): the stems of its content terms, so
+    "What is a list?" and "what are lists" are one row; a question of no content term keeps its exact key."""
+    content = sorted(set(stems(terms(question, language), language)))
+    return " ".join(content) if content else question_key(question)
+
+
+def _answering(
+    published: Iterable[InstructorAnswer], asked: Mapping[str, str], language: str
+) -> dict[str, InstructorAnswer]:
+    """Each row a published answer answers (its own question's, and that of the student's it was written for),
+    by row key, so every wording the row grouped is answered; two answers to one row: the one published last."""
     by_key: dict[str, InstructorAnswer] = {}
     for answer in sorted(published, key=lambda a: a.published or 0.0):
         if answer.state != "published" or not answer.source:
             continue
         for question in (answer.question, asked.get(answer.answer_id, "")):
             if question.strip():
-                by_key[question_key(question)] = answer
+                by_key[row_key(question, language)] = answer
     return by_key
 
 
 def answered_questions(
-    engine: Engine, ids_by_hash: Mapping[str, str], answers: Iterable[InstructorAnswer], asked: Mapping[str, str]
+    engine: Engine,
+    ids_by_hash: Mapping[str, str],
+    answers: Iterable[InstructorAnswer],
+    asked: Mapping[str, str],
+    language: str = "english",
 ) -> list[dict[str, Any]]:
     """The questions of these conversations that the materials failed (refused, or rated not helpful) and that a
     published answer now answers: conversation id, the question as the student asked it, and the answer's
     id, title and file. A retracted answer is not published, so its questions drop out."""
-    by_key = _answering(answers, asked)
+    by_key = _answering(answers, asked, language)
     if not by_key or not ids_by_hash:
         return []
     t = interactions.c
@@ -57,7 +72,7 @@ def answered_questions(
     found: dict[tuple[str, str], dict[str, Any]] = {}
     with engine.connect() as conn:
         for row in conn.execute(query):
-            answer = by_key.get(question_key(row.question))
+            answer = by_key.get(row_key(row.question, language))
             if answer is None:
                 continue
             found[(row.conversation, question_key(row.question))] = {

@@ -11,9 +11,9 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
 
-from classroom import reports
+from classroom import reports, resolved
 from classroom.closest import closest_sources
 from classroom.interactions import InteractionLog
 from core.secret import derived_key
@@ -21,6 +21,7 @@ from core.settings import Settings
 from graph.runnable import Answered
 from server.pages import COMMON_HEADERS
 from server.schemas import FeedbackRequest
+from views.files import SourceFiles
 
 
 class Answering(Protocol):
@@ -58,6 +59,7 @@ def instructor_router(settings: Settings, mentor: Answering) -> APIRouter:
                 await asyncio.to_thread(interactions.close)
 
     router = APIRouter(lifespan=lifespan)
+    course = SourceFiles(settings)
 
     def log() -> InteractionLog:
         if interactions is None:
@@ -72,9 +74,23 @@ def instructor_router(settings: Settings, mentor: Answering) -> APIRouter:
         return {"status": "recorded"}
 
     @router.get("/api/instructor/summary", tags=["instructor"])
-    async def summary(days: int = Query(30, ge=1, le=3660)) -> dict[str, Any]:
-        """Questions per day, unanswered questions with their closest sources, most cited sources, rates."""
-        return await asyncio.to_thread(reports.summary, log().database, days)
+    async def summary(request: Request, days: int = Query(30, ge=1, le=3660)) -> dict[str, Any]:
+        """Questions per day, unanswered questions (open and resolved) with their closest sources, per module,
+        most cited sources and the course files never cited, rates."""
+        database = log().database
+        book = getattr(request.app.state, "instructor_answers", None)
+
+        def build() -> dict[str, Any]:
+            return reports.summary(
+                database,
+                days,
+                resolved=resolved.resolved_at(book.database) if book is not None else {},
+                files=course.manifest.sources(),
+                language=settings.course_language,
+                strong=settings.grade_accept_score,
+            )
+
+        return await asyncio.to_thread(build)
 
     @router.get("/api/instructor/export.csv", tags=["instructor"])
     async def export(days: int = Query(0, ge=0, le=3660)) -> Response:

@@ -13,13 +13,14 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Request
 
+from classroom import reports, resolved
 from classroom.answered import usage
 from classroom.answers import ID_PATTERN, AnswerBook, AnswerError, InstructorAnswer, UnknownAnswer
 from core.secret import derived_key, sign
 from core.settings import Settings
 from server import errors
 from server.ingest import ingest_locked, unreadable
-from server.schemas import InstructorAnswerRequest, PublishRequest
+from server.schemas import InstructorAnswerRequest, PublishRequest, ResolveRequest
 from server.security import presented_key
 from views.files import SourceFiles
 from views.render import render_answer
@@ -37,6 +38,7 @@ def instructor_answers_router(settings: Settings) -> APIRouter:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(book.start)
+        await asyncio.to_thread(resolved.start, book.database)
         app.state.instructor_answers = book
         try:
             yield
@@ -128,5 +130,24 @@ def instructor_answers_router(settings: Settings) -> APIRouter:
         answer stays listed, retracted, with its audit trail."""
         writer = who(request)
         return await ingested(request, answer_id, lambda: call(lambda: book.retract(answer_id, writer)))
+
+    @router.post("/api/instructor/resolved")
+    async def resolve_row(body: ResolveRequest, request: Request) -> dict[str, Any]:
+        """Mark a missing-material row resolved (`resolved` true) or reopen it, by the row's `key` as the summary
+        gives it; audited. A key no failed question of the log has is a 404 (nothing to resolve)."""
+        log = request.app.state.interactions
+        if log is None:
+            raise HTTPException(503, "The interaction log is off (INTERACTIONS_ENABLED=false): no rows to resolve.")
+        key, writer = body.key.strip(), who(request)
+        keys = await asyncio.to_thread(reports.row_keys, log.database, settings.course_language)
+        if key not in keys:
+            raise HTTPException(404, "No missing-material row has this key.")
+        return await asyncio.to_thread(resolved.mark, book.database, key, body.resolved, writer)
+
+    @router.get("/api/instructor/resolved")
+    async def resolved_rows() -> dict[str, Any]:
+        """The rows marked resolved: key and when (the page's summary says which were asked again since)."""
+        found = await asyncio.to_thread(resolved.resolved_at, book.database)
+        return {"resolved": [{"key": key, "at": at} for key, at in sorted(found.items(), key=lambda kv: -kv[1])]}
 
     return router

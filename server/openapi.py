@@ -40,8 +40,8 @@ WHY = {
     401: "The route needs a key and the request carries none this server knows (Keys and roles).",
     403: "A key of too low a role (a student's on the instructor's or operator's routes), or a student id this "
     "server did not issue (study mode).",
-    404: "Nothing of that name: no such file, answer, quiz item or module (or a module with no quiz items), a "
-    "conversation id this server did not issue, or a config hash that decodes to no config.",
+    404: "Nothing of that name: no such file, answer, missing-material row, quiz item or module (or a module with no "
+    "quiz items), a conversation id this server did not issue, or a config hash that decodes to no config.",
     413: "A body over MAX_BODY_BYTES, or a question over the limits.",
     415: "A POST whose Content-Type is not application/json.",
     422: "Malformed, non-UTF-8 or too deeply nested JSON, or values the route refuses.",
@@ -54,7 +54,8 @@ NEEDS_STATE = (
     "/api/study/",
 )  # fmt: skip
 LANGSERVE_RUNS = ("/invoke", "/batch", "/stream", "/stream_log", "/stream_events")
-NOT_FOUND = ("/files/", "/api/feedback", "/api/instructor/answers/", "/api/study/quiz", "/api/study/answer")
+NOT_FOUND = ("/files/", "/api/feedback", "/api/instructor/answers/", "/api/instructor/resolved", "/api/study/quiz",
+             "/api/study/answer")  # fmt: skip
 STUDY_IDS = "/api/study/"  # a student id this server did not issue: 403
 RUNS_WITH_IDS = ("/api/chat", "/api/chat/stream", *LANGSERVE_RUNS)  # a conversation id not issued here: 404
 MEDIA = {  # 200s that are not JSON

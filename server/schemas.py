@@ -140,5 +140,13 @@ class InstructorAnswerRequest(BaseModel):
     )
 
 
+class ResolveRequest(BaseModel):
+    """Body of POST /api/instructor/resolved: a missing-material row's key (as the summary gives it) and whether
+    it is now resolved (false: reopened)."""
+
+    key: str = Field(..., min_length=1, max_length=4000, pattern=QUESTION_PATTERN, description="The row's key.")
+    resolved: bool = Field(True, description="true: mark resolved; false: reopen.")
+
+
 class PublishRequest(BaseModel):
     """Body of POST /api/instructor/answers/{id}/publish: an empty object (a POST is JSON, server/body.py)."""

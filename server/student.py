@@ -40,7 +40,7 @@ def student_router(settings: Settings) -> APIRouter:
 
         def find() -> list[dict[str, Any]]:
             ids = {conversation_hash(log.salt, c): c for c in body.conversation_ids if c and was_issued(c, settings)}
-            found = answered_questions(log.database, ids, book.all(), book.asked())
+            found = answered_questions(log.database, ids, book.all(), book.asked(), settings.course_language)
             return [{**row, "href": files.href({"source": row["source"]})} for row in found]
 
         return {"answered": await asyncio.to_thread(find)}

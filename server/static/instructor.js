@@ -104,16 +104,76 @@
     return td;
   }
 
+  // Mark a missing-material row resolved (or reopen it), then reload the summary: the row moves lists.
+  async function resolve(key, resolved) {
+    const status = $("#missing-status");
+    try {
+      await MentorApi.json("/api/instructor/resolved", {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ key, resolved }),
+      });
+      status.textContent = resolved ? "Marked resolved." : "Reopened.";
+      await refresh();
+    } catch (err) {
+      status.textContent = `Could not ${resolved ? "resolve" : "reopen"} it: ${err.message}`;
+    }
+  }
+
+  function resolveButton(u, resolved) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = resolved ? "Mark resolved" : "Reopen";
+    b.setAttribute("aria-label", `${resolved ? "Mark resolved" : "Reopen"}: ${u.question}`);
+    b.addEventListener("click", () => resolve(u.key, resolved));
+    return b;
+  }
+
+  function otherWordings(u) {
+    const others = u.variants.filter((v) => v.question !== u.question);
+    return others.length ? `also asked as: ${others.map((v) => `${v.question} (${v.times}×)`).join(" · ")}` : "";
+  }
+
+  function renderModules(counts) {
+    const box = $("#missing-modules");
+    box.textContent = counts.length
+      ? `Open rows per module: ${counts.map((c) => `${c.module || "no module"} ${c.rows}`).join(" · ")}`
+      : "";
+  }
+
+  function renderNeverCited(never) {
+    const list = $("#never-cited");
+    list.replaceChildren();
+    $("#never-cited-count").textContent = never ? `${never.count} of ${never.of} files.` : "";
+    for (const source of never ? never.files : []) {
+      const item = document.createElement("li");
+      item.textContent = source;
+      list.append(item);
+    }
+  }
+
   function render(data) {
     renderTotals(data.totals);
-    fill("#unanswered", data.unanswered.map((u) => row(
-      withHints(u.question, [u.earlier && `follow-up to: ${u.earlier}`, u.module && `module filter: ${u.module}`]),
-      cell(`${u.times}× · last ${when(u.last_asked)}`),
-      withHints(u.reasons.join(", "), [u.answer && `answer given: ${u.answer}`]),
-      closest(u.closest),
-      cell(u.comments.join(" | ")),
-      InstructorAnswers.answerCell(u.question),
-    )), "Every question in this period was answered from the materials.");
+    fill("#unanswered", data.unanswered.map((u) => {
+      const actions = InstructorAnswers.answerCell(u.question);
+      actions.append(" ", resolveButton(u, true));
+      const tr = row(
+        withHints(u.question, [otherWordings(u), u.earlier && `follow-up to: ${u.earlier}`, u.module && `module filter: ${u.module}`]),
+        cell(`${u.times}× · last ${when(u.last_asked)}`),
+        withHints(u.reasons.join(", "), [u.gap, u.answer && `answer given: ${u.answer}`]),
+        closest(u.closest),
+        cell(u.comments.join(" | ")),
+        actions,
+      );
+      tr.dataset.key = u.key;
+      return tr;
+    }), "No open question: every question in this period was answered from the materials, or resolved.");
+    $("#resolved-count").textContent = String(data.resolved.length);
+    fill("#resolved", data.resolved.map((u) => {
+      const actions = cell("");
+      actions.append(resolveButton(u, false));
+      return row(cell(u.question), cell(`${u.times}× · last ${when(u.last_asked)}`), cell(when(u.resolved_at)), actions);
+    }), "No resolved rows.");
+    renderModules(data.missing_per_module);
+    renderNeverCited(data.never_cited);
     const active = data.per_day.filter((d) => d.questions > 0).reverse();
     const max = Math.max(0, ...active.map((d) => d.questions));
     fill("#per-day", active.map((d) => perDayRow(d, max)), "No questions in this period.");

@@ -243,3 +243,61 @@ def test_the_student_who_asked_sees_answered_by_your_instructor_when_they_come_b
         time.sleep(0.5)  # the reply rendered
         assert not browser.find_elements(By.CSS_SELECTOR, "a.answered"), "retracted: the mark is gone"
     assert not console_errors(browser), console_errors(browser)
+
+
+LAB, LAB_AGAIN = "Where is the computer lab?", "where are the computer labs"
+HOSTILE = "Is the lab open on <img src=x onerror=window.pwned=3> Fridays?"
+
+
+def test_the_instructor_marks_a_row_resolved_and_it_leaves_the_list(server, browser):
+    """Deliverable 5 in a real browser: two wordings of one refused question are one row ("2×", the other
+    wording listed) with its "not in the materials" label; Mark resolved takes it off the list into "Resolved",
+    Reopen brings it back. A student's markup in a question is shown as text and never runs."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    for question in (LAB, LAB_AGAIN, HOSTILE):
+        assert not ask(server, question)["grounded"]
+    browser.get(server.url + "/instructor")
+    dialog = WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "key-dialog"))
+    WebDriverWait(browser, 30).until(lambda _: dialog.is_displayed())
+    type_into(browser, browser.find_element(By.ID, "key-input"), INSTRUCTOR + "\n")
+    open_rows = "//table[@id='unanswered']/tbody/tr"
+
+    def lab_row(driver):  # type: ignore[no-untyped-def]
+        """The lab's row once both wordings are in it (the log is written off the request path)."""
+        rows = driver.find_elements(By.XPATH, f"{open_rows}[contains(., 'computer lab')]")
+        if rows and "2×" in rows[0].text:
+            return rows[0]
+        driver.find_element(By.ID, "refresh").click()
+        return False
+
+    row = WebDriverWait(browser, 60, poll_frequency=1).until(lab_row)
+    assert LAB_AGAIN in row.text and f"also asked as: {LAB} (1×)" in row.text, row.text
+    summary = httpx.get(f"{server.url}/api/instructor/summary", headers={"X-API-Key": INSTRUCTOR}, timeout=TIMEOUT)
+    lab = next(u for u in summary.json()["unanswered"] if u["question"] == LAB_AGAIN)
+    assert lab["gap"] in ("not in the materials", "the materials may have it: retrieval missed"), lab
+    assert lab["gap"] in row.text, "the label the closest material's score gives"
+    hostile = browser.find_element(By.XPATH, f"{open_rows}[contains(., 'Fridays')]")
+    assert "<img src=x onerror=window.pwned=3>" in hostile.text, "a student's markup is shown as text"
+    assert "Open rows per module:" in browser.find_element(By.ID, "missing-modules").text
+
+    resolve = row.find_element(By.XPATH, ".//button[text()='Mark resolved']")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", resolve)
+    resolve.click()
+    WebDriverWait(browser, 30).until(lambda d: "Marked resolved" in d.find_element(By.ID, "missing-status").text)
+    WebDriverWait(browser, 30).until(
+        lambda d: not d.find_elements(By.XPATH, f"{open_rows}[contains(., 'computer lab')]")
+    )
+    assert browser.find_elements(By.XPATH, f"{open_rows}[contains(., 'Fridays')]"), "only that row left"
+    assert browser.find_element(By.ID, "resolved-count").text == "1"
+    summary = browser.find_element(By.CSS_SELECTOR, "#resolved-rows summary")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", summary)
+    summary.click()
+    reopen = browser.find_element(By.XPATH, "//table[@id='resolved']//tr[contains(., 'computer lab')]//button")
+    assert reopen.text == "Reopen"
+    reopen.click()
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.XPATH, f"{open_rows}[contains(., 'computer lab')]"))
+    assert browser.find_element(By.ID, "resolved-count").text == "0"
+    assert browser.execute_script("return window.pwned") is None, "no student's markup runs"
+    assert not console_errors(browser), console_errors(browser)

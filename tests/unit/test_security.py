@@ -93,6 +93,7 @@ def test_every_route_by_every_role(make_client, config):
     assert {"/api/ingest", "/api/instructor/summary", "/files/{source:path}", "/mentor/invoke"} <= paths
     answers = "/api/instructor/answers"
     assert {answers, answers + "/{answer_id}", answers + "/{answer_id}/publish"} <= paths, "instructor answers"
+    assert "/api/instructor/resolved" in paths, "missing-material rows marked resolved"
     assert {"/api/study/quiz", "/api/study/answer", "/api/study/progress", "/api/instructor/study"} <= paths
     assert "/api/conversations/answered" in paths, "a student's answered questions"
     assert len(routes) > 80, "the web pages' and LangServe's routes are enumerated too"
