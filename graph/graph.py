@@ -18,6 +18,7 @@ are bound to it (`CourseNodes`).
 from __future__ import annotations
 
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, Literal, Protocol
 
@@ -91,6 +92,10 @@ class Store(Protocol):
         """The text just before and just after each chunk in its section."""
         ...
 
+    def exercise(self, file_id: str, title: str) -> list[Hit]:
+        """The chunks of one exercise of a file (not its solution), in file order."""
+        ...
+
 
 def _llm(
     config: RunnableConfig, *, max_tokens: int | None = None, tags: list[str] | None = None
@@ -132,6 +137,8 @@ def _evidence_question(state: MentorState, language: str) -> str:
     return standalone if standalone != question and standalone.startswith(question.strip()) else question
 
 
+# The student asks for the worked solution itself: HINTS_FIRST holds nothing back.
+ASKS_FOR_SOLUTION = re.compile(r"\b(solutions?|answers? (?:to|for|of)|solve|show me (?:the|how)|worked)\b", re.I)
 _INDEX_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="note-index")
 
 
@@ -177,6 +184,7 @@ def route(state: MentorState, config: RunnableConfig) -> dict[str, Any]:
         "support": [],
         "verified": {},
         "grade_error": "",
+        "held_back": "",
     }
 
 
@@ -280,7 +288,26 @@ class CourseNodes:
         }
         if cfg.llm_grader and relevant:
             update.update(llm_veto(state, config, relevant))
+        if cfg.deployment.hints_first and update["relevant"] and not ASKS_FOR_SOLUTION.search(state["question"]):
+            update.update(self._hold_back_solutions(candidates, update["relevant"]))
         return update
+
+    def _hold_back_solutions(self, candidates: list[Candidate], relevant: list[int]) -> dict[str, Any]:
+        """HINTS_FIRST: a relevant note that is an exercise's worked solution gives way to the exercise itself, so
+        the student is asked to try it first ({} when no solution is among the notes)."""
+        solutions = [n for n in relevant if candidates[n - 1]["metadata"].get("solution")]
+        if not solutions:
+            return {}
+        meta = candidates[solutions[0] - 1]["metadata"]
+        title, file_id = str(meta.get("exercise") or ""), str(meta.get("file_id") or "")
+        exercise = [Candidate(id=h.id, text=h.text, metadata=h.metadata, score=candidates[solutions[0] - 1]["score"])
+                    for h in self.store.exercise(file_id, title)]  # fmt: skip
+        if not exercise:
+            return {}
+        kept = [n for n in relevant if n not in solutions]
+        more = candidates + exercise
+        return {"candidates": more, "relevant": [len(candidates) + i for i in range(1, len(exercise) + 1)] + kept,
+                "held_back": title}  # fmt: skip
 
     def generate(self, state: MentorState, config: RunnableConfig) -> dict[str, Any]:
         """Answer from the relevant notes, checking each sentence as it is written; only supported ones are shown.
@@ -345,7 +372,8 @@ class CourseNodes:
         if index is None or any(w["text"] != n["text"] for w, n in zip(wide, notes, strict=True)):
             index = self._note_index(wide)
         question = _evidence_question(state, index.stats.language)
-        return wide, extractive(question, index, index.stats, prompts.EXTRACTIVE_INTRO)
+        intro = prompts.EXERCISE_INTRO if state.get("held_back") else prompts.EXTRACTIVE_INTRO
+        return wide, extractive(question, index, index.stats, intro)
 
     def _note_index(self, notes: list[Candidate]) -> NoteIndex:
         vectors = factories.sentence_vectors(factories.get_embeddings())
@@ -438,7 +466,8 @@ def decide_after_grading(
     max_rewrites."""
     cfg = Configuration.from_runnable_config(config)
     if state.get("relevant"):
-        return "quote" if cfg.answer_style == "extractive" else "generate"
+        # an exercise given back is quoted: a draft from it would solve it
+        return "quote" if cfg.answer_style == "extractive" or state.get("held_back") else "generate"
     if state.get("unknown_terms"):
         return "refuse"  # other search words cannot make the materials name what they never name
     if _points_back_unread(state):
