@@ -533,7 +533,9 @@ def test_an_exercises_solution_is_held_back_until_asked_for(wire, monkeypatch):
     who asks for the solution gets it."""
     monkeypatch.setenv("ANSWER_STYLE", "extractive")
     exercise_text = "## Summing a list\n\nWrite a loop that calculates the sum of the numbers in a list."
-    solution_text = "## Solution\n\nA loop that calculates the sum of the numbers keeps a running total in a variable."
+    solution_text = (
+        "## Solution\n\nTo write a loop that calculates the sum of a list, keep a running total in a variable."
+    )
     meta = {"file_id": "f1", "seq": 2, "exercise": "Summing a list", "solution": True, "headings": "Solution"}
     solution = hit(1, 0.9, solution_text)
     solution.metadata.update(meta)
@@ -541,6 +543,10 @@ def test_an_exercises_solution_is_held_back_until_asked_for(wire, monkeypatch):
     exercise_meta = {**meta, "seq": 1, "solution": False, "headings": "Summing a list", "source": "loops.md"}
     store.exercise = lambda file_id, title: [Hit(id="e1", text=exercise_text, metadata=exercise_meta)]  # type: ignore[attr-defined]
     first = graph.invoke({"question": "How do I write a loop that calculates the sum of the numbers in a list?"})
-    assert first["grounded"] and first["answer"].startswith("This is an exercise") and "running total" not in first["answer"]
+    assert (
+        first["grounded"]
+        and first["answer"].startswith("This is an exercise")
+        and "running total" not in first["answer"]
+    )
     asked = graph.invoke({"question": "Show me the solution: a loop that calculates the sum of the numbers in a list"})
     assert "running total" in asked["answer"]
