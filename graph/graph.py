@@ -39,7 +39,7 @@ from core.settings import RetrievalMode, get_settings
 from core.slots import SlotLimited
 from core.text import stems, terms
 from graph import prompts
-from graph.answer import CheckedAnswer, DraftChecker, extractive, widen
+from graph.answer import CheckedAnswer, DraftChecker, extractive, statement, widen
 from graph.configuration import Configuration, Deployment
 from graph.state import Candidate, InputState, MentorState, OutputState
 from graph.utils import (
@@ -372,8 +372,9 @@ class CourseNodes:
         if index is None or any(w["text"] != n["text"] for w, n in zip(wide, notes, strict=True)):
             index = self._note_index(wide)
         question = _evidence_question(state, index.stats.language)
-        intro = prompts.EXERCISE_INTRO if state.get("held_back") else prompts.EXTRACTIVE_INTRO
-        return wide, extractive(question, index, index.stats, intro)
+        if state.get("held_back"):  # the exercise itself, not its solution: HINTS_FIRST
+            return wide, statement(index, prompts.EXERCISE_INTRO)
+        return wide, extractive(question, index, index.stats, prompts.EXTRACTIVE_INTRO)
 
     def _note_index(self, notes: list[Candidate]) -> NoteIndex:
         vectors = factories.sentence_vectors(factories.get_embeddings())
