@@ -40,7 +40,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -113,6 +113,19 @@ def final_prompt(question: str, sources: list[dict]) -> list[dict]:
     return [{"role": roles[m.type], "content": str(m.content)} for m in messages]
 
 
+def run_clients(clients: int, client: Callable[[int], None]) -> float:
+    """Run `client(n)` for n in 0..clients-1 in threads until each returns; the seconds that took (including the
+    requests still running at their deadline). Daemon threads: a SIGTERM (e.g. from `timeout`) ends the run
+    without waiting for requests in flight."""
+    started = time.monotonic()
+    threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.monotonic() - started
+
+
 def load(api_url: str | list[str], clients: int, duration: float) -> dict:
     latencies: list[float] = []
     errors: list[str] = []
@@ -144,14 +157,7 @@ def load(api_url: str | list[str], clients: int, duration: float) -> dict:
                         if body.get("grounded"):
                             answers.setdefault(question, body["sources"])
 
-    started = time.monotonic()
-    # daemon: a SIGTERM (e.g. from `timeout`) ends the run without waiting for requests in flight
-    threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - started  # includes the requests still running at the deadline
+    elapsed = run_clients(clients, client)
     return {
         "clients": clients,
         "seconds": round(elapsed, 1),
@@ -212,13 +218,7 @@ def mixed(api_url: str, clients: int, duration: float) -> dict:
                     with lock:
                         errors.append(f"{kind}: {type(exc).__name__}: {exc}"[:300])
 
-    started = time.monotonic()
-    threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - started
+    elapsed = run_clients(clients, client)
     answered = sum(len(v) for v in latencies.values())
     return {
         "clients": clients,

@@ -8,29 +8,17 @@ can. A client-chosen id ("t1") is refused (422), so it never continues another c
 
 from __future__ import annotations
 
-import hmac
-import secrets
-
-from core.secret import derived_key, sign
+from core.secret import is_signed_id, issue_signed_id
 from core.settings import Settings, get_settings
 
 NOT_ISSUED = "conversation_not_issued"
 
 
-def _signature(nonce: str, settings: Settings) -> str:
-    return sign(derived_key(settings, "conversation-ids"), f"conversation:{nonce}")
-
-
 def issue_conversation_id(settings: Settings | None = None) -> str:
     """A new conversation's id: 32 random hex digits, '-', their 32-digit signature (65 characters)."""
-    settings = settings or get_settings()
-    nonce = secrets.token_hex(16)
-    return f"{nonce}-{_signature(nonce, settings)}"
+    return issue_signed_id("conversation", settings or get_settings())
 
 
 def was_issued(conversation_id: str, settings: Settings | None = None) -> bool:
     """Whether this server (or a replica sharing its MENTOR_SECRET) issued the id (constant-time)."""
-    nonce, dash, signature = conversation_id.partition("-")
-    if not dash or len(nonce) != 32 or len(signature) != 32:
-        return False
-    return hmac.compare_digest(_signature(nonce, settings or get_settings()), signature)
+    return is_signed_id("conversation", conversation_id, settings or get_settings())

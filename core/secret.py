@@ -66,3 +66,23 @@ def derived_key(settings: Settings, purpose: str) -> bytes:
 def sign(key: bytes, message: str, hex_chars: int = 32) -> str:
     """A hex HMAC-SHA256 of `message`, cut to `hex_chars` (32 = 128 bits)."""
     return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()[:hex_chars]
+
+
+def _id_signature(kind: str, nonce: str, settings: Settings) -> str:
+    return sign(derived_key(settings, f"{kind}-ids"), f"{kind}:{nonce}")
+
+
+def issue_signed_id(kind: str, settings: Settings) -> str:
+    """A new id of one kind ("conversation", "student"): 32 random hex digits, '-', their 32-digit signature under
+    that kind's own key (65 characters), so an id of one kind is never accepted as another."""
+    nonce = secrets.token_hex(16)
+    return f"{nonce}-{_id_signature(kind, nonce, settings)}"
+
+
+def is_signed_id(kind: str, value: str, settings: Settings) -> bool:
+    """Whether this server (or a replica sharing its MENTOR_SECRET) issued `value` as an id of `kind`
+    (constant-time comparison of the signature)."""
+    nonce, dash, signature = value.partition("-")
+    if not dash or len(nonce) != 32 or len(signature) != 32:
+        return False
+    return hmac.compare_digest(_id_signature(kind, nonce, settings), signature)

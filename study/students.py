@@ -7,27 +7,15 @@ another student's progress. Signed under a key of its own: a conversation id is 
 
 from __future__ import annotations
 
-import hmac
-import secrets
-
-from core.secret import derived_key, sign
+from core.secret import is_signed_id, issue_signed_id
 from core.settings import Settings, get_settings
-
-
-def _signature(nonce: str, settings: Settings) -> str:
-    return sign(derived_key(settings, "student-ids"), f"student:{nonce}")
 
 
 def issue_student_id(settings: Settings | None = None) -> str:
     """A new student id: 32 random hex digits, '-', their 32-digit signature (65 characters)."""
-    settings = settings or get_settings()
-    nonce = secrets.token_hex(16)
-    return f"{nonce}-{_signature(nonce, settings)}"
+    return issue_signed_id("student", settings or get_settings())
 
 
 def is_student_id(student_id: str, settings: Settings | None = None) -> bool:
     """Whether this server issued the id (constant-time comparison of the signature)."""
-    nonce, dash, signature = student_id.partition("-")
-    if not dash or len(nonce) != 32 or len(signature) != 32:
-        return False
-    return hmac.compare_digest(_signature(nonce, settings or get_settings()), signature)
+    return is_signed_id("student", student_id, settings or get_settings())
