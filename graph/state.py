@@ -39,4 +39,3 @@ class MentorState(InputState, Reply, total=False):
     unknown_terms: list[str]  # question terms no chunk of the collection uses (then: refuse, no rewrite)
     standalone: str  # the question as the evidence judges it (a follow-up condensed to stand alone)
     grade_error: str
-    held_back: str  # HINTS_FIRST: the exercise whose solution this turn holds back ("" when none)
