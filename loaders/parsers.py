@@ -38,6 +38,8 @@ class Section:
 
 # "Solution", "Solutions", "Answer", "Worked solution", "Solution to exercise 2", "Sample answer"
 SOLUTION_HEADING = re.compile(r"^\s*(?:worked|sample|model|possible)?\s*(?:solutions?|answers?)\b", re.IGNORECASE)
+# A hint between an exercise and its solution ("## Hint", "Hints", "Tip") is part of the exercise.
+HINT_HEADING = re.compile(r"^\s*(?:hints?|tips?)\b", re.IGNORECASE)
 
 
 def mark_exercises(sections: list[Section]) -> None:
@@ -45,19 +47,27 @@ def mark_exercises(sections: list[Section]) -> None:
 
     A Carpentries lesson's challenge ("## From 1 to N" … "## Solution"), a notebook's exercise cell followed by a
     "Solution" heading, a handout's "Exercise 3" then "Answer": the solution is the section whose heading says so,
-    the exercise is the run of sections under the heading just before it."""
+    the exercise is the run of sections under the heading just before it, with any "Hint" sections between."""
+
+    def heading(k: int) -> str:
+        return sections[k].headings[-1] if sections[k].headings else ""
+
     for i, section in enumerate(sections):
-        title = section.headings[-1] if section.headings else ""
-        if not SOLUTION_HEADING.match(title) or i == 0:
+        if not SOLUTION_HEADING.match(heading(i)) or i == 0:
             continue
         j = i - 1
         while j >= 0 and sections[j].solution:  # "Solution" sections in a row belong to one exercise
             j -= 1
-        if j < 0 or not sections[j].headings or SOLUTION_HEADING.match(sections[j].headings[-1]):
+        hints = j + 1
+        while j >= 0 and HINT_HEADING.match(heading(j)):
+            j -= 1
+        if j < 0 or not heading(j) or SOLUTION_HEADING.match(heading(j)):
             continue
-        exercise = sections[j].headings[-1]
+        exercise = heading(j)
         section.exercise, section.solution = exercise, True
-        while j >= 0 and sections[j].headings and sections[j].headings[-1] == exercise:
+        for hint in sections[j + 1 : hints]:
+            hint.exercise = exercise
+        while j >= 0 and heading(j) == exercise:
             sections[j].exercise = exercise
             j -= 1
 
