@@ -362,11 +362,13 @@ class CourseStore:
             out.append((same[0], same[1]))
         return out
 
-    def exercise(self, file_id: str, title: str) -> list[Hit]:
-        """The chunks of one exercise of a file (not its solution), in file order (hints first: graph.py)."""
+    def exercise(self, file_id: str, title: str, solution: bool = False) -> list[Hit]:
+        """The chunks of one exercise of a file (its task and hints; with `solution`, its worked solution), in file
+        order (hints first: graph.py)."""
         if not self.exists():
             return []
-        expr = f"file_id == {json.dumps(file_id)} and exercise == {json.dumps(title)} and solution == false"
+        which = f"exercise == {json.dumps(title)} and solution == {'true' if solution else 'false'}"
+        expr = f"file_id == {json.dumps(file_id)} and {which}"
         rows = self.client.query(self.collection, filter=expr, output_fields=["text", *METADATA_FIELDS], limit=64)
         hits = [Hit(id=str(r.get("pk", "")), text=str(r.pop("text", "")), metadata=r) for r in rows]
         return sorted(hits, key=lambda h: int(h.metadata.get("seq") or 0))

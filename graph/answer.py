@@ -291,19 +291,23 @@ def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) ->
 
 
 MAX_STATEMENT_UNITS = 6  # an exercise's task is a few sentences and perhaps its code; a long one is cut
+MAX_SOLUTION_UNITS = 12  # a worked solution: its code and the sentences that explain it
 
 
-def statement(index: NoteIndex, intro: str) -> CheckedAnswer:
-    """An exercise given back (HINTS_FIRST): its own sentences and code in order, verbatim and cited, headings
-    left out. Not ranked against the question: the task is the whole point, and "Write a loop that…" is an
-    instruction the answer selector rightly never quotes as an answer."""
+def statement(index: NoteIndex, intro: str, limit: int = MAX_STATEMENT_UNITS) -> CheckedAnswer:
+    """An exercise given back, or its solution when asked for (HINTS_FIRST): its own sentences and code in order,
+    verbatim and cited, headings left out, a sentence that overlapping chunks repeat once. Not ranked against the
+    question: the task is the whole point, and "Write a loop that…" is an instruction the answer selector rightly
+    never quotes as an answer."""
     blocks: list[str] = []
     support: list[Check] = []
+    seen: set[str] = set()
     for n, seg in index.units:
-        if len(support) == MAX_STATEMENT_UNITS:
+        if len(support) == limit:
             break
-        if _MD_HEADING.match(seg.text):
+        if _MD_HEADING.match(seg.text) or seg.text in seen:
             continue
+        seen.add(seg.text)
         if seg.code:
             blocks.append(seg.text)
         else:

@@ -39,7 +39,7 @@ from core.settings import RetrievalMode, get_settings
 from core.slots import SlotLimited
 from core.text import stems, terms
 from graph import prompts
-from graph.answer import CheckedAnswer, DraftChecker, extractive, statement, widen
+from graph.answer import MAX_SOLUTION_UNITS, CheckedAnswer, DraftChecker, extractive, statement, widen
 from graph.configuration import Configuration, Deployment
 from graph.state import Candidate, InputState, MentorState, OutputState
 from graph.utils import (
@@ -92,8 +92,8 @@ class Store(Protocol):
         """The text just before and just after each chunk in its section."""
         ...
 
-    def exercise(self, file_id: str, title: str) -> list[Hit]:
-        """The chunks of one exercise of a file (not its solution), in file order."""
+    def exercise(self, file_id: str, title: str, solution: bool = False) -> list[Hit]:
+        """The chunks of one exercise of a file (or of its solution), in file order."""
         ...
 
 
@@ -137,8 +137,11 @@ def _evidence_question(state: MentorState, language: str) -> str:
     return standalone if standalone != question and standalone.startswith(question.strip()) else question
 
 
-# The student asks for the worked solution itself: HINTS_FIRST holds nothing back.
-ASKS_FOR_SOLUTION = re.compile(r"\b(solutions?|answers? (?:to|for|of)|solve|show me (?:the|how)|worked)\b", re.I)
+# The student asks for the worked solution itself ("Show me the solution", the page's button; "the answer to
+# exercise 3"): HINTS_FIRST holds nothing back. "How do I solve…" is a question, and gets the exercise first.
+ASKS_FOR_SOLUTION = re.compile(
+    r"\b(solutions?|answers? (?:to|for|of) (?:the|this|that|exercise)|worked answers?)\b", re.I
+)
 _INDEX_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="note-index")
 
 
@@ -185,6 +188,7 @@ def route(state: MentorState, config: RunnableConfig) -> dict[str, Any]:
         "verified": {},
         "grade_error": "",
         "held_back": "",
+        "solution_of": "",
     }
 
 
@@ -288,26 +292,56 @@ class CourseNodes:
         }
         if cfg.llm_grader and relevant:
             update.update(llm_veto(state, config, relevant))
-        if cfg.deployment.hints_first and update["relevant"] and not ASKS_FOR_SOLUTION.search(state["question"]):
-            update.update(self._hold_back_solutions(candidates, update["relevant"]))
+        if cfg.deployment.hints_first and update["relevant"]:
+            if ASKS_FOR_SOLUTION.search(state["question"]):
+                update.update(self._give_solution(candidates, update["relevant"]))
+            else:
+                update.update(self._hold_back_solutions(candidates, update["relevant"]))
         return update
 
     def _hold_back_solutions(self, candidates: list[Candidate], relevant: list[int]) -> dict[str, Any]:
-        """HINTS_FIRST: a relevant note that is an exercise's worked solution gives way to the exercise itself, so
-        the student is asked to try it first ({} when no solution is among the notes)."""
-        solutions = [n for n in relevant if candidates[n - 1]["metadata"].get("solution")]
-        if not solutions:
-            return {}
-        meta = candidates[solutions[0] - 1]["metadata"]
-        title, file_id = str(meta.get("exercise") or ""), str(meta.get("file_id") or "")
-        exercise = [Candidate(id=h.id, text=h.text, metadata=h.metadata, score=candidates[solutions[0] - 1]["score"])
-                    for h in self.store.exercise(file_id, title)]  # fmt: skip
+        """HINTS_FIRST: a question that matches an exercise (the best relevant note is part of one) or that its worked
+        solution answers (a relevant note is one) gets the exercise itself, so the student is asked to try it first
+        ({} when no relevant note belongs to an exercise: the answer is as without HINTS_FIRST)."""
+        note = candidates[relevant[0] - 1]
+        if not note["metadata"].get("exercise"):
+            solutions = [n for n in relevant if candidates[n - 1]["metadata"].get("solution")]
+            if not solutions:
+                return {}
+            note = candidates[solutions[0] - 1]
+        exercise = self._exercise(note, solution=False)
         if not exercise:
             return {}
-        kept = [n for n in relevant if n not in solutions]
-        more = candidates + exercise
-        return {"candidates": more, "relevant": [len(candidates) + i for i in range(1, len(exercise) + 1)] + kept,
-                "held_back": title}  # fmt: skip
+        # The exercise alone: other notes quoted under "try it yourself" would read as part of it, or solve it.
+        return {**self._only(candidates, exercise), "held_back": str(note["metadata"]["exercise"])}
+
+    def _give_solution(self, candidates: list[Candidate], relevant: list[int]) -> dict[str, Any]:
+        """HINTS_FIRST, the student asks for the solution: when the best relevant note is part of an exercise (its
+        task, hints or solution), that exercise's whole worked solution is the answer ({} otherwise)."""
+        best = candidates[relevant[0] - 1]
+        if not best["metadata"].get("exercise"):
+            return {}
+        solution = self._exercise(best, solution=True)
+        if not solution:
+            return {}
+        return {**self._only(candidates, solution), "solution_of": str(best["metadata"]["exercise"])}
+
+    def _exercise(self, note: Candidate, *, solution: bool) -> list[Candidate]:
+        """The chunks of the exercise `note` belongs to (or of its solution), in file order, scored as `note`."""
+        meta = note["metadata"]
+        title, file_id = str(meta.get("exercise") or ""), str(meta.get("file_id") or "")
+        if not title or not file_id:
+            return []
+        hits = self.store.exercise(file_id, title, solution=solution)
+        return [Candidate(id=h.id, text=h.text, metadata=h.metadata, score=note["score"]) for h in hits]
+
+    @staticmethod
+    def _only(candidates: list[Candidate], notes: list[Candidate]) -> dict[str, Any]:
+        """`notes` added after the retrieved candidates and made the only relevant ones."""
+        return {
+            "candidates": candidates + notes,
+            "relevant": list(range(len(candidates) + 1, len(candidates) + len(notes) + 1)),
+        }
 
     def generate(self, state: MentorState, config: RunnableConfig) -> dict[str, Any]:
         """Answer from the relevant notes, checking each sentence as it is written; only supported ones are shown.
@@ -367,13 +401,19 @@ class CourseNodes:
         A chunk is an arbitrary cut, and the sentence that answers may sit just before it ("we cannot change
         individual characters in a string" above a code chunk that shows the TypeError) or the code a sentence
         introduces just after it; each wider note still holds its chunk, so citations stay. `index`: the notes'
-        sentences already embedded (generate's draft check), used again when no note grew."""
+        sentences already embedded (generate's draft check), used again when no note grew.
+
+        An exercise given back or its solution asked for (HINTS_FIRST) is quoted whole instead: its notes are all
+        of its chunks already, so none is widened."""
+        if state.get("held_back") or state.get("solution_of"):
+            index = self._note_index(notes) if index is None else index
+            if state.get("held_back"):
+                return notes, statement(index, prompts.EXERCISE_INTRO)
+            return notes, statement(index, prompts.SOLUTION_INTRO, MAX_SOLUTION_UNITS)
         wide = self._widened(notes)
         if index is None or any(w["text"] != n["text"] for w, n in zip(wide, notes, strict=True)):
             index = self._note_index(wide)
         question = _evidence_question(state, index.stats.language)
-        if state.get("held_back"):  # the exercise itself, not its solution: HINTS_FIRST
-            return wide, statement(index, prompts.EXERCISE_INTRO)
         return wide, extractive(question, index, index.stats, prompts.EXTRACTIVE_INTRO)
 
     def _note_index(self, notes: list[Candidate]) -> NoteIndex:
@@ -467,8 +507,9 @@ def decide_after_grading(
     max_rewrites."""
     cfg = Configuration.from_runnable_config(config)
     if state.get("relevant"):
-        # an exercise given back is quoted: a draft from it would solve it
-        return "quote" if cfg.answer_style == "extractive" or state.get("held_back") else "generate"
+        # An exercise given back is quoted (a draft from it would solve it), and so is the solution asked for.
+        given = state.get("held_back") or state.get("solution_of")
+        return "quote" if cfg.answer_style == "extractive" or given else "generate"
     if state.get("unknown_terms"):
         return "refuse"  # other search words cannot make the materials name what they never name
     if _points_back_unread(state):

@@ -63,6 +63,7 @@ EXTRACTIVE_INTRO = "Here is what the course materials say:"
 EXERCISE_INTRO = (
     "This is an exercise in your course materials: try it yourself first. Ask for the solution when you want it."
 )
+SOLUTION_INTRO = "Here is the solution in your course materials:"
 
 
 def course(settings: Settings) -> str:

@@ -39,3 +39,4 @@ class MentorState(InputState, Reply, total=False):
     unknown_terms: list[str]  # question terms no chunk of the collection uses (then: refuse, no rewrite)
     standalone: str  # the question as the evidence judges it (a follow-up condensed to stand alone)
     grade_error: str
+    solution_of: str  # HINTS_FIRST: the exercise whose solution the student asked for, quoted whole ("" when none)
