@@ -142,7 +142,14 @@ def _evidence_question(state: MentorState, language: str) -> str:
 ASKS_FOR_SOLUTION = re.compile(
     r"\b(solutions?|answers? (?:to|for|of) (?:the|this|that|exercise)|worked answers?)\b", re.I
 )
+MAX_HELD_BACK = 20  # exercises a conversation remembers holding back, for "Show the solution" under an older answer
 _INDEX_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="note-index")
+
+
+def _names(question: str, title: str) -> bool:
+    """The question names the exercise: its whole title, not inside a longer word or number ("Exercise 2" is not
+    named by "exercise 21")."""
+    return re.search(rf"(?<!\w){re.escape(title)}(?!\w)", question, re.IGNORECASE) is not None
 
 
 def _finish(state: MentorState, used: list[Candidate], answer: CheckedAnswer) -> dict[str, Any]:
@@ -292,14 +299,15 @@ class CourseNodes:
         }
         if cfg.llm_grader and relevant:
             update.update(llm_veto(state, config, relevant))
-        if cfg.deployment.hints_first and update["relevant"]:
-            if ASKS_FOR_SOLUTION.search(state["question"]):
-                update.update(self._give_solution(candidates, update["relevant"]))
-            else:
-                update.update(self._hold_back_solutions(candidates, update["relevant"]))
+        if cfg.deployment.hints_first and ASKS_FOR_SOLUTION.search(state["question"]):
+            update.update(self._give_solution(state, candidates, update["relevant"]))
+        elif cfg.deployment.hints_first and update["relevant"]:
+            update.update(self._hold_back_solutions(state, candidates, update["relevant"]))
         return update
 
-    def _hold_back_solutions(self, candidates: list[Candidate], relevant: list[int]) -> dict[str, Any]:
+    def _hold_back_solutions(
+        self, state: MentorState, candidates: list[Candidate], relevant: list[int]
+    ) -> dict[str, Any]:
         """HINTS_FIRST: a question that matches an exercise (the best relevant note is part of one) or that its worked
         solution answers (a relevant note is one) gets the exercise itself, so the student is asked to try it first
         ({} when no relevant note belongs to an exercise: the answer is as without HINTS_FIRST)."""
@@ -312,19 +320,35 @@ class CourseNodes:
         exercise = self._exercise(note, solution=False)
         if not exercise:
             return {}
+        title, file_id = str(note["metadata"]["exercise"]), str(note["metadata"]["file_id"])
+        held = {t: f for t, f in state.get("exercises", {}).items() if t != title}
         # The exercise alone: other notes quoted under "try it yourself" would read as part of it, or solve it.
-        return {**self._only(candidates, exercise), "held_back": str(note["metadata"]["exercise"])}
+        return {
+            **self._only(candidates, exercise),
+            "held_back": title,
+            "exercises": dict(list({**held, title: file_id}.items())[-MAX_HELD_BACK:]),
+        }
 
-    def _give_solution(self, candidates: list[Candidate], relevant: list[int]) -> dict[str, Any]:
-        """HINTS_FIRST, the student asks for the solution: when the best relevant note is part of an exercise (its
-        task, hints or solution), that exercise's whole worked solution is the answer ({} otherwise)."""
-        best = candidates[relevant[0] - 1]
-        if not best["metadata"].get("exercise"):
+    def _give_solution(self, state: MentorState, candidates: list[Candidate], relevant: list[int]) -> dict[str, Any]:
+        """HINTS_FIRST, the student asks for the solution: of an exercise this conversation held back that the
+        question names ("Show me the solution to “Burning methane”", the page's button: found whatever the search
+        returns), else of the exercise the best relevant note is part of (its task, hints or solution), the whole
+        worked solution is the answer ({} when neither: the answer is as without HINTS_FIRST)."""
+        named = [(t, f) for t, f in state.get("exercises", {}).items() if _names(state["question"], t)]
+        if named:
+            title, file_id = named[-1]
+        elif relevant and candidates[relevant[0] - 1]["metadata"].get("exercise"):
+            meta = candidates[relevant[0] - 1]["metadata"]
+            title, file_id = str(meta["exercise"]), str(meta.get("file_id") or "")
+        else:
             return {}
-        solution = self._exercise(best, solution=True)
+        found = [c["score"] for c in candidates if c["metadata"].get("exercise") == title]
+        score = max(found or [c["score"] for c in candidates] or [0.0])
+        hits = self.store.exercise(file_id, title, solution=True) if file_id else []
+        solution = [Candidate(id=h.id, text=h.text, metadata=h.metadata, score=score) for h in hits]
         if not solution:
             return {}
-        return {**self._only(candidates, solution), "solution_of": str(best["metadata"]["exercise"])}
+        return {**self._only(candidates, solution), "solution_of": title}
 
     def _exercise(self, note: Candidate, *, solution: bool) -> list[Candidate]:
         """The chunks of the exercise `note` belongs to (or of its solution), in file order, scored as `note`."""

@@ -556,7 +556,7 @@ def test_an_exercises_solution_is_held_back_until_asked_for(wire, monkeypatch):
     answer names it); a student who asks for the solution, as the page's button does, gets it whole."""
     monkeypatch.setenv("ANSWER_STYLE", "extractive")
     exercise, solution = _exercise_notes()
-    wire([], [[solution, exercise]] * 2)
+    wire([], [[solution, exercise]] * 3)
     first = graph.invoke({"question": SUM_QUESTION})
     assert first["grounded"] and first["held_back"] == "Summing a list"
     assert first["answer"].startswith(prompts.EXERCISE_INTRO) and "Write a loop that calculates" in first["answer"]
@@ -565,11 +565,25 @@ def test_an_exercises_solution_is_held_back_until_asked_for(wire, monkeypatch):
 
     asked = graph.invoke({"question": "Show me the solution to “Summing a list”"})
     assert asked["grounded"] and asked["held_back"] == ""
-    assert (
-        asked["answer"].startswith(prompts.SOLUTION_INTRO)
-        and "keep a running total in a variable [1]" in asked["answer"]
-    )
-    assert "Write a loop" not in asked["answer"]
+    assert asked["answer"].startswith(prompts.SOLUTION_INTRO)
+    assert "keep a running total in a variable [1]" in asked["answer"] and "Write a loop" not in asked["answer"]
+
+
+def test_the_solution_asked_for_by_name_is_the_held_back_exercises_whatever_the_search_finds(wire, monkeypatch):
+    """The page's "Show the solution" names the exercise its answer held back: the conversation remembers which
+    exercise of which file that was, so the request gets its solution even when the search finds other notes
+    (a title as bare as "Exercise 2" finds any exercise); a title the conversation never held back gets nothing
+    special."""
+    monkeypatch.setenv("ANSWER_STYLE", "extractive")
+    exercise, solution = _exercise_notes()
+    wire([], [[solution, exercise], [hit(2, 0.7, COMPREHENSION)], [hit(2, 0.7, COMPREHENSION)]])
+    tutor, thread = create_graph(InMemorySaver()), {"configurable": {"thread_id": "t"}}
+    assert tutor.invoke({"question": SUM_QUESTION}, thread)["held_back"] == "Summing a list"
+    other = tutor.invoke({"question": "Show me the solution to “Summing a dict”"}, thread)
+    assert not other["answer"].startswith(prompts.SOLUTION_INTRO) and "running total" not in other["answer"]
+    asked = tutor.invoke({"question": "Show me the solution to “Summing a list”"}, thread)
+    assert asked["answer"].startswith(prompts.SOLUTION_INTRO) and "running total" in asked["answer"]
+    assert [s["source"] for s in asked["sources"]] == ["week01/loops.md"]
 
 
 def test_a_question_that_matches_the_exercise_itself_gets_it_back_too(wire, monkeypatch):
