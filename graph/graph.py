@@ -146,6 +146,13 @@ MAX_HELD_BACK = 20  # exercises a conversation remembers holding back, for "Show
 _INDEX_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="note-index")
 
 
+def _matched_exercise(candidates: list[Candidate], relevant: list[int]) -> Candidate | None:
+    """The note by which the question matches an exercise: the best relevant note, when it is part of one (its task,
+    hints or solution); None otherwise."""
+    best = candidates[relevant[0] - 1] if relevant else None
+    return best if best is not None and best["metadata"].get("exercise") else None
+
+
 def _names(question: str, title: str) -> bool:
     """The question names the exercise: its whole title, not inside a longer word or number ("Exercise 2" is not
     named by "exercise 21")."""
@@ -299,24 +306,23 @@ class CourseNodes:
         }
         if cfg.llm_grader and relevant:
             update.update(llm_veto(state, config, relevant))
-        if cfg.deployment.hints_first and ASKS_FOR_SOLUTION.search(state["question"]):
+        # An exercise the question matches: its solution when asked for (or with HINTS_FIRST off), else the exercise.
+        if not cfg.deployment.hints_first or ASKS_FOR_SOLUTION.search(state["question"]):
             update.update(self._give_solution(state, candidates, update["relevant"]))
-        elif cfg.deployment.hints_first and update["relevant"]:
+        else:
             update.update(self._hold_back_solutions(state, candidates, update["relevant"]))
         return update
 
     def _hold_back_solutions(
         self, state: MentorState, candidates: list[Candidate], relevant: list[int]
     ) -> dict[str, Any]:
-        """HINTS_FIRST: a question that matches an exercise (the best relevant note is part of one) or that its worked
-        solution answers (a relevant note is one) gets the exercise itself, so the student is asked to try it first
-        ({} when no relevant note belongs to an exercise: the answer is as without HINTS_FIRST)."""
-        note = candidates[relevant[0] - 1]
-        if not note["metadata"].get("exercise"):
-            solutions = [n for n in relevant if candidates[n - 1]["metadata"].get("solution")]
-            if not solutions:
-                return {}
-            note = candidates[solutions[0] - 1]
+        """HINTS_FIRST: a question that matches an exercise gets the exercise itself, so the student is asked to try
+        it first. A question that matches other material first is answered from it as ever, less any worked solution
+        among its notes ({} when there is none: the answer is as it would be without exercises)."""
+        note = _matched_exercise(candidates, relevant)
+        if note is None:
+            kept = [n for n in relevant if not candidates[n - 1]["metadata"].get("solution")]
+            return {"relevant": kept} if kept != relevant else {}
         exercise = self._exercise(note, solution=False)
         if not exercise:
             return {}
@@ -330,16 +336,16 @@ class CourseNodes:
         }
 
     def _give_solution(self, state: MentorState, candidates: list[Candidate], relevant: list[int]) -> dict[str, Any]:
-        """HINTS_FIRST, the student asks for the solution: of an exercise this conversation held back that the
-        question names ("Show me the solution to “Burning methane”", the page's button: found whatever the search
-        returns), else of the exercise the best relevant note is part of (its task, hints or solution), the whole
-        worked solution is the answer ({} when neither: the answer is as without HINTS_FIRST)."""
+        """The student asks for the solution (or HINTS_FIRST is off): of an exercise this conversation held back that
+        the question names ("Show me the solution to “Burning methane”", the page's button: found whatever the
+        search returns), else of the exercise the question matches, the whole worked solution is the answer ({} when
+        neither: the answer is as it would be without exercises)."""
         named = [(t, f) for t, f in state.get("exercises", {}).items() if _names(state["question"], t)]
+        note = _matched_exercise(candidates, relevant)
         if named:
             title, file_id = named[-1]
-        elif relevant and candidates[relevant[0] - 1]["metadata"].get("exercise"):
-            meta = candidates[relevant[0] - 1]["metadata"]
-            title, file_id = str(meta["exercise"]), str(meta.get("file_id") or "")
+        elif note is not None:
+            title, file_id = str(note["metadata"]["exercise"]), str(note["metadata"].get("file_id") or "")
         else:
             return {}
         found = [c["score"] for c in candidates if c["metadata"].get("exercise") == title]

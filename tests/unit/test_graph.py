@@ -598,6 +598,18 @@ def test_a_question_that_matches_the_exercise_itself_gets_it_back_too(wire, monk
     assert llm.prompts == [] and "running total" not in out["answer"]
 
 
+def test_a_question_other_material_answers_first_is_answered_from_it_less_any_solution(wire, monkeypatch):
+    """The best note is the lesson; a worked solution is relevant too: the lesson answers, the solution is left out
+    (not given away by a question about something else), and no exercise is offered."""
+    monkeypatch.setenv("ANSWER_STYLE", "extractive")
+    _, solution = _exercise_notes()
+    lesson = hit(2, 0.95, "A loop that calculates the sum of the numbers in a list adds each number to the sum.")
+    wire([], [[lesson, solution]])
+    out = graph.invoke({"question": SUM_QUESTION})
+    assert out["grounded"] and out["held_back"] == "" and "adds each number to the sum [1]" in out["answer"]
+    assert "running total" not in out["answer"] and [s["source"] for s in out["sources"]] == ["week02/notes.md"]
+
+
 def test_hints_first_off_answers_with_the_solution_at_once(wire, monkeypatch):
     monkeypatch.setenv("ANSWER_STYLE", "extractive")
     monkeypatch.setenv("HINTS_FIRST", "false")
@@ -605,7 +617,7 @@ def test_hints_first_off_answers_with_the_solution_at_once(wire, monkeypatch):
     wire([], [[solution, exercise]])
     out = graph.invoke({"question": SUM_QUESTION})
     assert out["grounded"] and out["held_back"] == "" and "running total" in out["answer"]
-    assert not out["answer"].startswith(prompts.EXERCISE_INTRO)
+    assert out["answer"].startswith(prompts.SOLUTION_INTRO) and "Write a loop" not in out["answer"]
 
 
 @pytest.mark.parametrize("style", ["extractive", "generative"])
