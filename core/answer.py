@@ -53,6 +53,13 @@ class Reply(TypedDict):
     rewrites: int
     query: Annotated[str, Field(description="The standalone search query the question became.")]
     turns: Annotated[int, Field(description="Questions asked so far in this conversation.")]
+    held_back: Annotated[
+        str,
+        Field(
+            description="HINTS_FIRST: the title of the course exercise given back instead of its worked solution, "
+            'which the student gets by asking for it ("Show me the solution to …"); "" when nothing was held back.'
+        ),
+    ]
 
 
 class Answer(Reply):
@@ -70,7 +77,16 @@ class ChatAnswer(Answer):
 
 
 REPLY_DEFAULTS = Reply(
-    answer="", sources=[], grounded=False, support=[], verified=None, route="course", rewrites=0, query="", turns=0
+    answer="",
+    sources=[],
+    grounded=False,
+    support=[],
+    verified=None,
+    route="course",
+    rewrites=0,
+    query="",
+    turns=0,
+    held_back="",
 )
 
 

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     llm_parallel: int = Field(
         4, ge=1, description="llama-server's parallel slots; the API sends at most this many LLM calls at once."
     )
+    hints_first: bool = Field(
+        True,
+        description="A question that matches a course exercise gets the exercise back first (try it), its worked "
+        "solution when the student asks; off: the solution at once.",
+    )
     # 16 clients, mixed kinds (bench/load.py): one answer at a time kept every quote waiting behind generated answers.
     answers_at_once: int = Field(
         16, ge=1, description="Answers the API works on at once (the rest wait their turn); 1 serves one at a time."

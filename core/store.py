@@ -53,7 +53,7 @@ SPARSE_FIELD = "sparse"
 TEXT_FIELD = "text"
 SEARCH_FIELD = "search_text"  # BM25's input: the chunk with its title/headings/anchor (see bm25_text)
 # file_id and seq (a chunk's place in its file) let an answer read a chunk's neighbours (`neighbours`).
-METADATA_FIELDS = [*SOURCE_KEYS, "content_hash", "file_id", "seq"]
+METADATA_FIELDS = [*SOURCE_KEYS, "content_hash", "file_id", "seq", "exercise", "solution"]
 # Term statistics read at most this many chunks (a sample is enough to tell rare terms from common ones) and
 # are re-read when the collection's size changes, checked at most once a minute (other replicas may ingest).
 STATS_MAX_CHUNKS = 50_000
@@ -361,6 +361,17 @@ class CourseStore:
             same = [str(r["text"]) if r and r.get("headings") == headings else "" for r in (before, after)]
             out.append((same[0], same[1]))
         return out
+
+    def exercise(self, file_id: str, title: str, solution: bool = False) -> list[Hit]:
+        """The chunks of one exercise of a file (its task and hints; with `solution`, its worked solution), in file
+        order (hints first: graph.py)."""
+        if not self.exists():
+            return []
+        which = f"exercise == {json.dumps(title)} and solution == {'true' if solution else 'false'}"
+        expr = f"file_id == {json.dumps(file_id)} and {which}"
+        rows = self.client.query(self.collection, filter=expr, output_fields=["text", *METADATA_FIELDS], limit=64)
+        hits = [Hit(id=str(r.get("pk", "")), text=str(r.pop("text", "")), metadata=r) for r in rows]
+        return sorted(hits, key=lambda h: int(h.metadata.get("seq") or 0))
 
     def count(self) -> int:
         """Chunks in the collection; 0 when it does not exist yet."""

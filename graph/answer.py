@@ -295,3 +295,31 @@ def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) ->
     if not any(s.claim for s in support):
         return CheckedAnswer("", "extractive")  # notes with no sentence to quote (code only, or empty)
     return CheckedAnswer(intro + "\n\n" + "\n\n".join(blocks), "extractive", support)
+
+
+MAX_STATEMENT_UNITS = 6  # an exercise's task is a few sentences and perhaps its code; a long one is cut
+MAX_SOLUTION_UNITS = 12  # a worked solution: its code and the sentences that explain it
+
+
+def statement(index: NoteIndex, intro: str, limit: int = MAX_STATEMENT_UNITS) -> CheckedAnswer:
+    """An exercise given back, or its solution when asked for (HINTS_FIRST): its own sentences and code in order,
+    verbatim and cited, headings left out, a sentence that overlapping chunks repeat once. Not ranked against the
+    question: the task is the whole point, and "Write a loop that…" is an instruction the answer selector rightly
+    never quotes as an answer."""
+    blocks: list[str] = []
+    support: list[Check] = []
+    seen: set[str] = set()
+    for n, seg in index.units:
+        if len(support) == limit:
+            break
+        if _MD_HEADING.match(seg.text) or seg.text in seen:
+            continue
+        seen.add(seg.text)
+        if seg.code:
+            blocks.append(seg.text)
+        else:
+            blocks.append("> " + _cite(strip_citations(seg.text).replace("\n", " "), n))
+        support.append(Check(seg.text, True, n, 1.0, 1.0, claim=not seg.code, quoted=True))
+    if not any(s.claim for s in support):
+        return CheckedAnswer("", "extractive")
+    return CheckedAnswer(intro + "\n\n" + "\n\n".join(blocks), "extractive", support)

@@ -32,6 +32,7 @@ class Deployment:
     course: str  # as every prompt names it: "Introduction to Python (a beginner's programming course: …)"
     merge_system_prompt: bool  # fold the system text into the user turn (chat formats that drop system messages)
     history_max_messages: int  # messages a stored conversation keeps
+    hints_first: bool = True  # an exercise's solution is held back until asked for (HINTS_FIRST)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Deployment:
@@ -40,6 +41,7 @@ class Deployment:
             course=prompts.course(settings),
             merge_system_prompt=settings.merge_system_prompt,
             history_max_messages=settings.history_max_messages,
+            hints_first=settings.hints_first,
         )
 
 

@@ -18,6 +18,7 @@ are bound to it (`CourseNodes`).
 from __future__ import annotations
 
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, Literal, Protocol
 
@@ -38,7 +39,7 @@ from core.settings import RetrievalMode, get_settings
 from core.slots import SlotLimited
 from core.text import stems, terms
 from graph import prompts
-from graph.answer import CheckedAnswer, DraftChecker, extractive, widen
+from graph.answer import MAX_SOLUTION_UNITS, CheckedAnswer, DraftChecker, extractive, statement, widen
 from graph.configuration import Configuration, Deployment
 from graph.state import Candidate, InputState, MentorState, OutputState
 from graph.utils import (
@@ -91,6 +92,10 @@ class Store(Protocol):
         """The text just before and just after each chunk in its section."""
         ...
 
+    def exercise(self, file_id: str, title: str, solution: bool = False) -> list[Hit]:
+        """The chunks of one exercise of a file (or of its solution), in file order."""
+        ...
+
 
 def _llm(
     config: RunnableConfig, *, max_tokens: int | None = None, tags: list[str] | None = None
@@ -132,7 +137,26 @@ def _evidence_question(state: MentorState, language: str) -> str:
     return standalone if standalone != question and standalone.startswith(question.strip()) else question
 
 
+# The student asks for the worked solution itself ("Show me the solution", the page's button; "the answer to
+# exercise 3"): HINTS_FIRST holds nothing back. "How do I solve…" is a question, and gets the exercise first.
+ASKS_FOR_SOLUTION = re.compile(
+    r"\b(solutions?|answers? (?:to|for|of) (?:the|this|that|exercise)|worked answers?)\b", re.I
+)
+MAX_HELD_BACK = 20  # exercises a conversation remembers holding back, for "Show the solution" under an older answer
 _INDEX_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="note-index")
+
+
+def _matched_exercise(candidates: list[Candidate], relevant: list[int]) -> Candidate | None:
+    """The note by which the question matches an exercise: the best relevant note, when it is part of one (its task,
+    hints or solution); None otherwise."""
+    best = candidates[relevant[0] - 1] if relevant else None
+    return best if best is not None and best["metadata"].get("exercise") else None
+
+
+def _names(question: str, title: str) -> bool:
+    """The question names the exercise: its whole title, not inside a longer word or number ("Exercise 2" is not
+    named by "exercise 21")."""
+    return re.search(rf"(?<!\w){re.escape(title)}(?!\w)", question, re.IGNORECASE) is not None
 
 
 def _finish(state: MentorState, used: list[Candidate], answer: CheckedAnswer) -> dict[str, Any]:
@@ -177,6 +201,8 @@ def route(state: MentorState, config: RunnableConfig) -> dict[str, Any]:
         "support": [],
         "verified": {},
         "grade_error": "",
+        "held_back": "",
+        "solution_of": "",
     }
 
 
@@ -280,7 +306,72 @@ class CourseNodes:
         }
         if cfg.llm_grader and relevant:
             update.update(llm_veto(state, config, relevant))
+        # An exercise the question matches: its solution when asked for (or with HINTS_FIRST off), else the exercise.
+        if not cfg.deployment.hints_first or ASKS_FOR_SOLUTION.search(state["question"]):
+            update.update(self._give_solution(state, candidates, update["relevant"]))
+        else:
+            update.update(self._hold_back_solutions(state, candidates, update["relevant"]))
         return update
+
+    def _hold_back_solutions(
+        self, state: MentorState, candidates: list[Candidate], relevant: list[int]
+    ) -> dict[str, Any]:
+        """HINTS_FIRST: a question that matches an exercise gets the exercise itself, so the student is asked to try
+        it first. A question that matches other material first is answered from it as ever, less any worked solution
+        among its notes ({} when there is none: the answer is as it would be without exercises)."""
+        note = _matched_exercise(candidates, relevant)
+        if note is None:
+            kept = [n for n in relevant if not candidates[n - 1]["metadata"].get("solution")]
+            return {"relevant": kept} if kept != relevant else {}
+        exercise = self._exercise(note, solution=False)
+        if not exercise:
+            return {}
+        title, file_id = str(note["metadata"]["exercise"]), str(note["metadata"]["file_id"])
+        held = {t: f for t, f in state.get("exercises", {}).items() if t != title}
+        # The exercise alone: other notes quoted under "try it yourself" would read as part of it, or solve it.
+        return {
+            **self._only(candidates, exercise),
+            "held_back": title,
+            "exercises": dict(list({**held, title: file_id}.items())[-MAX_HELD_BACK:]),
+        }
+
+    def _give_solution(self, state: MentorState, candidates: list[Candidate], relevant: list[int]) -> dict[str, Any]:
+        """The student asks for the solution (or HINTS_FIRST is off): of an exercise this conversation held back that
+        the question names ("Show me the solution to “Burning methane”", the page's button: found whatever the
+        search returns), else of the exercise the question matches, the whole worked solution is the answer ({} when
+        neither: the answer is as it would be without exercises)."""
+        named = [(t, f) for t, f in state.get("exercises", {}).items() if _names(state["question"], t)]
+        note = _matched_exercise(candidates, relevant)
+        if named:
+            title, file_id = named[-1]
+        elif note is not None:
+            title, file_id = str(note["metadata"]["exercise"]), str(note["metadata"].get("file_id") or "")
+        else:
+            return {}
+        found = [c["score"] for c in candidates if c["metadata"].get("exercise") == title]
+        score = max(found or [c["score"] for c in candidates] or [0.0])
+        hits = self.store.exercise(file_id, title, solution=True) if file_id else []
+        solution = [Candidate(id=h.id, text=h.text, metadata=h.metadata, score=score) for h in hits]
+        if not solution:
+            return {}
+        return {**self._only(candidates, solution), "solution_of": title}
+
+    def _exercise(self, note: Candidate, *, solution: bool) -> list[Candidate]:
+        """The chunks of the exercise `note` belongs to (or of its solution), in file order, scored as `note`."""
+        meta = note["metadata"]
+        title, file_id = str(meta.get("exercise") or ""), str(meta.get("file_id") or "")
+        if not title or not file_id:
+            return []
+        hits = self.store.exercise(file_id, title, solution=solution)
+        return [Candidate(id=h.id, text=h.text, metadata=h.metadata, score=note["score"]) for h in hits]
+
+    @staticmethod
+    def _only(candidates: list[Candidate], notes: list[Candidate]) -> dict[str, Any]:
+        """`notes` added after the retrieved candidates and made the only relevant ones."""
+        return {
+            "candidates": candidates + notes,
+            "relevant": list(range(len(candidates) + 1, len(candidates) + len(notes) + 1)),
+        }
 
     def generate(self, state: MentorState, config: RunnableConfig) -> dict[str, Any]:
         """Answer from the relevant notes, checking each sentence as it is written; only supported ones are shown.
@@ -340,7 +431,15 @@ class CourseNodes:
         A chunk is an arbitrary cut, and the sentence that answers may sit just before it ("we cannot change
         individual characters in a string" above a code chunk that shows the TypeError) or the code a sentence
         introduces just after it; each wider note still holds its chunk, so citations stay. `index`: the notes'
-        sentences already embedded (generate's draft check), used again when no note grew."""
+        sentences already embedded (generate's draft check), used again when no note grew.
+
+        An exercise given back or its solution asked for (HINTS_FIRST) is quoted whole instead: its notes are all
+        of its chunks already, so none is widened."""
+        if state.get("held_back") or state.get("solution_of"):
+            index = self._note_index(notes) if index is None else index
+            if state.get("held_back"):
+                return notes, statement(index, prompts.EXERCISE_INTRO)
+            return notes, statement(index, prompts.SOLUTION_INTRO, MAX_SOLUTION_UNITS)
         wide = self._widened(notes)
         if index is None or any(w["text"] != n["text"] for w, n in zip(wide, notes, strict=True)):
             index = self._note_index(wide)
@@ -438,7 +537,9 @@ def decide_after_grading(
     max_rewrites."""
     cfg = Configuration.from_runnable_config(config)
     if state.get("relevant"):
-        return "quote" if cfg.answer_style == "extractive" else "generate"
+        # An exercise given back is quoted (a draft from it would solve it), and so is the solution asked for.
+        given = state.get("held_back") or state.get("solution_of")
+        return "quote" if cfg.answer_style == "extractive" or given else "generate"
     if state.get("unknown_terms"):
         return "refuse"  # other search words cannot make the materials name what they never name
     if _points_back_unread(state):

@@ -59,6 +59,11 @@ NOT_COVERED = (
 )
 CLOSEST_SOURCES = "The closest material I found:"
 EXTRACTIVE_INTRO = "Here is what the course materials say:"
+# HINTS_FIRST: an exercise's solution answers the question; the exercise comes back first.
+EXERCISE_INTRO = (
+    "This is an exercise in your course materials: try it yourself first. Ask for the solution when you want it."
+)
+SOLUTION_INTRO = "Here is the solution in your course materials:"
 
 
 def course(settings: Settings) -> str:

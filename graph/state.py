@@ -39,3 +39,7 @@ class MentorState(InputState, Reply, total=False):
     unknown_terms: list[str]  # question terms no chunk of the collection uses (then: refuse, no rewrite)
     standalone: str  # the question as the evidence judges it (a follow-up condensed to stand alone)
     grade_error: str
+    # HINTS_FIRST: title → file_id of the exercises this conversation held back (kept across turns: the page's "Show
+    # the solution" under any of them names its title).
+    exercises: dict[str, str]
+    solution_of: str  # HINTS_FIRST: the exercise whose solution the student asked for, quoted whole ("" when none)

@@ -105,6 +105,8 @@ def chunk_file(
                         "line_end": line_end,
                         "content_hash": content_hash(piece),
                         "seq": len(documents),
+                        "exercise": section.exercise,
+                        "solution": section.solution,
                     },
                 )
             )

@@ -30,6 +30,46 @@ class Section:
     # The 1-based line in the file of each line of `text` (lines dropped at ingest leave gaps); empty where
     # lines locate nothing (PDF, HTML, notebook cells: those have pages, anchors and cells).
     lines: list[int] = field(default_factory=list)
+    # An exercise and its worked solution (a "Solution" section right after it): the exercise's title on both,
+    # `solution` on the second. The tutor gives the exercise back first and the solution when asked (HINTS_FIRST).
+    exercise: str = ""
+    solution: bool = False
+
+
+# "Solution", "Solutions", "Answer", "Worked solution", "Solution to exercise 2", "Sample answer"
+SOLUTION_HEADING = re.compile(r"^\s*(?:worked|sample|model|possible)?\s*(?:solutions?|answers?)\b", re.IGNORECASE)
+# A hint between an exercise and its solution ("## Hint", "Hints", "Tip") is part of the exercise.
+HINT_HEADING = re.compile(r"^\s*(?:hints?|tips?)\b", re.IGNORECASE)
+
+
+def mark_exercises(sections: list[Section]) -> None:
+    """Mark each solution section and the exercise before it.
+
+    A Carpentries lesson's challenge ("## From 1 to N" … "## Solution"), a notebook's exercise cell followed by a
+    "Solution" heading, a handout's "Exercise 3" then "Answer": the solution is the section whose heading says so,
+    the exercise is the run of sections under the heading just before it, with any "Hint" sections between."""
+
+    def heading(k: int) -> str:
+        return sections[k].headings[-1] if sections[k].headings else ""
+
+    for i, section in enumerate(sections):
+        if not SOLUTION_HEADING.match(heading(i)) or i == 0:
+            continue
+        j = i - 1
+        while j >= 0 and sections[j].solution:  # "Solution" sections in a row belong to one exercise
+            j -= 1
+        hints = j + 1
+        while j >= 0 and HINT_HEADING.match(heading(j)):
+            j -= 1
+        if j < 0 or not heading(j) or SOLUTION_HEADING.match(heading(j)):
+            continue
+        exercise = heading(j)
+        section.exercise, section.solution = exercise, True
+        for hint in sections[j + 1 : hints]:
+            hint.exercise = exercise
+        while j >= 0 and heading(j) == exercise:
+            sections[j].exercise = exercise
+            j -= 1
 
 
 @dataclass
@@ -435,4 +475,5 @@ def parse_file(path: Path) -> ParsedFile:
         raise ParseError(f"{type(exc).__name__}: {exc}") from exc
     if not parsed.sections:
         raise ParseError("no text found")
+    mark_exercises(parsed.sections)
     return parsed

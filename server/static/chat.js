@@ -320,6 +320,18 @@ const MentorChat = (() => {
     note.replaceChildren(element("span", "", text + " "), button);
   }
 
+  // HINTS_FIRST: an exercise given back in place of its solution offers the solution, asked in this conversation
+  // (the graph answers a request that names the exercise with its whole worked solution).
+  function renderSolutionAsk(node, final) {
+    if (!final.held_back) return;
+    const button = element("button", "show-solution", "Show the solution");
+    button.type = "button";
+    button.addEventListener("click", () => submit(`Show me the solution to “${final.held_back}”`));
+    const row = element("p", "solution-ask");
+    row.append(button);
+    $(".answer-body", node).after(row);
+  }
+
   // One finished answer: `stored` is {final, html, links, excerpts, filter, feedback}; html was sanitised
   // by the server.
   function showAnswer(node, stored) {
@@ -329,6 +341,7 @@ const MentorChat = (() => {
     const [text, kind] = badgeFor(final);
     setBadge(node, text, kind);
     renderFilter(node, stored);
+    renderSolutionAsk(node, final);
     renderRemoved(node, final);
     renderSources(node, final, stored.links || {}, stored.excerpts);
     bindCitations(node);

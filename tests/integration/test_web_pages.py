@@ -497,11 +497,12 @@ def test_no_serious_accessibility_violations_on_either_page(api, browser, size):
     for page in ("/chat", "/instructor"):
         browser.get(api.url + page)
         WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
-        if page == "/chat":  # an answer with its sources, the feedback form and a filter note open too
+        if page == "/chat":  # an answer with its sources, "Show the solution", the feedback form, a filter note
             source = {"n": 1, "source": "week02/control_flow.md", "text": NOTE, "snippet": NOTE[:240], "score": 0.8}
-            final = {"answer": QUOTE, "route": "course", "grounded": True, "answer_id": "", "sources": [source]}
+            final = {"answer": QUOTE, "route": "course", "grounded": True, "answer_id": "", "sources": [source],
+                     "held_back": "Leaving a loop"}  # fmt: skip
             _show(browser, final, 1)
-            refusal = {**final, "answer": "I couldn't find this.", "grounded": False}
+            refusal = {**final, "answer": "I couldn't find this.", "grounded": False, "held_back": ""}
             _show(browser, refusal, 2, "What is an infinite loop?", "week01")
         else:
             WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#top-sources tbody tr"))

@@ -29,8 +29,22 @@ def test_an_answer_of_a_partial_state_has_every_field_and_validates():
     out = answer({"answer": "Lists hold items [1].", "grounded": 1, "route": "course"}, "c" * 65, "a" * 32)
     TypeAdapter(Answer).validate_python(out, strict=True)
     assert out["grounded"] is True and out["verified"] is None and out["sources"] == []
+    assert out["held_back"] == ""  # no exercise given back in place of its solution
     chat = chat_answer(out)
     assert chat["response"] == chat["answer"] and set(chat) == set(ChatAnswer.__required_keys__)
+
+
+def test_a_held_back_solution_names_its_exercise_on_every_surface(make_client):
+    """HINTS_FIRST: the answer says which exercise it gave back instead of the solution (the page offers "Show the
+    solution" for it), and the OpenAPI document says what the field means."""
+    out = answer({"answer": "Try it [1].", "grounded": True, "held_back": "Balancing an equation"}, "c" * 65, "a" * 32)
+    TypeAdapter(Answer).validate_python(out, strict=True)
+    assert out["held_back"] == chat_answer(out)["held_back"] == "Balancing an equation"
+    components = make_client().get("/openapi.json").json()["components"]["schemas"]
+    for name in ("Answer", "ChatAnswer"):
+        field = components[name]["properties"]["held_back"]
+        assert field["type"] == "string" and "HINTS_FIRST" in field["description"]
+        assert "held_back" in components[name]["required"]
 
 
 def test_citations_and_locations_have_one_spelling():

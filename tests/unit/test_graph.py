@@ -14,6 +14,7 @@ from core.conversations import issue_conversation_id
 from core.evidence import TermStats
 from core.retrieval import Hit
 from core.text import segments, words
+from graph import prompts
 from graph.graph import create_graph, graph
 from graph.runnable import MentorRunnable
 
@@ -48,6 +49,11 @@ class FakeStore:
     def term_stats(self) -> TermStats:
         texts = [h.text for hits in self.results for h in hits] + self.extra + ["filler text about something else"] * 8
         return TermStats.from_texts(texts)
+
+    exercises: dict[tuple[str, str, bool], list[Hit]] = {}  # (file_id, title, solution) → its chunks
+
+    def exercise(self, file_id: str, title: str, solution: bool = False) -> list[Hit]:
+        return self.exercises.get((file_id, title, solution), [])
 
 
 class BagOfWords:
@@ -526,3 +532,110 @@ def test_a_question_that_points_back_is_read_with_the_earlier_turn_before_any_re
     assert decide_after_grading({**state, "messages": turns[2:]}, config) == "rewrite_query"  # no earlier turn
     standalone = "What is a tuple used for?"  # points nowhere: its own words decide, nothing borrowed
     assert decide_after_grading({**state, "question": standalone, "standalone": standalone}, config) == "rewrite_query"
+
+
+EXERCISE = "## Summing a list\n\nWrite a loop that calculates the sum of the numbers in a list."
+SOLUTION = "## Solution\n\nTo write a loop that calculates the sum of a list, keep a running total in a variable."
+SUM_QUESTION = "How do I write a loop that calculates the sum of the numbers in a list?"
+
+
+def _exercise_notes(exercise_score: float = 0.6) -> tuple[Hit, Hit]:
+    """A lesson's exercise and its worked solution as retrieval returns them (the solution first: it shares the
+    question's words), and the store's lookup of each by its exercise's title."""
+    meta = {"file_id": "f1", "exercise": "Summing a list", "source": "week01/loops.md"}
+    exercise, solution = hit(1, exercise_score, EXERCISE), hit(1, 0.9, SOLUTION)
+    exercise.id, solution.id = "e1", "s1"
+    exercise.metadata.update(meta, seq=1, solution=False, headings="Summing a list")
+    solution.metadata.update(meta, seq=2, solution=True, headings="Solution")
+    FakeStore.exercises = {("f1", "Summing a list", False): [exercise], ("f1", "Summing a list", True): [solution]}
+    return exercise, solution
+
+
+def test_an_exercises_solution_is_held_back_until_asked_for(wire, monkeypatch):
+    """HINTS_FIRST: the note that answers is a worked solution, so the exercise is quoted back first (and the
+    answer names it); a student who asks for the solution, as the page's button does, gets it whole."""
+    monkeypatch.setenv("ANSWER_STYLE", "extractive")
+    exercise, solution = _exercise_notes()
+    wire([], [[solution, exercise]] * 3)
+    first = graph.invoke({"question": SUM_QUESTION})
+    assert first["grounded"] and first["held_back"] == "Summing a list"
+    assert first["answer"].startswith(prompts.EXERCISE_INTRO) and "Write a loop that calculates" in first["answer"]
+    assert "running total" not in first["answer"] and "running total" not in str(first["sources"])
+    assert [s["source"] for s in first["sources"]] == ["week01/loops.md"]
+
+    asked = graph.invoke({"question": "Show me the solution to “Summing a list”"})
+    assert asked["grounded"] and asked["held_back"] == ""
+    assert asked["answer"].startswith(prompts.SOLUTION_INTRO)
+    assert "keep a running total in a variable [1]" in asked["answer"] and "Write a loop" not in asked["answer"]
+
+
+def test_the_solution_asked_for_by_name_is_the_held_back_exercises_whatever_the_search_finds(wire, monkeypatch):
+    """The page's "Show the solution" names the exercise its answer held back: the conversation remembers which
+    exercise of which file that was, so the request gets its solution even when the search finds other notes
+    (a title as bare as "Exercise 2" finds any exercise); a title the conversation never held back gets nothing
+    special."""
+    monkeypatch.setenv("ANSWER_STYLE", "extractive")
+    exercise, solution = _exercise_notes()
+    wire([], [[solution, exercise], [hit(2, 0.7, COMPREHENSION)], [hit(2, 0.7, COMPREHENSION)]])
+    tutor, thread = create_graph(InMemorySaver()), {"configurable": {"thread_id": "t"}}
+    assert tutor.invoke({"question": SUM_QUESTION}, thread)["held_back"] == "Summing a list"
+    other = tutor.invoke({"question": "Show me the solution to “Summing a dict”"}, thread)
+    assert not other["answer"].startswith(prompts.SOLUTION_INTRO) and "running total" not in other["answer"]
+    asked = tutor.invoke({"question": "Show me the solution to “Summing a list”"}, thread)
+    assert asked["answer"].startswith(prompts.SOLUTION_INTRO) and "running total" in asked["answer"]
+    assert [s["source"] for s in asked["sources"]] == ["week01/loops.md"]
+
+
+def test_a_question_that_matches_the_exercise_itself_gets_it_back_too(wire, monkeypatch):
+    """The best note is the exercise's task (the solution is not among the relevant notes): still the exercise,
+    with its solution offered, and in the generative style too no draft is written from it (a draft would solve
+    it): the model is never called."""
+    _, solution = _exercise_notes(exercise_score=0.95)
+    exercise = FakeStore.exercises[("f1", "Summing a list", False)][0]
+    llm, _ = wire([], [[exercise]])
+    out = graph.invoke({"question": "How do I write a loop that calculates the sum of the numbers in a list?"})
+    assert out["held_back"] == "Summing a list" and out["answer"].startswith(prompts.EXERCISE_INTRO)
+    assert llm.prompts == [] and "running total" not in out["answer"]
+
+
+def test_a_question_other_material_answers_first_is_answered_from_it_less_any_solution(wire, monkeypatch):
+    """The best note is the lesson; a worked solution is relevant too: the lesson answers, the solution is left out
+    (not given away by a question about something else), and no exercise is offered."""
+    monkeypatch.setenv("ANSWER_STYLE", "extractive")
+    _, solution = _exercise_notes()
+    lesson = hit(2, 0.95, "A loop that calculates the sum of the numbers in a list adds each number to the sum.")
+    wire([], [[lesson, solution]])
+    out = graph.invoke({"question": SUM_QUESTION})
+    assert out["grounded"] and out["held_back"] == "" and "adds each number to the sum [1]" in out["answer"]
+    assert "running total" not in out["answer"] and [s["source"] for s in out["sources"]] == ["week02/notes.md"]
+
+
+def test_hints_first_off_answers_with_the_solution_at_once(wire, monkeypatch):
+    monkeypatch.setenv("ANSWER_STYLE", "extractive")
+    monkeypatch.setenv("HINTS_FIRST", "false")
+    exercise, solution = _exercise_notes()
+    wire([], [[solution, exercise]])
+    out = graph.invoke({"question": SUM_QUESTION})
+    assert out["grounded"] and out["held_back"] == "" and "running total" in out["answer"]
+    assert out["answer"].startswith(prompts.SOLUTION_INTRO) and "Write a loop" not in out["answer"]
+
+
+@pytest.mark.parametrize("style", ["extractive", "generative"])
+@pytest.mark.parametrize(
+    "question", ["What is a list comprehension?", "Show me the solution for building a list in one expression"]
+)
+def test_a_question_no_exercise_answers_is_answered_as_without_hints_first(wire, monkeypatch, style, question):
+    """No relevant note belongs to an exercise: HINTS_FIRST changes nothing, not even for a question that asks for
+    "the solution": the same answer, sources and path (the model's draft in the generative style)."""
+    monkeypatch.setenv("ANSWER_STYLE", style)
+    _exercise_notes()  # the store holds an exercise; retrieval does not find it
+    reply = "A list comprehension builds a new list from an iterable [1]."
+    outs = []
+    for hints_first in ("true", "false"):
+        monkeypatch.setenv("HINTS_FIRST", hints_first)
+        llm, _ = wire([reply], [[hit(1, 0.8, COMPREHENSION), hit(2, 0.6, "Loops repeat a block of code.")]])
+        out = graph.invoke({"question": question})
+        outs.append(({k: v for k, v in out.items() if k != "turns"}, len(llm.prompts)))
+    assert outs[0] == outs[1]
+    assert outs[0][0]["held_back"] == "" and outs[0][0]["grounded"]
+    assert outs[0][1] == (1 if style == "generative" else 0)

@@ -257,3 +257,28 @@ def test_crlf_and_cr_line_ends_count_like_an_editor(tmp_path):
     other = chunk_file(parse_file(COURSE / "week05/errors_and_exceptions.docx"), source="e.docx", file_id="y",
                        module="", chunk_size=500, chunk_overlap=0)  # fmt: skip
     assert {(d.metadata["line_start"], d.metadata["line_end"]) for d in other} == {(0, 0)}
+
+
+def test_an_exercise_and_its_solution_are_marked(tmp_path):
+    """A Carpentries-style challenge and its "Solution": both carry the exercise's title, only the second is the
+    solution (the tutor gives the exercise back first: HINTS_FIRST); a section that is no exercise carries none."""
+    from loaders.parsers import parse_file
+
+    lesson = tmp_path / "loops.md"
+    lesson.write_text(
+        "# Loops\n\nA loop repeats.\n\n## From 1 to N\n\nWrite a loop that prints 1, 2 and 3.\n\n"
+        "## Solution\n\n```python\nfor n in range(1, 4):\n    print(n)\n```\n\n## Sample answer\n\nAlso `print(1)`.\n"
+        "\n## Next topic\n\nText.\n\n## Close enough\n\nWrite an expression that is true when a is within 10% of b.\n"
+        "\n## Hint\n\nThere is a built-in function `abs`.\n\n## Solution 1\n\n`print(abs(a - b) <= 0.1 * abs(b))`\n"
+    )
+    marks = [(s.headings[-1] if s.headings else "", s.exercise, s.solution) for s in parse_file(lesson).sections]
+    assert marks == [
+        ("Loops", "", False),
+        ("From 1 to N", "From 1 to N", False),
+        ("Solution", "From 1 to N", True),
+        ("Sample answer", "From 1 to N", True),
+        ("Next topic", "", False),
+        ("Close enough", "Close enough", False),
+        ("Hint", "Close enough", False),  # its hint is part of the exercise, given back with it
+        ("Solution 1", "Close enough", True),
+    ]
