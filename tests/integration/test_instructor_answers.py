@@ -4,6 +4,8 @@ is left in the store or the ingest records. A real API server with its own datab
 
 from __future__ import annotations
 
+import html
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -115,6 +117,66 @@ def test_a_published_answer_is_cited_at_once_and_gone_when_retracted(server):
 
     refused = ask(server)
     assert not refused["grounded"] and all(s["source"] != source for s in refused["sources"]), refused
+
+
+# Measured on this course before it was written (scores: cosine of MiniLM, the answer's one chunk): "What happens
+# if I hand in my work late?" 0.60 → grounded; the traps 0.49 and 0.50 → refused (the answer's terms cover
+# "late-submission policy" but not "city library" or "Harvard"). "If I hand in my homework after the deadline,
+# what happens?" scored 0.43 and was refused: "homework" and "deadline" are not how the answer says it.
+PARAPHRASE = "What happens if I hand in my work late?"
+TRAPS = ("What is the late-submission policy of the city library?", "Who wrote the late-submission policy of Harvard?")
+
+
+def test_a_paraphrase_finds_the_published_answer_and_a_trap_near_it_is_refused(server):
+    """The issue's target: once published, the answer is found by a question worded differently (grounded, citing
+    the instructor's answer, quoting it), while a question that shares its words but asks about something the
+    answer does not say is refused, and so is each again once the answer is retracted."""
+    teacher = {"X-API-Key": INSTRUCTOR}
+    assert not ask(server, PARAPHRASE)["grounded"], "refused before: the course has no such material"
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT) as client:
+        body = {"question": QUESTION, "body": ANSWER, "module": ""}
+        answer_id = client.post("/api/instructor/answers", json=body, headers=teacher).json()["answer_id"]
+        published = client.post(f"/api/instructor/answers/{answer_id}/publish", json={}, headers=teacher)
+        assert published.status_code == 200, published.text
+        source = published.json()["source"]
+        try:
+            found = ask(server, PARAPHRASE)
+            assert found["grounded"], found
+            assert [s["source"] for s in found["sources"]] == [source], found["sources"]
+            assert found["sources"][0]["title"].startswith("Instructor answer, 20")
+            assert "10 percent" in found["answer"], found["answer"]
+            for trap in TRAPS:
+                refused = ask(server, trap)
+                assert not refused["grounded"], (trap, refused["answer"], refused["sources"])
+        finally:
+            assert client.delete(f"/api/instructor/answers/{answer_id}", headers=teacher).status_code == 200
+    assert not ask(server, PARAPHRASE)["grounded"], "retracted: refused again"
+
+
+def test_a_published_answer_links_a_course_file_that_a_keyless_tab_opens(server):
+    """Deliverable 1: the answer names a file of the course (only one the course ingested: another is a 422); its
+    published file ends "See also", and the answer's page, opened as a student's citation opens it, links that
+    file with a signed link that opens it without the key."""
+    teacher, student = {"X-API-Key": INSTRUCTOR}, {"X-API-Key": STUDENT}
+    body = {"question": "Can a tuple be changed?", "body": "No: a tuple is immutable; build a new one.", "module": ""}
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT) as client:
+        files = client.get("/api/instructor/files", headers=teacher).json()["files"]
+        assert files == ["week01/tuples.md", "week02/loops.md"], files
+        for outside in ("../api.log", str(Path(server.deployment.root) / "api.log"), "week01/nothing.md"):
+            refused = client.post("/api/instructor/answers", json={**body, "file": outside}, headers=teacher)
+            assert refused.status_code == 422 and "not a file of the course" in refused.text, refused.text
+        created = client.post("/api/instructor/answers", json={**body, "file": "week01/tuples.md"}, headers=teacher)
+        answer_id = created.json()["answer_id"]
+        published = client.post(f"/api/instructor/answers/{answer_id}/publish", json={}, headers=teacher).json()
+        try:
+            page = client.get(f"/files/{published['source']}", headers=student)
+            assert page.status_code == 200 and "See also:" in page.text, page.text
+            link = re.search(r'href="(/files/week01/tuples\.md\?exp=\d+&amp;sig=[0-9a-f]+)"', page.text)
+            assert link, page.text
+            opened = httpx.get(server.url + html.unescape(link.group(1)), timeout=TIMEOUT)  # no key
+            assert opened.status_code == 200 and "immutable sequence" in opened.text
+        finally:
+            assert client.delete(f"/api/instructor/answers/{answer_id}", headers=teacher).status_code == 200
 
 
 EXAM = "When is the final exam of the course?"
