@@ -184,9 +184,10 @@ EXAM_ANSWER = "The final exam of the course is on 12 June at 9:00 in room B12. <
 
 
 def test_the_instructor_answers_a_missing_question_on_the_page(server, browser):
-    """The issue's target, in a real browser: a refused question answered on /instructor, published, is grounded
-    for the student within 5 s; the answers list then shows that answer citing it and the student's rating;
-    retracted on the page, it is refused again. No script of the answer runs."""
+    """The issue's target, in a real browser: a refused question answered on /instructor (the form offering the
+    row's closest material as the file to link), published, is grounded for the student within 5 s; the answers
+    list then shows that answer, its link, what cited it and the student's rating; retracted on the page, it is
+    refused again. No script of the answer runs."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -207,6 +208,9 @@ def test_the_instructor_answers_a_missing_question_on_the_page(server, browser):
     button.click()
     WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "answer-dialog").is_displayed())
     assert browser.find_element(By.ID, "answer-question").get_attribute("value") == EXAM
+    summary = httpx.get(f"{server.url}/api/instructor/summary", headers={"X-API-Key": INSTRUCTOR}, timeout=TIMEOUT)
+    closest = next(u for u in summary.json()["unanswered"] if u["question"] == EXAM)["closest"][0]["source"]
+    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "answer-file").get_attribute("value") == closest)
     type_into(browser, browser.find_element(By.ID, "answer-body"), EXAM_ANSWER)
     browser.find_element(By.ID, "answer-publish").click()
     WebDriverWait(browser, 60).until(lambda d: "Published" in d.find_element(By.ID, "answers-status").text)
@@ -230,6 +234,7 @@ def test_the_instructor_answers_a_missing_question_on_the_page(server, browser):
     WebDriverWait(browser, 60, poll_frequency=1).until(used)
     answers = browser.find_element(By.ID, "answers")
     assert "12 June" in answers.text and "published" in answers.text
+    assert f"See also: {closest}" in answers.text, "the row's closest material, linked as the form offered it"
     assert browser.execute_script("return window.pwned") is None, "the answer's script never runs"
 
     retract = answers.find_element(By.XPATH, ".//tr[contains(., '12 June')]//button[text()='Retract']")
