@@ -10,6 +10,10 @@ this module neither ingests nor knows of HTTP.
 In the folder a module's answers lie in the module's subfolder, the course's at its top, so ingesting the
 folder gives each file its module as ingest derives modules (loaders/ingest.py `module_of`: the first folder
 level below the ingested folder).
+
+An answer may link one file of the course (`file`): a source the ingest records hold (never a path of its own:
+the caller says whether a source is a course file, and nothing else is accepted), named in the published file's closing
+"See also" line, a link the file view signs (server/course_files.py).
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, insert, select, update
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from core.sql import advisory_lock, new_engine
@@ -33,6 +38,7 @@ from core.sql import advisory_lock, new_engine
 State = Literal["draft", "published", "retracted"]
 MAX_ANSWER_CHARS = 20_000
 MAX_QUESTION_CHARS = 4_000
+MAX_FILE_CHARS = 400
 ID_PATTERN = r"^[0-9a-f]{16}$"
 FILE_PREFIX = "instructor-answer-"
 
@@ -68,6 +74,14 @@ asked_table = Table(
     Column("answer_id", String(16), primary_key=True),
     Column("question", Text, nullable=False),
 )
+# The course file an answer links, in a table of its own (created when missing, as the others: a database
+# written before links existed needs no migration); no row: no link.
+file_table = Table(
+    "instructor_answer_file",
+    metadata,
+    Column("answer_id", String(16), primary_key=True),
+    Column("file", String(MAX_FILE_CHARS), nullable=False),  # a source as the ingest records hold it
+)
 
 
 class AnswerError(ValueError):
@@ -95,6 +109,7 @@ class InstructorAnswer:
     updated: float
     published: float | None
     source: str
+    file: str = ""  # the course file it links ("" none): a source of the ingest records when it was written
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON the routes send."""
@@ -115,16 +130,33 @@ def markdown_file(answer: InstructorAnswer) -> str:
     """The published file: front matter naming it (its title is the citation), the question as its heading,
     so retrieval and the answerability check read the question's words too, then the answer."""
     title = title_of(answer.published or answer.updated)
-    return f'---\ntitle: "{title}"\n---\n\n# {_one_line(answer.question)}\n\n{answer.body.strip()}\n'
+    text = f'---\ntitle: "{title}"\n---\n\n# {_one_line(answer.question)}\n\n{answer.body.strip()}\n'
+    return text + (f"\n{see_also(answer.file)}\n" if answer.file else "")
+
+
+def see_also(file: str) -> str:
+    """The published file's last line when the answer links a course file: a Markdown link to the file's page
+    (/files/<source>, signed when the file view renders it). The label is the path, its brackets escaped."""
+    label = re.sub(r"([\\\[\]`*_<>])", r"\\\1", file)
+    return f"See also: [{label}](/files/{quote(file)})"
 
 
 class AnswerBook:
     """The answers and their audit trail in one database; their published files in one folder."""
 
-    def __init__(self, url: str, folder: Path, modules: Callable[[], Iterable[str]]) -> None:
+    def __init__(
+        self,
+        url: str,
+        folder: Path,
+        modules: Callable[[], Iterable[str]],
+        is_course_file: Callable[[str], bool] = lambda _source: False,
+    ) -> None:
         self.url = url
         self.folder = folder
         self.modules = modules  # the course's modules, asked at each write (loaders' manifest in the server)
+        # Whether a source is a file of the course that can be opened (in the server: the ingest records hold it
+        # and it still lies inside the folder it was ingested from), asked when an answer links one.
+        self.is_course_file = is_course_file
         self.engine: Engine | None = None
 
     def start(self) -> None:
@@ -149,9 +181,9 @@ class AnswerBook:
     # ---- reads ------------------------------------------------------------------------------------
     def all(self) -> list[InstructorAnswer]:
         """Every answer, the most recently written first."""
-        query = select(answers_table).order_by(answers_table.c.updated.desc())
+        query = _joined().order_by(answers_table.c.updated.desc())
         with self.database.connect() as conn:
-            return [InstructorAnswer(**row._asdict()) for row in conn.execute(query)]
+            return [_answer(row._asdict()) for row in conn.execute(query)]
 
     def get(self, answer_id: str) -> InstructorAnswer:
         """One answer, or UnknownAnswer."""
@@ -171,9 +203,12 @@ class AnswerBook:
             return {row.answer_id: row.question for row in conn.execute(select(asked_table))}
 
     # ---- writes (each one audited) ----------------------------------------------------------------
-    def create(self, question: str, body: str, module: str, who: str, asked: str = "") -> InstructorAnswer:
-        """A new draft; `asked`: the student's question it answers, as the missing-material list showed it."""
-        fields = self._checked(question, body, module)
+    def create(
+        self, question: str, body: str, module: str, who: str, asked: str = "", file: str = ""
+    ) -> InstructorAnswer:
+        """A new draft; `asked`: the student's question it answers, as the missing-material list showed it;
+        `file`: the course file it links ("" none)."""
+        fields = self._checked(question, body, module, file)
         asked = asked.strip()[:MAX_QUESTION_CHARS]
         if "\x00" in asked:
             raise AnswerError("asked", "The question asked holds a NUL character.")
@@ -181,20 +216,21 @@ class AnswerBook:
         answer = InstructorAnswer(secrets.token_hex(8), **fields, state="draft", created=now, updated=now,
                                   published=None, source="")  # fmt: skip
         with self.database.begin() as conn:
-            conn.execute(insert(answers_table).values(**answer.to_dict()))
+            self._insert(conn, answer)
             if asked:
                 conn.execute(insert(asked_table).values(answer_id=answer.answer_id, question=asked))
             self._audit(conn, answer.answer_id, who, "create", {**fields, "asked": asked} if asked else fields)
         return answer
 
-    def edit(self, answer_id: str, question: str, body: str, module: str, who: str) -> InstructorAnswer:
-        """Replace an answer's text and scope (the last write wins). A published answer's file is rewritten at
-        once (moved when its module changed): the caller re-ingests the folder."""
-        fields = self._checked(question, body, module)
+    def edit(self, answer_id: str, question: str, body: str, module: str, who: str, file: str = "") -> InstructorAnswer:
+        """Replace an answer's text, scope and linked file (the last write wins). A published answer's file is
+        rewritten at once (moved when its module changed): the caller re-ingests the folder."""
+        fields = self._checked(question, body, module, file)
         with self.database.begin() as conn:
             answer = self._get(conn, answer_id)
             old = answer.source
             answer.question, answer.body, answer.module = fields["question"], fields["body"], fields["module"]
+            answer.file = fields["file"]
             answer.updated = time.time()
             if answer.state == "published":
                 answer.source = self._write_file(answer)
@@ -229,8 +265,8 @@ class AnswerBook:
         return answer
 
     # ---- helpers ----------------------------------------------------------------------------------
-    def _checked(self, question: str, body: str, module: str) -> dict[str, str]:
-        question, body, module = question.strip(), body.strip(), module.strip()
+    def _checked(self, question: str, body: str, module: str, file: str = "") -> dict[str, str]:
+        question, body, module, file = question.strip(), body.strip(), module.strip(), file.strip()
         if not question:
             raise AnswerError("question", "The question is empty.")
         if len(question) > MAX_QUESTION_CHARS:
@@ -244,18 +280,37 @@ class AnswerBook:
         # Only a module the course has: its name becomes a folder here, so nothing else may ('..', 'a/b').
         if module and module not in set(self.modules()):
             raise AnswerError("module", f"The course has no module {module!r}.")
-        return {"question": question, "body": body, "module": module}
+        if file:
+            # Only a file the course has ingested, by its recorded source: a path is never opened here, so one
+            # outside the ingest roots ('../x', '/etc/passwd') is simply not a course file. An answer links
+            # course material, not another answer.
+            if Path(file).name.startswith(FILE_PREFIX):
+                raise AnswerError("file", "An answer links a file of the course, not another instructor answer.")
+            if len(file) > MAX_FILE_CHARS or "\x00" in file or not self.is_course_file(file):
+                shown = file if len(file) <= 120 else file[:117] + "..."
+                raise AnswerError("file", f"{shown!r} is not a file of the course (one the course has ingested).")
+        return {"question": question, "body": body, "module": module, "file": file}
 
     def _get(self, conn: Connection, answer_id: str) -> InstructorAnswer:
-        row = conn.execute(select(answers_table).where(answers_table.c.answer_id == answer_id)).first()
+        row = conn.execute(_joined().where(answers_table.c.answer_id == answer_id)).first()
         if row is None:
             raise UnknownAnswer(answer_id)
-        return InstructorAnswer(**row._asdict())
+        return _answer(row._asdict())
+
+    def _insert(self, conn: Connection, answer: InstructorAnswer) -> None:
+        values = answer.to_dict()
+        del values["file"]
+        conn.execute(insert(answers_table).values(**values))
+        if answer.file:
+            conn.execute(insert(file_table).values(answer_id=answer.answer_id, file=answer.file))
 
     def _save(self, conn: Connection, answer: InstructorAnswer) -> None:
         values = answer.to_dict()
-        del values["answer_id"]
+        del values["answer_id"], values["file"]
         conn.execute(update(answers_table).where(answers_table.c.answer_id == answer.answer_id).values(**values))
+        conn.execute(delete(file_table).where(file_table.c.answer_id == answer.answer_id))
+        if answer.file:
+            conn.execute(insert(file_table).values(answer_id=answer.answer_id, file=answer.file))
 
     def _audit(self, conn: Connection, answer_id: str, who: str, action: str, what: dict[str, Any]) -> None:
         row = {"answer_id": answer_id, "at": time.time(), "who": who, "action": action, "what": json.dumps(what)}
@@ -280,3 +335,13 @@ class AnswerBook:
         path.unlink(missing_ok=True)
         if path.parent != self.folder and path.parent.is_dir() and not any(path.parent.iterdir()):
             path.parent.rmdir()  # an empty module folder left behind would only be noise
+
+
+def _joined() -> Any:
+    """Answers with the file each links (None when it links none)."""
+    join = answers_table.outerjoin(file_table, answers_table.c.answer_id == file_table.c.answer_id)
+    return select(answers_table, file_table.c.file).select_from(join)
+
+
+def _answer(row: dict[str, Any]) -> InstructorAnswer:
+    return InstructorAnswer(**{**row, "file": row.get("file") or ""})

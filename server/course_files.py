@@ -5,11 +5,14 @@ the cited file itself (/files/{source}), opened where the citation points.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from pathlib import PurePath
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 
+from classroom.answers import FILE_PREFIX
 from core.settings import Settings
 from loaders.parsers import ParseError
 from server.pages import COMMON_HEADERS, templates
@@ -59,6 +62,8 @@ def course_files_router(settings: Settings) -> APIRouter:
                 view = await asyncio.to_thread(lined_document, path, cited)
             else:
                 view = await asyncio.to_thread(render_document, path)
+                if PurePath(source).name.startswith(FILE_PREFIX):  # its "See also" link opens in this tab too
+                    view = replace(view, body=files.signed_links(view.body))
         except (ParseError, OSError) as exc:
             raise HTTPException(404, f"{source!r} can no longer be read: {exc}") from exc
         page = document.render(title=view.title, source=source, body=view.body)

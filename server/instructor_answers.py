@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import PurePath
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Request
 
 from classroom import reports, resolved
 from classroom.answered import usage
-from classroom.answers import ID_PATTERN, AnswerBook, AnswerError, InstructorAnswer, UnknownAnswer
+from classroom.answers import FILE_PREFIX, ID_PATTERN, AnswerBook, AnswerError, InstructorAnswer, UnknownAnswer
 from core.secret import derived_key, sign
 from core.settings import Settings
 from server import errors
@@ -32,7 +33,8 @@ AnswerId = Path(..., pattern=ID_PATTERN, description="The answer's id (16 hex di
 def instructor_answers_router(settings: Settings) -> APIRouter:
     """List, write, publish and retract the instructor's answers; the book opens in the router's lifespan."""
     folder = settings.instructor_answers_path
-    book = AnswerBook(settings.interactions_url, folder, SourceFiles(settings).modules)
+    files = SourceFiles(settings)
+    book = AnswerBook(settings.interactions_url, folder, files.modules, lambda s: files.resolve(s) is not None)
     audit_key = derived_key(settings, "audit-keys")
 
     @asynccontextmanager
@@ -102,7 +104,9 @@ def instructor_answers_router(settings: Settings) -> APIRouter:
         """A draft answer to a question: Markdown, scoped to a module of the course or (module "") all of it;
         `asked`: the student's question it answers, whose askers /chat then tells (POST /api/conversations/answered)."""
         writer = who(request)
-        return shown(await call(lambda: book.create(body.question, body.body, body.module, writer, body.asked)))
+        return shown(
+            await call(lambda: book.create(body.question, body.body, body.module, writer, body.asked, body.file))
+        )
 
     @router.put("/api/instructor/answers/{answer_id}")
     async def edit_answer(body: InstructorAnswerRequest, request: Request, answer_id: str = AnswerId) -> dict[str, Any]:
@@ -110,11 +114,13 @@ def instructor_answers_router(settings: Settings) -> APIRouter:
         writer = who(request)
         edited = await call(lambda: book.get(answer_id))
         if edited.state != "published":
-            return shown(await call(lambda: book.edit(answer_id, body.question, body.body, body.module, writer)))
+            return shown(
+                await call(lambda: book.edit(answer_id, body.question, body.body, body.module, writer, body.file))
+            )
         return await ingested(
             request,
             answer_id,
-            lambda: call(lambda: book.edit(answer_id, body.question, body.body, body.module, writer)),
+            lambda: call(lambda: book.edit(answer_id, body.question, body.body, body.module, writer, body.file)),
         )
 
     @router.post("/api/instructor/answers/{answer_id}/publish")
@@ -130,6 +136,17 @@ def instructor_answers_router(settings: Settings) -> APIRouter:
         answer stays listed, retracted, with its audit trail."""
         writer = who(request)
         return await ingested(request, answer_id, lambda: call(lambda: book.retract(answer_id, writer)))
+
+    @router.get("/api/instructor/files")
+    async def course_files() -> dict[str, Any]:
+        """The course's files an answer may link: the ingest records' sources that can still be opened (inside
+        the folder they were ingested from), instructor answers left out."""
+
+        def linkable() -> list[str]:
+            sources = sorted(s for s in files.manifest.sources() if not PurePath(s).name.startswith(FILE_PREFIX))
+            return [s for s in sources if files.resolve(s) is not None]
+
+        return {"files": await asyncio.to_thread(linkable)}
 
     @router.post("/api/instructor/resolved")
     async def resolve_row(body: ResolveRequest, request: Request) -> dict[str, Any]:

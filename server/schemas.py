@@ -131,6 +131,13 @@ class InstructorAnswerRequest(BaseModel):
         pattern=f"^$|{MODULE_NAME_PATTERN}",
         description="A module of the course (one /api/modules lists; another is a 422); empty: the whole course.",
     )
+    file: str = Field(
+        "",
+        max_length=400,
+        pattern=r"^[^\x00]*$",
+        description="A file of the course the answer links (a source as /api/instructor/files lists it; any other, "
+        'or a path outside the ingest roots, is a 422); empty: none. The published answer ends "See also: <file>".',
+    )
     asked: str = Field(
         "",
         max_length=4000,

@@ -4,11 +4,13 @@ which of the student's refused questions an instructor has answered since."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import PurePath
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
 from classroom.answered import answered_questions
+from classroom.answers import FILE_PREFIX
 from classroom.closest import closest_sources, modules_elsewhere
 from classroom.interactions import conversation_hash
 from core.conversations import issue_conversation_id, was_issued
@@ -62,7 +64,12 @@ def student_router(settings: Settings) -> APIRouter:
         sentences the answer cited it for marked."""
 
         def render() -> list[dict[str, Any]]:
-            return [{"n": s.n, "html": render_excerpt(s.text, s.cited, s.source)} for s in body.sources]
+            return [{"n": s.n, "html": excerpt(s.text, s.cited, s.source)} for s in body.sources]
+
+        def excerpt(text: str, cited: list[str], source: str) -> str:
+            html = render_excerpt(text, cited, source)
+            # An instructor answer's "See also" link opens its course file from /chat, in a tab without the key.
+            return files.signed_links(html) if PurePath(source).name.startswith(FILE_PREFIX) else html
 
         return {"excerpts": await asyncio.to_thread(render)}
 

@@ -7,13 +7,14 @@ from) and it still lies, symlinks resolved, under that folder: a request names a
 from __future__ import annotations
 
 import hmac
+import html
 import os
 import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
@@ -33,6 +34,7 @@ HEADING_IDS = {".md", ".markdown", ".docx"}  # rendered by views/render.py with 
 # Markdown when a link names its lines (`?lines=12-20`; otherwise it is rendered).
 ALWAYS_LINED = {".txt", ".py", ".rst"}
 LINED = ALWAYS_LINED | {".md", ".markdown"}
+FILE_LINK = re.compile(r'href="/files/([^"?#]+)"')
 LINES_PARAM = re.compile(r"^(\d{1,7})(?:-(\d{1,7}))?$")
 # Appended to highlight.css (the file view may load no inline style): long lines wrap, so a phone never
 # scrolls sideways; line numbers sit in a hanging indent; the cited lines are marked.
@@ -92,6 +94,18 @@ class SourceFiles:
         if lines:
             query.append(f"lines={lines[0]}-{lines[1]}")
         return url + ("?" + "&".join(query) if query else "") + (f"#L{lines[0]}" if lines else _fragment(source))
+
+    def signed_links(self, body: str) -> str:
+        """A rendered document's links to other course files (`href="/files/<source>"`, as an instructor
+        answer's "See also" line writes them) as `href` makes them: signed when keys are set, so the tab a signed
+        link opened, which sends no key, opens them too. Only exact /files/ links; the file route still serves
+        nothing the ingest records do not hold."""
+
+        def signed(match: re.Match[str]) -> str:
+            source = unquote(html.unescape(match.group(1)))
+            return 'href="' + html.escape(self.href({"source": source}), quote=True) + '"'
+
+        return FILE_LINK.sub(signed, body)
 
 
 def _lines(source: Mapping[str, Any]) -> tuple[int, int] | None:

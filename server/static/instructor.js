@@ -153,7 +153,7 @@
   function render(data) {
     renderTotals(data.totals);
     fill("#unanswered", data.unanswered.map((u) => {
-      const actions = InstructorAnswers.answerCell(u.question);
+      const actions = InstructorAnswers.answerCell(u.question, (u.closest[0] || {}).source || "");
       actions.append(" ", resolveButton(u, true));
       const tr = row(
         withHints(u.question, [otherWordings(u), u.earlier && `follow-up to: ${u.earlier}`, u.module && `module filter: ${u.module}`]),

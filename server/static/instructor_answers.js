@@ -8,20 +8,28 @@ const InstructorAnswers = (() => {
   const API = "/api/instructor/answers";
   let editing = null; // the id of the answer the form edits, or null for a new one
   let modulesLoaded = null;
+  let filesLoaded = null;
+
+  function options(selector, names) {
+    const select = $(selector);
+    for (const name of names) {
+      const option = document.createElement("option");
+      option.value = name;
+      option.textContent = name;
+      select.append(option);
+    }
+  }
 
   function loadModules() {
     if (!modulesLoaded) {
-      modulesLoaded = MentorApi.json("/api/modules").then((data) => {
-        const select = $("#answer-module");
-        for (const name of data.modules) {
-          const option = document.createElement("option");
-          option.value = name;
-          option.textContent = name;
-          select.append(option);
-        }
-      }).catch(() => { modulesLoaded = null; });
+      modulesLoaded = MentorApi.json("/api/modules").then((data) => options("#answer-module", data.modules))
+        .catch(() => { modulesLoaded = null; });
     }
-    return modulesLoaded;
+    if (!filesLoaded) { // the course's files an answer may link (the ingest records', answers left out)
+      filesLoaded = MentorApi.json("/api/instructor/files").then((data) => options("#answer-file", data.files))
+        .catch(() => { filesLoaded = null; });
+    }
+    return Promise.all([modulesLoaded, filesLoaded]);
   }
 
   let asked = ""; // the student's question a new answer is written for (the row's Answer button)
@@ -33,6 +41,7 @@ const InstructorAnswers = (() => {
     $("#answer-question").value = answer.question || "";
     $("#answer-body").value = answer.body || "";
     $("#answer-module").value = answer.module || "";
+    $("#answer-file").value = answer.file || ""; // a file no longer ingested has no option: none
     $("#answer-error").textContent = "";
     $("#answer-dialog-title").textContent = editing ? "Edit your answer" : "Answer a question";
     $("#answer-dialog").showModal();
@@ -47,10 +56,11 @@ const InstructorAnswers = (() => {
     return b;
   }
 
-  // The cell instructor.js puts at the end of each "what the materials are missing" row.
-  function answerCell(question) {
+  // The cell instructor.js puts at the end of each "what the materials are missing" row; `file`: the row's
+  // closest material, which the form offers as the file to link (the instructor may choose another, or none).
+  function answerCell(question, file) {
     const td = document.createElement("td");
-    const b = button("Answer", () => open({ question, asked: question }));
+    const b = button("Answer", () => open({ question, asked: question, file }));
     b.setAttribute("aria-label", `Answer: ${question}`);
     td.append(b);
     return td;
@@ -70,6 +80,7 @@ const InstructorAnswers = (() => {
       question: $("#answer-question").value,
       body: $("#answer-body").value,
       module: $("#answer-module").value,
+      file: $("#answer-file").value,
     };
     const error = $("#answer-error");
     if (!body.question.trim() || !body.body.trim()) {
@@ -120,6 +131,12 @@ const InstructorAnswers = (() => {
     const state = answer.state === "published" && answer.source ? `published (${answer.source})` : answer.state;
     const u = answer.usage; // null unless published (and the interaction log on)
     const used = u ? `cited in ${u.cited} answer${u.cited === 1 ? "" : "s"} · ${u.helpful} helpful / ${u.not_helpful} not` : "–";
+    if (answer.file) {
+      const also = document.createElement("p");
+      also.className = "hint";
+      also.textContent = `See also: ${answer.file}`;
+      html.append(also);
+    }
     tr.append(text(answer.question), text(answer.module || "whole course"), text(state), html, text(used),
       text(new Date(answer.updated * 1000).toLocaleString()), actions);
     return tr;

@@ -4,6 +4,8 @@ is left in the store or the ingest records. A real API server with its own datab
 
 from __future__ import annotations
 
+import html
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -117,14 +119,75 @@ def test_a_published_answer_is_cited_at_once_and_gone_when_retracted(server):
     assert not refused["grounded"] and all(s["source"] != source for s in refused["sources"]), refused
 
 
+# Measured on this course before it was written (scores: cosine of MiniLM, the answer's one chunk): "What happens
+# if I hand in my work late?" 0.60 → grounded; the traps 0.49 and 0.50 → refused (the answer's terms cover
+# "late-submission policy" but not "city library" or "Harvard"). "If I hand in my homework after the deadline,
+# what happens?" scored 0.43 and was refused: "homework" and "deadline" are not how the answer says it.
+PARAPHRASE = "What happens if I hand in my work late?"
+TRAPS = ("What is the late-submission policy of the city library?", "Who wrote the late-submission policy of Harvard?")
+
+
+def test_a_paraphrase_finds_the_published_answer_and_a_trap_near_it_is_refused(server):
+    """The issue's target: once published, the answer is found by a question worded differently (grounded, citing
+    the instructor's answer, quoting it), while a question that shares its words but asks about something the
+    answer does not say is refused, and so is each again once the answer is retracted."""
+    teacher = {"X-API-Key": INSTRUCTOR}
+    assert not ask(server, PARAPHRASE)["grounded"], "refused before: the course has no such material"
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT) as client:
+        body = {"question": QUESTION, "body": ANSWER, "module": ""}
+        answer_id = client.post("/api/instructor/answers", json=body, headers=teacher).json()["answer_id"]
+        published = client.post(f"/api/instructor/answers/{answer_id}/publish", json={}, headers=teacher)
+        assert published.status_code == 200, published.text
+        source = published.json()["source"]
+        try:
+            found = ask(server, PARAPHRASE)
+            assert found["grounded"], found
+            assert [s["source"] for s in found["sources"]] == [source], found["sources"]
+            assert found["sources"][0]["title"].startswith("Instructor answer, 20")
+            assert "10 percent" in found["answer"], found["answer"]
+            for trap in TRAPS:
+                refused = ask(server, trap)
+                assert not refused["grounded"], (trap, refused["answer"], refused["sources"])
+        finally:
+            assert client.delete(f"/api/instructor/answers/{answer_id}", headers=teacher).status_code == 200
+    assert not ask(server, PARAPHRASE)["grounded"], "retracted: refused again"
+
+
+def test_a_published_answer_links_a_course_file_that_a_keyless_tab_opens(server):
+    """Deliverable 1: the answer names a file of the course (only one the course ingested: another is a 422); its
+    published file ends "See also", and the answer's page, opened as a student's citation opens it, links that
+    file with a signed link that opens it without the key."""
+    teacher, student = {"X-API-Key": INSTRUCTOR}, {"X-API-Key": STUDENT}
+    body = {"question": "Can a tuple be changed?", "body": "No: a tuple is immutable; build a new one.", "module": ""}
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT) as client:
+        files = client.get("/api/instructor/files", headers=teacher).json()["files"]
+        assert files == ["week01/tuples.md", "week02/loops.md"], files
+        for outside in ("../api.log", str(Path(server.deployment.root) / "api.log"), "week01/nothing.md"):
+            refused = client.post("/api/instructor/answers", json={**body, "file": outside}, headers=teacher)
+            assert refused.status_code == 422 and "not a file of the course" in refused.text, refused.text
+        created = client.post("/api/instructor/answers", json={**body, "file": "week01/tuples.md"}, headers=teacher)
+        answer_id = created.json()["answer_id"]
+        published = client.post(f"/api/instructor/answers/{answer_id}/publish", json={}, headers=teacher).json()
+        try:
+            page = client.get(f"/files/{published['source']}", headers=student)
+            assert page.status_code == 200 and "See also:" in page.text, page.text
+            link = re.search(r'href="(/files/week01/tuples\.md\?exp=\d+&amp;sig=[0-9a-f]+)"', page.text)
+            assert link, page.text
+            opened = httpx.get(server.url + html.unescape(link.group(1)), timeout=TIMEOUT)  # no key
+            assert opened.status_code == 200 and "immutable sequence" in opened.text
+        finally:
+            assert client.delete(f"/api/instructor/answers/{answer_id}", headers=teacher).status_code == 200
+
+
 EXAM = "When is the final exam of the course?"
 EXAM_ANSWER = "The final exam of the course is on 12 June at 9:00 in room B12. <script>window.pwned = 1</script>"
 
 
 def test_the_instructor_answers_a_missing_question_on_the_page(server, browser):
-    """The issue's target, in a real browser: a refused question answered on /instructor, published, is grounded
-    for the student within 5 s; the answers list then shows that answer citing it and the student's rating;
-    retracted on the page, it is refused again. No script of the answer runs."""
+    """The issue's target, in a real browser: a refused question answered on /instructor (the form offering the
+    row's closest material as the file to link), published, is grounded for the student within 5 s; the answers
+    list then shows that answer, its link, what cited it and the student's rating; retracted on the page, it is
+    refused again. No script of the answer runs."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -145,6 +208,9 @@ def test_the_instructor_answers_a_missing_question_on_the_page(server, browser):
     button.click()
     WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "answer-dialog").is_displayed())
     assert browser.find_element(By.ID, "answer-question").get_attribute("value") == EXAM
+    summary = httpx.get(f"{server.url}/api/instructor/summary", headers={"X-API-Key": INSTRUCTOR}, timeout=TIMEOUT)
+    closest = next(u for u in summary.json()["unanswered"] if u["question"] == EXAM)["closest"][0]["source"]
+    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "answer-file").get_attribute("value") == closest)
     type_into(browser, browser.find_element(By.ID, "answer-body"), EXAM_ANSWER)
     browser.find_element(By.ID, "answer-publish").click()
     WebDriverWait(browser, 60).until(lambda d: "Published" in d.find_element(By.ID, "answers-status").text)
@@ -168,6 +234,7 @@ def test_the_instructor_answers_a_missing_question_on_the_page(server, browser):
     WebDriverWait(browser, 60, poll_frequency=1).until(used)
     answers = browser.find_element(By.ID, "answers")
     assert "12 June" in answers.text and "published" in answers.text
+    assert f"See also: {closest}" in answers.text, "the row's closest material, linked as the form offered it"
     assert browser.execute_script("return window.pwned") is None, "the answer's script never runs"
 
     retract = answers.find_element(By.XPATH, ".//tr[contains(., '12 June')]//button[text()='Retract']")

@@ -3,6 +3,8 @@ in-process with ingest replaced by a recorder (the real ingest is tests/integrat
 
 from __future__ import annotations
 
+import html
+import re
 import sqlite3
 from pathlib import Path
 
@@ -108,6 +110,68 @@ def test_the_answers_folder_is_skipped_by_its_parent_folders_ingest(tmp_path):
     assert [(c.source, c.module) for c in found] == [("week01/instructor-answer-0123456789abcdef.md", "week01")]
 
 
+# ---- an answer linked to a file of the course ---------------------------------------------------------------
+COURSE_FILES = {"week01/tuples.md", "week02/loops_handout.pdf", "week01/a]b_[c].md"}
+
+
+@pytest.fixture
+def linking(tmp_path: Path):
+    answers = AnswerBook(str(tmp_path / "interactions.sqlite"), tmp_path / "course" / "instructor_answers",
+                         lambda: ["week01", "week02"], COURSE_FILES.__contains__)  # fmt: skip
+    answers.start()
+    yield answers
+    answers.close()
+
+
+def test_a_linked_file_ends_the_published_answer_and_an_edit_changes_or_drops_it(linking):
+    draft = linking.create(QUESTION, BODY, "week01", who="a", file=" week01/tuples.md ")
+    assert draft.file == "week01/tuples.md" and linking.get(draft.answer_id).file == "week01/tuples.md"
+    published = linking.publish(draft.answer_id, who="a")
+    text = (linking.folder / published.source).read_text()
+    assert text.endswith("\nSee also: [week01/tuples.md](/files/week01/tuples.md)\n"), text
+    assert parse_file(linking.folder / published.source).title.startswith("Instructor answer, 20"), "title kept"
+
+    moved = linking.edit(draft.answer_id, QUESTION, BODY, "week01", who="b", file="week02/loops_handout.pdf")
+    assert (
+        "See also: [week02/loops\\_handout.pdf](/files/week02/loops_handout.pdf)"
+        in (linking.folder / moved.source).read_text()
+    ), "the label's Markdown escaped, the link as it is"
+    dropped = linking.edit(draft.answer_id, QUESTION, BODY, "week01", who="b")
+    assert dropped.file == "" and "See also" not in (linking.folder / dropped.source).read_text()
+    assert [a.file for a in linking.all()] == [""]
+    assert [r["what"].get("file") for r in linking.audit(draft.answer_id) if r["action"] != "publish"] == [
+        "week01/tuples.md",
+        "week02/loops_handout.pdf",
+        "",
+    ], "each write of the link audited"
+
+
+def test_a_file_name_with_brackets_stays_one_link():
+    from classroom.answers import see_also
+    from views.render import render_answer
+
+    line = see_also("week01/a]b_[c].md")
+    assert line == "See also: [week01/a\\]b\\_\\[c\\].md](/files/week01/a%5Db_%5Bc%5D.md)"
+    assert '<a href="/files/week01/a%5Db_%5Bc%5D.md"' in render_answer(
+        line
+    ) and ">week01/a]b_[c].md</a>" in render_answer(line)
+
+
+@pytest.mark.parametrize(
+    "file",
+    ["week09/nothing.md", "../secret.md", "/etc/passwd", "week01/../week01/tuples.md", "tuples.md",
+     "instructor-answer-0123456789abcdef.md", "week01/tuples.md\x00", "x" * 401],
+)  # fmt: skip
+def test_a_file_the_course_has_not_ingested_is_refused_and_nothing_is_written(linking, file):
+    with pytest.raises(AnswerError) as refused:
+        linking.create(QUESTION, BODY, "", who="", file=file)
+    assert refused.value.field == "file" and linking.all() == []
+    answer = linking.create(QUESTION, BODY, "", who="")
+    with pytest.raises(AnswerError):
+        linking.edit(answer.answer_id, QUESTION, "changed", "", who="", file=file)
+    assert linking.get(answer.answer_id).body == BODY and linking.get(answer.answer_id).file == ""
+
+
 # ---- the routes --------------------------------------------------------------------------------------------
 
 
@@ -180,6 +244,52 @@ def test_bad_answers_are_a_clear_4xx(make_client, course, ingests, change, statu
     assert client.post("/api/instructor/answers/nothex/publish", json={}).status_code == 422
     assert client.post(f"/api/instructor/answers/{'0' * 16}/publish", json={}).status_code == 404
     assert client.get("/api/instructor/answers").json()["answers"] == [] and ingests == []
+
+
+def test_the_routes_link_only_a_course_file_and_the_answers_page_signs_the_link(make_client, course, ingests):
+    """The form's choices are the ingested files that can still be opened (not a record whose file is gone or is a
+    link out of the course); any other file is a 422 naming it; the published answer's "See also" link, opened
+    through a signed link (a tab without the key), is signed in turn and opens the linked file."""
+    from tests.unit.conftest import record_files
+
+    client = make_client(MENTOR_API_KEY=STUDENT_KEY, INSTRUCTOR_API_KEY=INSTRUCTOR_KEY,
+                         INGEST_ROOTS=f'["{course}"]')  # fmt: skip
+    teacher, student = {"X-API-Key": INSTRUCTOR_KEY}, {"X-API-Key": STUDENT_KEY}
+    assert client.get("/api/instructor/files", headers=student).status_code == 403
+    offered = client.get("/api/instructor/files", headers=teacher).json()["files"]
+    assert offered == ["week02/loops_handout.pdf", "week03/generators.ipynb", "week04/evil.html",
+                       "week04/functions.html"], "not link.md (a link out of the course), nor gone.md"  # fmt: skip
+    body = {"question": QUESTION, "body": BODY, "module": "week03"}
+    for file in ("week01/link.md", "week01/gone.md", "../secret.md", str(course.parent / "secret.md"), "week09/x.md"):
+        refused = client.post("/api/instructor/answers", json={**body, "file": file}, headers=teacher)
+        assert refused.status_code == 422 and "is not a file of the course" in refused.text, (file, refused.text)
+    assert client.get("/api/instructor/answers", headers=teacher).json()["answers"] == []
+
+    created = client.post("/api/instructor/answers", json={**body, "file": "week03/generators.ipynb"}, headers=teacher)
+    assert created.status_code == 201 and created.json()["file"] == "week03/generators.ipynb", created.text
+    answer_id = created.json()["answer_id"]
+    source = client.post(f"/api/instructor/answers/{answer_id}/publish", json={}, headers=teacher).json()["source"]
+    folder = (course / "instructor_answers").resolve()
+    record_files(folder, source)  # what the (replaced) ingest records
+    listed = client.get("/api/instructor/answers", headers=teacher).json()["answers"]
+    assert [(a["answer_id"], a["file"]) for a in listed] == [(answer_id, "week03/generators.ipynb")]
+    assert source not in client.get("/api/instructor/files", headers=teacher).json()["files"], "answers link files"
+
+    page = client.get(f"/files/{source}", headers=student)
+    assert page.status_code == 200 and "See also:" in page.text, page.text
+    link = re.search(r'href="(/files/week03/generators\.ipynb\?exp=\d+&amp;sig=[0-9a-f]+)"', page.text)
+    assert link, "the See also link is signed"
+    opened = client.get(html.unescape(link.group(1)))  # no key: the signature opens it
+    assert opened.status_code == 200 and "enerator" in opened.text
+    assert client.get("/files/week03/generators.ipynb").status_code == 401, "unsigned, without a key: refused"
+
+    unlinked = client.put(
+        f"/api/instructor/answers/{answer_id}", json={**body, "file": "week01/gone.md"}, headers=teacher
+    )
+    assert unlinked.status_code == 422 and "week01/gone.md" in unlinked.text
+    assert (
+        client.get("/api/instructor/answers", headers=teacher).json()["answers"][0]["file"] == "week03/generators.ipynb"
+    )
 
 
 def test_an_answers_folder_outside_the_ingest_roots_is_never_written(make_client, course, tmp_path, ingests):

@@ -3,6 +3,8 @@ cut at a sentence or line with the cited sentence marked (issue 26)."""
 
 from __future__ import annotations
 
+import re
+
 from views.render import render_answer, render_excerpt
 
 NOTE = """---
@@ -58,6 +60,21 @@ def test_the_excerpts_route_renders_each_source(make_client):
     body = {"sources": [{"n": 1, "text": NOTE, "cited": ["A for loop repeats a block once per item [1]."]}]}
     excerpts = client.post("/api/excerpts", json=body).json()["excerpts"]
     assert excerpts[0]["n"] == 1 and '<mark class="cited">A <em>for</em> loop' in excerpts[0]["html"]
+
+
+def test_an_instructor_answers_see_also_link_is_signed_in_its_excerpt(make_client):
+    """On /chat a cited instructor answer's "See also" link opens the course file in a tab that sends no key:
+    signed, as every file link is; another source's links are left as they are."""
+    client = make_client(MENTOR_API_KEY="student-key-3a9f")
+    link = "[week03/generators.ipynb](/files/week03/generators.ipynb)"
+    text = f"# Late work?\n\nLate work loses 10 percent a day.\n\nSee also: {link}"
+    body = {"sources": [{"n": 1, "source": "instructor-answer-0123456789abcdef.md", "text": text},
+                        {"n": 2, "source": "week01/notes.md", "text": text}]}  # fmt: skip
+    excerpts = client.post("/api/excerpts", json=body, headers={"X-API-Key": "student-key-3a9f"}).json()["excerpts"]
+    signed = re.search(r'href="(/files/week03/generators\.ipynb\?exp=\d+&amp;sig=[0-9a-f]+)"', excerpts[0]["html"])
+    assert signed, excerpts[0]["html"]
+    assert client.get(signed.group(1).replace("&amp;", "&")).status_code == 200, "opens without the key"
+    assert 'href="/files/week03/generators.ipynb"' in excerpts[1]["html"]
 
 
 def test_pdf_text_is_text_and_a_sentence_wrapped_over_lines_is_marked_whole():
