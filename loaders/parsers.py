@@ -126,15 +126,22 @@ def _front_matter(lines: list[str]) -> tuple[int, str]:
     return 0, ""
 
 
-def markdown_content(text: str) -> tuple[list[tuple[int, str]], str]:
-    """The lines of Markdown that are content, each with its 1-based line number, and the front matter's title.
+Scopes = list[tuple[int, bool]]  # (index in the kept lines, True: a directive opens there / False: one closes)
+
+
+def markdown_content(text: str) -> tuple[list[tuple[int, str]], str, Scopes]:
+    """The lines of Markdown that are content, each with its 1-based line number, the front matter's title, and
+    where directives open and close.
 
     Front matter and directive fence lines are markup, not content: searched, quoted or shown as an excerpt
     they are noise. The text between fences stays (a MyST directive's title too); inside code nothing is
-    dropped. A dropped fence between two paragraphs leaves one blank line, so they stay apart."""
+    dropped. A dropped fence between two paragraphs leaves one blank line, so they stay apart. A heading inside
+    a directive ends with it: the text after a Carpentries `::: solution` block is the lesson again, not more of
+    the solution (swc/06-files.md's key points were held back as the solution of the exercise above them)."""
     lines = split_lines(text)
     skip, title = _front_matter(lines)
     kept: list[tuple[int, str]] = []
+    scopes: Scopes = []
     in_code = in_options = dropped = False
     for number, line in enumerate(lines[skip:], start=skip + 1):
         if line.lstrip().startswith(_CODE_FENCE):
@@ -144,6 +151,7 @@ def markdown_content(text: str) -> tuple[list[tuple[int, str]], str]:
             continue
         in_options = False
         if fence:
+            scopes.append((len(kept), bool(fence.group(1))))
             myst = _MYST_DIRECTIVE.match(fence.group(1))
             in_options = myst is not None
             if myst and myst.group(1):
@@ -156,7 +164,7 @@ def markdown_content(text: str) -> tuple[list[tuple[int, str]], str]:
             continue  # the blank after a dropped fence, when a blank already stands in for it
         dropped = False
         kept.append((number, line))
-    return kept, title
+    return kept, title, scopes
 
 
 def _markdown_sections(
@@ -164,11 +172,13 @@ def _markdown_sections(
     base: Section | None = None,
     stack: list[tuple[int, str]] | None = None,
     numbered: bool = True,
+    scopes: Scopes | None = None,
 ) -> list[Section]:
     """Split Markdown at headings, keeping the heading path; fenced code never counts as a heading.
 
     `stack` holds the open headings as (level, text) and is updated in place, so a notebook carries it from
-    one Markdown cell to the next: a heading replaces every open heading of its level or deeper."""
+    one Markdown cell to the next: a heading replaces every open heading of its level or deeper. `scopes`
+    (markdown_content): a directive's close ends its section and the headings opened inside it."""
     base = base or Section("")
     stack = [] if stack is None else stack
     sections: list[Section] = []
@@ -189,7 +199,19 @@ def _markdown_sections(
             )
         current.clear()
 
-    for number, line in lines:
+    events: dict[int, list[bool]] = {}
+    for at, opens in scopes or []:
+        events.setdefault(at, []).append(opens)
+    depths: list[int] = []  # the heading stack's depth where each open directive began
+    for k, (number, line) in enumerate(lines):
+        for opens in events.get(k, []):
+            if opens:
+                depths.append(len(stack))
+            elif depths:
+                depth = depths.pop()
+                if len(stack) > depth:
+                    flush()
+                    del stack[depth:]
         if line.lstrip().startswith(_CODE_FENCE):
             in_fence = not in_fence
         match = None if in_fence else _MD_HEADING.match(line)
@@ -210,8 +232,8 @@ def _first_heading(sections: list[Section]) -> str:
 
 def parse_markdown(path: Path) -> ParsedFile:
     """Sections under their heading path; the front matter's title, else the first heading, is the title."""
-    lines, title = markdown_content(read_text(path))
-    sections = _markdown_sections(lines)
+    lines, title, scopes = markdown_content(read_text(path))
+    sections = _markdown_sections(lines, scopes=scopes)
     return ParsedFile(title or _first_heading(sections) or path.stem, sections)
 
 
@@ -258,8 +280,8 @@ def parse_notebook(path: Path) -> ParsedFile:
         if not source.strip():
             continue
         if cell.cell_type == "markdown":
-            lines, _ = markdown_content(source)
-            sections.extend(_markdown_sections(lines, Section("", cell=number), stack, numbered=False))
+            lines, _, scopes = markdown_content(source)
+            sections.extend(_markdown_sections(lines, Section("", cell=number), stack, numbered=False, scopes=scopes))
         elif cell.cell_type == "code":
             sections.append(Section(f"```python\n{source}\n```", [h for _, h in stack], cell=number))
     title = nb.metadata.get("title") or _first_heading(sections) or path.stem

@@ -205,13 +205,59 @@ def test_front_matter_and_directive_fences_are_not_content(tmp_path):
         assert content in text, "the text between fences stays"
     assert "::: kept inside code" in text
     assert "Intro text.\n\nA list is mutable.\n\nWatch out" in text, "a dropped fence keeps paragraphs apart"
-    assert [s.headings for s in parsed.sections] == [["Lists"], ["Lists", "Tuples"]]
+    # A heading inside a directive ends with it: the code after the callout is under "Lists" again.
+    assert [s.headings for s in parsed.sections] == [["Lists"], ["Lists", "Tuples"], ["Lists"]]
     lines = MYST.split("\n")
     for section in parsed.sections:  # numbered as in the file, not as after stripping
         kept = section.text.split("\n")
         assert len(kept) == len(section.lines)
         assert all(lines[n - 1].endswith(line) for n, line in zip(section.lines, kept, strict=True))
     assert parsed.sections[0].lines[0] == 6  # `# Lists`, after five lines of front matter and a blank
+
+
+CARPENTRIES = """# Reading files
+
+Use glob to find files.
+
+:::::::::::::::::::::::::::::::::::::::  challenge
+
+## Composite statistics
+
+Compute the mean of each file.
+
+:::::::::::::::  solution
+
+## Solution
+
+Sum the files, then divide by their number.
+
+:::::::::::::::::::::::::
+
+::::::::::::::::::::::::::::::::::::::::::::::::::
+
+After the challenge the lesson goes on.
+
+:::::::::::::::::::::::::::::::::::::::: keypoints
+
+- Use `glob.glob(pattern)` to list the files whose names match a pattern.
+
+::::::::::::::::::::::::::::::::::::::::::::::::::
+"""
+
+
+def test_the_lesson_after_a_carpentries_solution_block_is_not_part_of_the_solution(tmp_path):
+    """The solution's heading is scoped to its `::: solution` block: the key points after it were held back as the
+    solution (HINTS_FIRST) when the fences were dropped and "## Solution" ran on to the end of the file."""
+    path = tmp_path / "06-files.md"
+    path.write_text(CARPENTRIES)
+    sections = parse_file(path).sections
+    marks = [(s.headings, s.exercise, s.solution, s.text.split("\n")[-1]) for s in sections]
+    assert marks == [
+        (["Reading files"], "", False, "Use glob to find files."),
+        (["Reading files", "Composite statistics"], "Composite statistics", False, "Compute the mean of each file."),
+        (["Reading files", "Solution"], "Composite statistics", True, "Sum the files, then divide by their number."),
+        (["Reading files"], "", False, "- Use `glob.glob(pattern)` to list the files whose names match a pattern."),
+    ]
 
 
 def test_a_rule_pair_is_not_front_matter(tmp_path):
