@@ -81,7 +81,7 @@ def instructor_router(settings: Settings, mentor: Answering) -> APIRouter:
         book = getattr(request.app.state, "instructor_answers", None)
 
         def build() -> dict[str, Any]:
-            return reports.summary(
+            out = reports.summary(
                 database,
                 days,
                 resolved=resolved.resolved_at(book.database) if book is not None else {},
@@ -89,6 +89,9 @@ def instructor_router(settings: Settings, mentor: Answering) -> APIRouter:
                 language=settings.course_language,
                 strong=settings.grade_accept_score,
             )
+            for row in [*out["unanswered"], *out["resolved"]]:  # the closest material opens at its place
+                row["closest"] = [{**s, "href": course.href(s)} for s in row["closest"]]
+            return out
 
         return await asyncio.to_thread(build)
 

@@ -74,7 +74,12 @@
     list.className = "plain";
     for (const s of sources) {
       const item = document.createElement("li");
-      item.textContent = `${s.location}${s.headings ? ` (${s.headings})` : ""} · ${Number(s.score || 0).toFixed(2)}`;
+      const link = document.createElement("a");
+      link.href = s.href || "#";
+      link.target = "_blank";
+      link.rel = "noopener";
+      link.textContent = `${s.location}${s.headings ? ` (${s.headings})` : ""}`;
+      item.append(link, ` · ${Number(s.score || 0).toFixed(2)}`);
       list.append(item);
     }
     if (!sources.length) td.textContent = "nothing close";

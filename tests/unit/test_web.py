@@ -80,7 +80,9 @@ def test_answer_feedback_and_the_instructor_summary(make_client):
     assert set(unanswered) == {"What is a list?", '=HYPERLINK("http://x")  zebras?'}
     assert unanswered["What is a list?"]["reasons"] == ["thumbs down"]
     assert unanswered["What is a list?"]["comments"] == ["too short"]
-    assert unanswered['=HYPERLINK("http://x")  zebras?']["closest"][0]["location"] == "week02/notes.md"
+    nearest = unanswered['=HYPERLINK("http://x")  zebras?']["closest"][0]
+    assert nearest["location"] == "week02/notes.md"
+    assert nearest["href"].startswith("/files/week02/notes.md"), "the closest material opens at its place"
     assert summary["top_sources"] == [{"source": "week02/notes.md", "title": "T", "answers": 1}]
     assert summary["comments"][0]["comment"] == "too short" and summary["per_day"][-1]["questions"] == 2
 
