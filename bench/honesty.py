@@ -147,7 +147,9 @@ def _pct(part: float, whole: int) -> float | None:
 def score(rows: list[dict], items: list[dict], index_for) -> dict:  # type: ignore[no-untyped-def]
     """The figures of one side. Sentences are checked with this checkout's checker for every side alike."""
     from core.text import Segment, strip_citations, terms
-    from graph.prompts import EXTRACTIVE_INTRO
+    from graph.prompts import EXERCISE_INTRO, EXTRACTIVE_INTRO, SOLUTION_INTRO
+
+    intros = {EXTRACTIVE_INTRO, EXERCISE_INTRO, SOLUTION_INTRO}  # the tutor's own framing, not a claim of the notes
 
     by_id = {q["id"]: q for q in items}
     errors = [r for r in rows if "error" in r]
@@ -171,7 +173,7 @@ def score(rows: list[dict], items: list[dict], index_for) -> dict:  # type: igno
         body = [
             line
             for line in row["answer"].splitlines()
-            if not line.strip().startswith("Sources:") and line.strip() != EXTRACTIVE_INTRO
+            if not line.strip().startswith("Sources:") and line.strip() not in intros
         ]
         for seg in _segments("\n".join(body)):
             check = index.check(Segment(seg.text.lstrip("> ").strip(), seg.code, seg.block), thresholds)
