@@ -283,17 +283,22 @@ def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) ->
         picked.append(i)
         if strip_citations(units[i][1].text).endswith(":"):
             picked.extend(_introduced(units, i))
+    return _quoted([units[i] for i in dict.fromkeys(picked)], intro)
+
+
+def _quoted(units: list[tuple[int, Segment]], intro: str) -> CheckedAnswer:
+    """Note units as the answer: a sentence quoted and cited, code as it stands, each supported by construction;
+    empty when none of them is a sentence (notes of code only: nothing to quote)."""
     blocks: list[str] = []
     support: list[Check] = []
-    for i in dict.fromkeys(picked):
-        n, seg = units[i]
+    for n, seg in units:
         if seg.code:
             blocks.append(seg.text)
         else:
             blocks.append("> " + _cite(strip_citations(seg.text).replace("\n", " "), n))
         support.append(Check(seg.text, True, n, 1.0, 1.0, claim=not seg.code, quoted=True))
     if not any(s.claim for s in support):
-        return CheckedAnswer("", "extractive")  # notes with no sentence to quote (code only, or empty)
+        return CheckedAnswer("", "extractive")
     return CheckedAnswer(intro + "\n\n" + "\n\n".join(blocks), "extractive", support)
 
 
@@ -306,20 +311,10 @@ def statement(index: NoteIndex, intro: str, limit: int = MAX_STATEMENT_UNITS) ->
     verbatim and cited, headings left out, a sentence that overlapping chunks repeat once. Not ranked against the
     question: the task is the whole point, and "Write a loop that…" is an instruction the answer selector rightly
     never quotes as an answer."""
-    blocks: list[str] = []
-    support: list[Check] = []
-    seen: set[str] = set()
+    kept: dict[str, tuple[int, Segment]] = {}
     for n, seg in index.units:
-        if len(support) == limit:
+        if len(kept) == limit:
             break
-        if _MD_HEADING.match(seg.text) or seg.text in seen:
-            continue
-        seen.add(seg.text)
-        if seg.code:
-            blocks.append(seg.text)
-        else:
-            blocks.append("> " + _cite(strip_citations(seg.text).replace("\n", " "), n))
-        support.append(Check(seg.text, True, n, 1.0, 1.0, claim=not seg.code, quoted=True))
-    if not any(s.claim for s in support):
-        return CheckedAnswer("", "extractive")
-    return CheckedAnswer(intro + "\n\n" + "\n\n".join(blocks), "extractive", support)
+        if not _MD_HEADING.match(seg.text):
+            kept.setdefault(seg.text, (n, seg))
+    return _quoted(list(kept.values()), intro)

@@ -97,3 +97,14 @@ def make_client(monkeypatch, tmp_path: Path, course: Path) -> Iterator[Callable[
     yield make
     for client in clients:
         client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[object]:
+    """A real interaction log in a SQLite file, started and closed (the instructor tests read what it records)."""
+    from classroom.interactions import InteractionLog
+
+    interactions = InteractionLog(f"sqlite:///{tmp_path / 'log.sqlite'}", salt=b"s" * 32)
+    interactions.start()
+    yield interactions
+    interactions.close()

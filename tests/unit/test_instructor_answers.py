@@ -313,16 +313,6 @@ def _answered(question: str, conversation: str, grounded: bool, answer_id: str, 
     return Answered(question, module, conversation, output, 0.1, at=at)
 
 
-@pytest.fixture
-def log(tmp_path: Path):
-    from classroom.interactions import InteractionLog
-
-    interactions = InteractionLog(f"sqlite:///{tmp_path / 'log.sqlite'}", salt=b"s" * 32)
-    interactions.start()
-    yield interactions
-    interactions.close()
-
-
 def test_only_the_conversations_asked_about_learn_their_failed_question_is_answered(book, log):
     from classroom.answered import answered_questions
     from classroom.interactions import conversation_hash

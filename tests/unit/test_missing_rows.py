@@ -6,9 +6,6 @@ routes in-process under the instructor's key."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
-
-import pytest
 
 from classroom import reports, resolved
 from core.sql import new_engine
@@ -29,16 +26,6 @@ def _answered(question: str, answer_id: str, *, grounded: bool = False, sources=
 def _source(n: int, source: str, score: float) -> dict:
     return {"n": n, "source": source, "module": source.split("/")[0] if "/" in source else "", "score": score,
             "text": "x", "snippet": "x"}  # fmt: skip
-
-
-@pytest.fixture
-def log(tmp_path: Path):
-    from classroom.interactions import InteractionLog
-
-    interactions = InteractionLog(f"sqlite:///{tmp_path / 'log.sqlite'}", salt=b"s" * 32)
-    interactions.start()
-    yield interactions
-    interactions.close()
 
 
 def test_near_duplicate_questions_are_one_row_with_a_count_and_their_wordings(log):
