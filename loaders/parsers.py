@@ -202,16 +202,21 @@ def _markdown_sections(
     events: dict[int, list[bool]] = {}
     for at, opens in scopes or []:
         events.setdefault(at, []).append(opens)
-    depths: list[int] = []  # the heading stack's depth where each open directive began
+    opened: list[list[tuple[int, str]]] = []  # the heading stack where each open directive began
     for k, (number, line) in enumerate(lines):
         for opens in events.get(k, []):
             if opens:
-                depths.append(len(stack))
-            elif depths:
-                depth = depths.pop()
-                if len(stack) > depth:
+                opened.append(list(stack))
+            elif opened:
+                # The text after a directive goes on with the section open before it, whatever headings the
+                # directive held: a "## Solution" inside `::: solution` replaces the challenge's heading at the same
+                # level, and a callout's "## Comparing in Python" the lesson's "## Conditionals" (swc/07-cond.md's key
+                # points were the last solution's, held back as part of it; the lesson's text after a callout was
+                # the callout's).
+                before = opened.pop()
+                if stack != before:
                     flush()
-                    del stack[depth:]
+                    stack[:] = before
         if line.lstrip().startswith(_CODE_FENCE):
             in_fence = not in_fence
         match = None if in_fence else _MD_HEADING.match(line)

@@ -260,6 +260,62 @@ def test_the_lesson_after_a_carpentries_solution_block_is_not_part_of_the_soluti
     ]
 
 
+SAME_LEVEL = """## Conditionals
+
+Use `if` to choose.
+
+::::::::::::::::::::::::::::::::::::::::: callout
+
+## Comparing in Python
+
+`==` tests for equality.
+
+::::::::::::::::::::::::::::::::::::::::::::::::::
+
+Combine tests with `and` and `or`.
+
+:::::::::::::::::::::::::::::::::::::::  challenge
+
+## Counting Vowels
+
+Write a loop that counts the vowels in a string.
+
+:::::::::::::::  solution
+
+## Solution
+
+Test each character with `in`.
+
+:::::::::::::::::::::::::
+
+::::::::::::::::::::::::::::::::::::::::::::::::::
+
+:::::::::::::::::::::::::::::::::::::::: keypoints
+
+- Use `if condition` to start a conditional statement.
+
+::::::::::::::::::::::::::::::::::::::::::::::::::
+"""
+
+
+def test_the_text_after_a_directive_goes_on_with_the_section_open_before_it(tmp_path):
+    """swc/07-cond.md: the challenge's and the solution's headings are at the lesson's level, so they replace its
+    heading instead of nesting under it. The key points after the last solution were that solution's (held back by
+    HINTS_FIRST: "Which values count as false…" got the "Counting Vowels" exercise), and the lesson's text after a
+    callout was the callout's."""
+    path = tmp_path / "07-cond.md"
+    path.write_text(SAME_LEVEL)
+    marks = [(s.headings, s.exercise, s.solution, s.text.split("\n")[-1]) for s in parse_file(path).sections]
+    assert marks == [
+        (["Conditionals"], "", False, "Use `if` to choose."),
+        (["Comparing in Python"], "", False, "`==` tests for equality."),
+        (["Conditionals"], "", False, "Combine tests with `and` and `or`."),
+        (["Counting Vowels"], "Counting Vowels", False, "Write a loop that counts the vowels in a string."),
+        (["Solution"], "Counting Vowels", True, "Test each character with `in`."),
+        (["Conditionals"], "", False, "- Use `if condition` to start a conditional statement."),
+    ]
+
+
 def test_a_rule_pair_is_not_front_matter(tmp_path):
     path = tmp_path / "rules.md"
     path.write_text("---\n# Heading\n---\nbody\n")
