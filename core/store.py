@@ -16,11 +16,12 @@ from typing import Any
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
+from core.embeddings import embedder_of
 from core.evidence import TermStats
 from core.retrieval import Hit, apply_floor, bm25_query, cosines, fuse_hits, fusion_weights, keyword_text
 from core.settings import RetrievalMode, Settings, resolve_path
 from core.sources import SOURCE_KEYS
-from core.store_errors import DatabaseLockedError, StoreError, lite_db_locked
+from core.store_errors import DatabaseLockedError, EmbedderMismatchError, StoreError, lite_db_locked
 
 
 def _import_pymilvus() -> None:
@@ -178,6 +179,8 @@ class CourseStore:
         self._stats_rows = -1
         self._stats_checked = 0.0
         self._stats_lock = threading.Lock()
+        self._embedder_checked = 0.0
+        self._embedder_problem = ""
 
     def _warn_dense_fallback(self, mode: str, *, has_sparse: bool, exists: bool) -> None:
         """One warning per database and process (the API, the loader and the graph each open a store), and
@@ -251,6 +254,7 @@ class CourseStore:
         # since (by another client), the failed search re-checks.
         if not (self._exists or self.exists()):
             return []
+        self.check_embedder()
         try:
             return self._search(query, k, mode, module, floor)
         except Exception:
@@ -373,6 +377,34 @@ class CourseStore:
         hits = [Hit(id=str(r.get("pk", "")), text=str(r.pop("text", "")), metadata=r) for r in rows]
         return sorted(hits, key=lambda h: int(h.metadata.get("seq") or 0))
 
+    def check_embedder(self) -> None:
+        """Raise EmbedderMismatchError when chunks were embedded by another model or backend than this process's
+        embeddings (embedder_of; ingest records it on every chunk): a question's vector is never compared
+        with unlike vectors. Read again at most once a minute, and after every write (flush)."""
+        now = time.monotonic()
+        if not self._embedder_checked or now - self._embedder_checked >= STATS_RECHECK_SECONDS:
+            mine = embedder_of(self.embeddings)
+            total = self.count()
+            rows = self.client.query(
+                self.collection, filter=f"embedder == {json.dumps(mine)}", output_fields=["count(*)"]
+            )
+            same = int(rows[0]["count(*)"]) if rows and total else 0
+            self._embedder_problem = ""
+            if same < total:
+                other = self.client.query(
+                    self.collection, filter=f"embedder != {json.dumps(mine)}", output_fields=["embedder"], limit=1
+                )
+                made = str(other[0].get("embedder") or "") if other else ""
+                self._embedder_problem = (
+                    f"{total - same} of {total} chunks in {self.collection} were embedded by "
+                    f"{made or 'an earlier version that did not record its embedder'}, and this process embeds "
+                    f"questions with {mine}: re-ingest the course (./startup.sh ingest, or POST /api/ingest) to "
+                    "embed them again, or set EMBEDDING_BACKEND to what made them."
+                )
+            self._embedder_checked = now
+        if self._embedder_problem:
+            raise EmbedderMismatchError(self._embedder_problem)
+
     def count(self) -> int:
         """Chunks in the collection; 0 when it does not exist yet."""
         if not self.exists():
@@ -478,6 +510,7 @@ class CourseStore:
             self.client.flush(self.collection)
         with self._stats_lock:
             self._stats_checked = 0.0  # written: re-read the term statistics on next use
+        self._embedder_checked = 0.0  # and which embedder made the vectors
 
     def drop(self) -> None:
         """Delete the collection; the next write recreates it with the current schema."""

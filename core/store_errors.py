@@ -14,6 +14,10 @@ class StoreError(RuntimeError):
     """The vector store cannot be used; the message says what the user should do."""
 
 
+class EmbedderMismatchError(StoreError):
+    """The collection's vectors were made by another embedding model or backend than this process's."""
+
+
 class DatabaseLockedError(StoreError):
     """Another process (usually the API server) holds the Milvus Lite database."""
 

@@ -23,6 +23,7 @@ from langchain_core.documents import Document
 from langchain_core.indexing import RecordManager, index
 
 from core import factories
+from core.embeddings import embedder_of
 from core.settings import Settings, get_settings, inside
 from core.sql import advisory_lock, engine_for
 from core.store import CourseStore
@@ -115,9 +116,11 @@ def _relative(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def fingerprint(path: Path, settings: Settings) -> str:
-    """Content hash salted with the pipeline version and chunk sizes: a change to any of them re-ingests the file."""
-    digest = hashlib.sha256(f"{PIPELINE_VERSION}|{settings.chunk_size}|{settings.chunk_overlap}|".encode())
+def fingerprint(path: Path, settings: Settings, embedder: str = "") -> str:
+    """Content hash salted with the pipeline version, chunk sizes and the embedder (model and backend): a change to
+    any of them re-ingests the file."""
+    salt = f"{PIPELINE_VERSION}|{settings.chunk_size}|{settings.chunk_overlap}|"
+    digest = hashlib.sha256((salt + (f"{embedder}|" if embedder else "")).encode())
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
@@ -207,11 +210,12 @@ def ingest_directory(
             log.warning("Collection %s is missing but ingest records exist: rebuilding.", store.collection)
             _reset(store, records, manifest)
         known = manifest.entries(str(root))
+        embedder = embedder_of(store.embeddings)
         files_bar, chunks_bar = progress(len(candidates), "files"), progress(0, "chunks")
         window: list[_Pending] = []
         window_chunks = 0
         for candidate in candidates:
-            prepared = _prepare(candidate, known, settings, dry_run)
+            prepared = _prepare(candidate, known, settings, dry_run, embedder)
             if isinstance(prepared, FileResult):
                 report.files.append(prepared)
                 files_bar.update()
@@ -259,12 +263,12 @@ def chunk_key(doc: Document) -> str:
 
 
 def _prepare(
-    candidate: Candidate, known: dict[str, FileEntry], settings: Settings, dry_run: bool
+    candidate: Candidate, known: dict[str, FileEntry], settings: Settings, dry_run: bool, embedder: str
 ) -> FileResult | _Pending:
     """Fingerprint, parse and chunk one file; unchanged, failed and dry-run files end here."""
     file_id = str(candidate.path.resolve())
     try:
-        fp = fingerprint(candidate.path, settings)
+        fp = fingerprint(candidate.path, settings, embedder)
     except OSError as exc:
         return FileResult(candidate.source, "failed", reason=f"unreadable: {exc.strerror or exc}")
     previous = known.get(file_id)
@@ -290,6 +294,9 @@ def _prepare(
     for doc in docs:
         # Part of each chunk's record key: a new pipeline (e.g. what BM25 indexes) rewrites every chunk once.
         doc.metadata["pipeline"] = PIPELINE_VERSION
+        # Which model and backend made the vector: another rewrites every chunk, and the store tells a server
+        # that embeds questions otherwise (CourseStore.check_embedder) instead of comparing unlike vectors.
+        doc.metadata["embedder"] = embedder
     return _Pending(candidate, status, fp, docs)
 
 

@@ -1,5 +1,6 @@
 import logging
 import math
+import time
 
 from core.retrieval import Hit, apply_floor, cosines, fuse_hits, rrf_fuse
 from core.store import server_supports_bm25
@@ -110,6 +111,7 @@ def fake_store(bm25_available=True, mode="hybrid"):
     store.server_version = "v2.6.0" if bm25_available else "v2.3.5"
     store.bm25_available = bm25_available
     store._exists = True
+    store._embedder_checked, store._embedder_problem = time.monotonic(), ""  # its vectors are its embeddings'
     store.client = FakeClient(
         [
             {"pk": "1", "text": "alpha words only", "dense": [1.0, 0.0], "source": "a.md"},
