@@ -139,10 +139,15 @@ def select_pages(
 
 
 def embedding_cache_path(folder: Path) -> Path:
-    """One cache file per embedding model, so two models never share vectors."""
+    """One cache file per embedding model and backend (EMBEDDING_BACKEND), so two never share vectors."""
     from core import factories
+    from core.embeddings import embedder_of
 
-    model = hashlib.sha1(str(factories.embedding_model_path()).encode()).hexdigest()[:8]
+    which = str(factories.embedding_model_path())
+    embedder = embedder_of(factories.get_embeddings())
+    if not embedder.endswith("/torch"):  # torch's cache keeps the name it had before there were backends
+        which += f"|{embedder}"
+    model = hashlib.sha1(which.encode()).hexdigest()[:8]
     return folder / f"embeddings-{model}.sqlite"
 
 
@@ -152,6 +157,7 @@ class CachedEmbeddings(Embeddings):
 
     def __init__(self, inner: Embeddings, path: Path) -> None:
         self.inner = inner
+        self.embedder = getattr(inner, "embedder", "")  # the chunks record what really made the vectors
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(path))
         self.db.execute("CREATE TABLE IF NOT EXISTS emb (h TEXT PRIMARY KEY, v TEXT)")
@@ -243,6 +249,7 @@ def build_index(
         "signature": pipeline_signature(),
         "chunk_size": chunk_size,
         "chunk_overlap": chunk_overlap,
+        "embedder": getattr(embeddings, "embedder", ""),
     }
     store = open_store(db, embeddings)
     if manifest_path.is_file() and json.loads(manifest_path.read_text()).get("index") == wanted and store.exists():

@@ -105,13 +105,20 @@ class UpsertMilvus(Milvus):
             schema.add_field(self.search_field, DataType.VARCHAR, max_length=65_535, enable_analyzer=True)
 
     def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
-        """Adds BM25's context-enriched text to each chunk, and upserts when ids are given."""
+        """Adds BM25's context-enriched text and the embedder to each chunk, and upserts when ids are given.
+
+        Every write passes here (ingest, instructor answers, the benchmarks' own indexes), so no chunk is stored
+        without the embedder that made its vector (CourseStore.check_embedder)."""
         ids = kwargs.pop("ids", None)
-        if self.search_field:
-            documents = [
-                Document(page_content=d.page_content, metadata={**d.metadata, self.search_field: bm25_text(d)})
-                for d in documents
-            ]
+        embedder = embedder_of(self.embedding_func)  # type: ignore[arg-type]
+        documents = [
+            Document(
+                page_content=d.page_content,
+                metadata={**d.metadata, "embedder": embedder}
+                | ({self.search_field: bm25_text(d)} if self.search_field else {}),
+            )
+            for d in documents
+        ]
         if self.col is None or not ids:
             return super().add_documents(documents, ids=ids, **kwargs)
         self.upsert(ids=ids, documents=documents, **kwargs)
