@@ -260,7 +260,7 @@ ingest_if_stale() {
   local stamp="$RUN_DIR/ingest.stamp" now
   now="$(find course_materials -type f -printf '%P %s %T@\n' 2>/dev/null | sort | sha256sum | cut -d' ' -f1)"
   now="$now-$(setting MILVUS_URI ./milvus_data/ai_mentor.db)-$(setting MILVUS_COLLECTION_NAME course_materials)"
-  now="$now-$(setting EMBEDDING_BACKEND torch)"  # another backend re-embeds every chunk (the store refuses a mix)
+  now="$now-$(setting EMBEDDING_BACKEND onnx-int8)"  # another backend re-embeds every chunk (the store refuses a mix)
   local db; db="$("$PY" -c 'from core.settings import get_settings as g; s=g(); print(s.milvus_connection_uri if s.milvus_is_local else "")')"
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$now" && ( -z "$db" || -d "$db" ) ]]; then
     log "course_materials/ unchanged since the last ingest"

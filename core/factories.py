@@ -113,7 +113,9 @@ def _embeddings_for(path: str, backend: str) -> Embeddings:
         HuggingFaceEmbeddings(
             model_name=path,
             model_kwargs={"device": "cpu"},
-            encode_kwargs={"normalize_embeddings": True, "batch_size": 64},
+            # 8 texts per pass: 1,339 course chunks at 37.9 texts/s against 27.5 with 64 (less padding, smaller
+            # attention matrices), peak RSS 901 MB against 1,290 MB (2 cores, 2026-12-07)
+            encode_kwargs={"normalize_embeddings": True, "batch_size": 8},
         ),
         f"{model}/torch",
     )

