@@ -405,8 +405,9 @@ class CourseStore:
                 self._embedder_problem = (
                     f"{total - same} of {total} chunks in {self.collection} were embedded by "
                     f"{made or 'an earlier version that did not record its embedder'}, and this process embeds "
-                    f"questions with {mine}: re-ingest the course (./startup.sh ingest, or POST /api/ingest) to "
-                    "embed them again, or set EMBEDDING_BACKEND to what made them."
+                    f"questions with {mine}: re-ingest the course (python -m loaders --directory DIR, "
+                    "POST /api/ingest, or ./startup.sh) to embed them again, or set EMBEDDING_BACKEND to what made "
+                    "them."
                 )
             self._embedder_checked = now
         if self._embedder_problem:

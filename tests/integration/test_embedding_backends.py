@@ -60,7 +60,7 @@ def test_a_store_of_another_backend_refuses_questions_until_the_course_is_ingest
         message = str(refused.value)
         assert f"{first.chunks_written} of {first.chunks_written} chunks" in message
         assert "all-MiniLM-L6-v2/torch" in message and "all-MiniLM-L6-v2/onnx-int8" in message
-        assert "./startup.sh ingest" in message and "EMBEDDING_BACKEND" in message
+        assert "python -m loaders" in message and "EMBEDDING_BACKEND" in message
 
         again = ingest_directory(COURSE, settings=int8_settings, store=store)
         assert again.count("updated") == first.count("added") and again.chunks_written == first.chunks_written
