@@ -91,7 +91,10 @@ def _packaged_embeddings() -> Path:
 def _embeddings_for(path: str, backend: str) -> Embeddings:
     from core.embeddings import PrimedEmbeddings
 
-    model = PACKAGED_EMBEDDINGS if Path(path) == _packaged_embeddings() else path
+    try:  # EMBEDDING_MODEL_PATH may be set where the packaged model is not installed
+        model = PACKAGED_EMBEDDINGS if Path(path) == _packaged_embeddings() else path
+    except ModelNotFoundError:
+        model = path
     if backend != "torch":
         from core.onnx_embeddings import ExportUnavailable, OnnxEmbeddings, checked_model
 
