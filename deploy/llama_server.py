@@ -71,16 +71,6 @@ def log(message: str) -> None:
     print(f"[llama-server] {message}", flush=True)
 
 
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags as the kernel reports them (empty off Linux: the lowest level is built)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    line = next((x for x in info.splitlines() if x.startswith("flags")), "")
-    return set(line.split(":", 1)[1].split()) if ":" in line else set()
-
-
 def levels_for(flags: set[str]) -> list[str]:
     """The instruction-set levels this CPU can run, fastest first."""
     return [level for level in LEVELS if _BASE[level][0] <= flags]
@@ -298,6 +288,7 @@ def main() -> int:
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from core.factories import packaged_model_path
+    from core.onnx_embeddings import cpu_flags  # the one reading of /proc/cpuinfo (the embedding export's too)
     from core.settings import get_settings
 
     args.quant = args.quant or get_settings().llm_quant
