@@ -17,7 +17,8 @@ this checkout with each --styles answer style. Reported per side, on the chosen 
 answers (features of the first retrieval; no LLM needed).
 
     .venv/bin/python -m bench.honesty [--split test] [--styles auto,extractive] [--baseline REV|none]
-                                      [--ci] [--limit N] [--calibrate] [--llm-url URL] [--work DIR] [--json]
+                                      [--ci] [--limit N] [--kinds K,…] [--calibrate] [--llm-url URL] [--work DIR]
+                                      [--json]
 """
 
 from __future__ import annotations
@@ -315,6 +316,7 @@ def main() -> None:
     parser.add_argument("--baseline", default=BASELINE, help="git revision for the 'before' side, or 'none'")
     parser.add_argument("--ci", action="store_true", help="only the questions marked for CI")
     parser.add_argument("--limit", type=int, help="the first N questions of each kind")
+    parser.add_argument("--kinds", default=",".join(KINDS), help="only these kinds of question (comma-separated)")
     parser.add_argument("--calibrate", action="store_true", help="threshold table from the dev split (no LLM)")
     parser.add_argument("--llm-url", help="an already running llama.cpp server (…/v1); default: start one")
     parser.add_argument("--work", type=Path, help="keep the collection in this folder (re-runs skip the ingest)")
@@ -346,7 +348,7 @@ def main() -> None:
             table = calibrate(rows, dev)
             print(json.dumps(table, indent=1) if args.json else "\n".join(json.dumps(r) for r in table))
             return
-        items = questions(args.split, args.ci, args.limit)
+        items = [q for q in questions(args.split, args.ci, args.limit) if q["kind"] in args.kinds.split(",")]
         sides: list[tuple[str, Path, dict]] = []
         base_dir = None
         if args.baseline != "none":
