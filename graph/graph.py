@@ -142,6 +142,11 @@ def _evidence_question(state: MentorState, language: str) -> str:
 ASKS_FOR_SOLUTION = re.compile(
     r"\b(solutions?|answers? (?:to|for|of) (?:the|this|that|exercise)|worked answers?)\b", re.I
 )
+# A question is matched to an exercise only when its closest note is this close (cosine): on the honesty dev split
+# the three exercises given back were "What happens if I multiply a list by 2…" → the lists lesson's `counts * 2`
+# exercise (0.64, right), "What does the @ operator do?" → that same exercise (0.48) and "How do I count how many
+# times each word shows up?" → a loop-counting exercise (0.51), both wrong.
+EXERCISE_MATCH = 0.55
 MAX_HELD_BACK = 20  # exercises a conversation remembers holding back, for "Show the solution" under an older answer
 _INDEX_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="note-index")
 
@@ -150,9 +155,14 @@ def _matched_exercise(candidates: list[Candidate], relevant: list[int]) -> Candi
     """The note by which the question matches an exercise: the relevant note closest in meaning to the question,
     when it is part of one (its task, hints or solution); None otherwise. Closest by cosine, not first in the fused
     ranking: "How do I make range() count backwards?" ranked swc's "From 1 to N" exercise first (cosine 0.64) above
-    the handout that answers it (0.79), and got the exercise back (honesty test split: gold cited 93.9 → 91.8 %)."""
+    the handout that answers it (0.79), and got the exercise back (honesty test split: gold cited 93.9 → 91.8 %).
+
+    And close enough to be about the exercise (EXERCISE_MATCH): a question that is merely near one is answered
+    from the notes."""
     best = max((candidates[n - 1] for n in relevant), key=lambda c: c["score"], default=None)
-    return best if best is not None and best["metadata"].get("exercise") else None
+    if best is None or not best["metadata"].get("exercise") or best["score"] < EXERCISE_MATCH:
+        return None
+    return best
 
 
 def _names(question: str, title: str) -> bool:

@@ -598,6 +598,27 @@ def test_a_question_that_matches_the_exercise_itself_gets_it_back_too(wire, monk
     assert llm.prompts == [] and "running total" not in out["answer"]
 
 
+def test_a_question_merely_near_an_exercise_is_answered_from_its_notes(wire, monkeypatch):
+    """The closest note is part of an exercise but not close (cosine below EXERCISE_MATCH: "What does the @
+    operator do?" got the lists lesson's `counts * 2` exercise at 0.48): no exercise is given back, and the
+    question is answered from the notes as it would be without exercises, in either mode."""
+    from graph.graph import EXERCISE_MATCH
+
+    monkeypatch.setenv("ANSWER_STYLE", "extractive")
+    exercise, solution = _exercise_notes(exercise_score=EXERCISE_MATCH - 0.1)
+    solution.cosine = EXERCISE_MATCH - 0.05
+    for hints_first in ("true", "false"):
+        monkeypatch.setenv("HINTS_FIRST", hints_first)
+        wire([], [[solution, exercise]])
+        out = graph.invoke({"question": SUM_QUESTION})
+        assert out["grounded"] and out["held_back"] == "", out
+        assert not out["answer"].startswith((prompts.EXERCISE_INTRO, prompts.SOLUTION_INTRO)), out["answer"]
+    solution.cosine = EXERCISE_MATCH  # at the bar: the exercise comes back
+    monkeypatch.setenv("HINTS_FIRST", "true")
+    wire([], [[solution, exercise]])
+    assert graph.invoke({"question": SUM_QUESTION})["held_back"] == "Summing a list"
+
+
 @pytest.mark.parametrize("order", ["lesson first", "solution first"])
 def test_a_question_other_material_answers_more_closely_is_answered_as_without_exercises(wire, monkeypatch, order):
     """The note closest in meaning is the lesson (cosine 0.95; the solution 0.9), whichever the fused ranking puts
