@@ -18,9 +18,14 @@ from core.text import Segment, exact_tokens, finished, segments, strip_citations
 # 0.85 / 0.7 → 0.75 / 0.6 took answers stating every key fact (of those whose notes held them, the honesty
 # bench's notes replayed) from 64 to 69 of 94 on dev and 27 to 29 of 44 on test, for 1.91 → 2.28 quotes an
 # answer on dev. A learned mix of cheap features (position, neighbours, kind, novelty) ranked no better under
-# cross-validation (top-1 51–54 of 86 vs 54), and the model as a scorer (log P(question | sentence)) took 4.9 s
-# per candidate on this CPU (README, "answers that answer").
-MAX_QUOTES = 3
+# cross-validation (top-1 51–54 of 86 vs 54). The model as a scorer (UPR: SmolLM2's mean log P(question |
+# sentence), z-scored over the best 8 and added) put a labelled sentence first more often (P@1 46 → 57 of 109 on
+# dev) but stated fewer key facts (65 → 56: the others fell below the bar) and cost 0.18 s per candidate in
+# process on an AVX-512 CPU, ≈ 1.4 s an answer (README, "answers that answer"). A fourth quote (3 → 4, the same
+# bars) took the dev split's answers stating every key fact from 65 to 71 of 109 (bench.quote_replay on one run's
+# notes), none lost, for 2.37 → 2.66 quotes an answer: "the usual causes of a NameError" are three sentences, and
+# a restatement of the first often takes a place.
+MAX_QUOTES = 4
 QUOTE_RELATIVE = 0.75
 MIN_QUOTE_CHARS = 25
 MAX_SEAM_CHARS = 2000  # longest overlap looked for where two neighbouring chunks meet (CHUNK_OVERLAP is 50)
