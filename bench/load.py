@@ -19,7 +19,9 @@ follow-up in its own conversation (the second turn is timed) or a generated answ
 through LangServe's /mentor/invoke. It reports answers per minute, p50/p95 per kind and errors for each
 ANSWERS_AT_ONCE in turn, against one LLM server (LLM_PARALLEL slots) and one ingested database, in the same run.
 The server starts at nice 0; a phase written `N@nice` first renices it to LLM_NICE (list those phases last:
-lowering a niceness again needs root).
+lowering a niceness again needs root). `N@nocache` (or `N@nice@nocache`) restarts the model server with
+`--no-cache-prompt`, so no slot reuses the prefix it read for an earlier request: the same load without llama.cpp's
+prompt cache, e.g. `--mixed 16@nice,16@nice@nocache`.
 
 --replicas starts PostgreSQL and a Milvus server (as tests/integration/test_replicas.py does), then each
 count of API processes in turn against them and the one LLM server; clients are spread over the replicas.
@@ -235,11 +237,16 @@ def mixed(api_url: str, clients: int, duration: float) -> dict:
 
 
 def compare_at_once(phases: list[str], clients: int, duration: float) -> dict:
-    """The same mixed load against one API process per phase (`N` or `N@nice`: ANSWERS_AT_ONCE, and whether the
-    model server runs at LLM_NICE) in turn: one LLM server, one database."""
+    """The same mixed load against one API process per phase (`N`, `N@nice`, `N@nocache` or `N@nice@nocache`:
+    ANSWERS_AT_ONCE, whether the model server runs at LLM_NICE, and whether it reuses the prompt prefix a slot
+    already read: `--no-cache-prompt` restarts it without) in turn: one database, one LLM server at a time."""
     from core.settings import PROJECT_ROOT, get_settings
     from harness.servers import ApiServer, Deployment, LLMServer
 
+    for phase in phases:
+        n, *marks = phase.split("@")
+        if not n.isdigit() or not set(marks) <= {"nice", "nocache"}:
+            raise SystemExit(f"--mixed: {phase!r} is not N, N@nice, N@nocache or N@nice@nocache")
     course = PROJECT_ROOT / "course_materials"
     root = Path(tempfile.mkdtemp(prefix="mentor-mixed-"))
     llm = LLMServer(root / "llm.log", options={"llm_nice": 0})
@@ -252,18 +259,25 @@ def compare_at_once(phases: list[str], clients: int, duration: float) -> dict:
         if result.returncode != 0:
             raise SystemExit(f"ingest failed: {result.stderr[-2000:]}")
         for phase in phases:
-            n = int(phase.split("@")[0])
-            nice = get_settings().llm_nice if phase.endswith("@nice") else 0
+            n, *marks = phase.split("@")
+            nice = get_settings().llm_nice if "nice" in marks else 0
+            no_cache = ["--no-cache-prompt"] if "nocache" in marks else []
+            if no_cache != llm.extra_args:  # the same port, so the API's LLM_BASE_URL stays right
+                llm.stop()
+                llm = LLMServer(root / "llm.log", port=llm.port, options={"llm_nice": 0}, extra_args=no_cache)
+                llm.start()
             os.setpriority(os.PRIO_PROCESS, llm.proc.pid, nice)  # type: ignore[union-attr]
             api = ApiServer.on_free_port(Deployment(root, dict(deployment.env)), root / f"api-{phase}.log")
-            api.extra_env = {"ANSWERS_AT_ONCE": str(n)}
+            api.extra_env = {"ANSWERS_AT_ONCE": n}
             try:
                 api.start()
                 for style in ("extractive", "generative"):  # warm: the first answer of each kind loads its parts
                     warm = {"input": {"question": QUESTIONS[0]}, "config": {"configurable": {"answer_style": style}}}
                     httpx.post(f"{api.url}/mentor/invoke", json=warm, timeout=TIMEOUT)
-                print(f"{phase} (model server at nice {nice}): {clients} clients, {duration:.0f}s ...", flush=True)
-                results[phase] = {**mixed(api.url, clients, duration), "llm_nice": nice}
+                cache = "off" if no_cache else "on"
+                print(f"{phase} (model server at nice {nice}, prompt cache {cache}): {clients} clients, "
+                      f"{duration:.0f}s ...", flush=True)  # fmt: skip
+                results[phase] = {**mixed(api.url, clients, duration), "llm_nice": nice, "prompt_cache": cache}
                 print(mixed_line(phase, results[phase], results[phases[0]]), flush=True)
             finally:
                 api.stop()
