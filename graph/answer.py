@@ -277,12 +277,15 @@ def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) ->
         if not chosen or score >= QUOTE_RELATIVE * best or (adds and score >= PART_RELATIVE * best):
             chosen.append(i)
             covered |= held_terms[i]
-    # The note with the best quote first; a note's own sentences in their order.
+    # The best sentence first (it answers); then the others, the note with the best of them first, a note's own
+    # sentences in their order. Best first put a labelled answer sentence first in 52 dev answers of 109, not 47
+    # (bench.quote_replay), with the same key facts stated.
     rank = {i: score for score, i in scored}
     lead: dict[int, float] = {}
     for i in sorted(chosen, key=lambda i: -rank[i]):  # best first: a note's first entry is its best quote
         lead.setdefault(units[i][0], -rank[i])
-    chosen.sort(key=lambda i: (lead[units[i][0]], i))
+    top = chosen[0]  # chosen in score order: the best
+    chosen = [top] + sorted(chosen[1:], key=lambda i: (lead[units[i][0]], i))
     picked: list[int] = []
     for i in chosen:
         picked.append(i)
