@@ -96,8 +96,15 @@ ANNOUNCES = re.compile(
 
 
 def quotes(answer: str) -> list[str]:
-    """The quoted note sentences of an extractive answer, in order, without their citations."""
-    return [re.sub(r"\s*\[\d{1,2}\]", "", line[1:]).strip() for line in answer.splitlines() if line.startswith(">")]
+    """The quoted note sentences of an extractive answer, in order, without their citations; a line of a fenced
+    code block is code even when it starts with ">" (a `>>> 5 / 2` prompt was counted as a quoted heading)."""
+    out, fenced = [], False
+    for line in answer.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif line.startswith(">") and not fenced:
+            out.append(re.sub(r"\s*\[\d{1,2}\]", "", line[1:]).strip())
+    return out
 
 
 def bad_quote(text: str) -> str | None:
