@@ -19,12 +19,11 @@ import argparse
 import json
 import os
 import pickle
-import statistics
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench.honesty import KINDS, _labelled, _plain, questions, quotes, states  # noqa: E402
+from bench.honesty import KINDS, _fact_figures, questions, quotes, states  # noqa: E402
 
 
 def main() -> None:
@@ -57,51 +56,29 @@ def main() -> None:
 
     wanted = set(args.kinds.split(","))
     by_id = {q["id"]: q for q in questions(data.get("split", "dev"), False, None)}
-    counted = stated = held = stated_held = same = 0
-    ranks: list[float] = []
+    replayed: list[dict] = []
+    same = 0
     for row in rows:
         q = by_id.get(row["id"])
         if q is None or q["kind"] not in wanted or not q.get("key_facts"):
             continue
-        replayable = row.get("grounded") and row.get("answer", "").startswith(prompts.EXTRACTIVE_INTRO)
-        notes = [s["text"] for s in row.get("sources", [])]
-        answer = ""
-        if replayable:
-            index = NoteIndex(notes, cached, stats)
+        answer = row.get("answer", "")  # an exercise, a generative answer or a refusal: as the run gave it
+        if row.get("grounded") and answer.startswith(prompts.EXTRACTIVE_INTRO):
+            index = NoteIndex([s["text"] for s in row["sources"]], cached, stats)
             answer = extractive(q.get("question") or q["turns"][-1], index, stats, prompts.EXTRACTIVE_INTRO).text
             same += quotes(answer) == quotes(row["answer"])
-        elif row.get("grounded"):
-            answer = row["answer"]  # an exercise or a generative answer: as the run gave it
-        counted += 1
-        says = all(states(answer, f) for f in q["key_facts"])
-        has = all(states("\n".join(notes), f) for f in q["key_facts"])
-        stated += says
-        held += has
-        stated_held += says and has
-        sentences = [_plain(s["text"]) for f in q["key_facts"] for s in f.get("sentences", [])]
-        rank = next((k for k, t in enumerate(quotes(answer), start=1) if _labelled(t, sentences)), None)
-        ranks.append(1 / rank if rank else 0.0)
-        if args.show and has and not says:
+        replayed.append({**row, "answer": answer})
+        notes = "\n".join(s["text"] for s in row.get("sources", []))
+        missed = not row.get("grounded") or not all(states(answer, f) for f in q["key_facts"])
+        if args.show and missed and all(states(notes, f) for f in q["key_facts"]):
             print(f"\n### {row['id']} {q.get('question') or q['turns']}")
             for f in q["key_facts"]:
                 print(f"  {'ok ' if states(answer, f) else 'MISS'} {f['fact']}")
             for t in quotes(answer):
                 print(f"  > {t[:220]}")
     cache_file.write_bytes(pickle.dumps(cache))
-    print(
-        json.dumps(
-            {
-                "answers": counted,
-                "replayed_as_run": same,
-                "stating_every_key_fact_pct": round(100 * stated / counted, 1) if counted else None,
-                "stating_them_when_notes_held_them_pct": round(100 * stated_held / held, 1) if held else None,
-                "notes_held": held,
-                "answer_sentence_p_at_1": round(sum(r == 1.0 for r in ranks) / len(ranks), 3) if ranks else None,
-                "answer_sentence_mrr": round(statistics.mean(ranks), 3) if ranks else None,
-            },
-            indent=1,
-        )
-    )
+    figures = {"answers": len(replayed), "replayed_as_run": same, **_fact_figures(by_id, replayed)}
+    print(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":
