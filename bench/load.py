@@ -243,8 +243,8 @@ def compare_at_once(phases: list[str], clients: int, duration: float) -> dict:
     from core.settings import PROJECT_ROOT, get_settings
     from harness.servers import ApiServer, Deployment, LLMServer
 
-    for phase in phases:
-        n, *marks = phase.split("@")
+    parsed = [(phase, phase.split("@")) for phase in phases]  # "16@nice@nocache" → ["16", "nice", "nocache"]
+    for phase, (n, *marks) in parsed:
         if not n.isdigit() or not set(marks) <= {"nice", "nocache"}:
             raise SystemExit(f"--mixed: {phase!r} is not N, N@nice, N@nocache or N@nice@nocache")
     course = PROJECT_ROOT / "course_materials"
@@ -258,8 +258,7 @@ def compare_at_once(phases: list[str], clients: int, duration: float) -> dict:
         result = deployment.run_cli("--directory", str(course), "--quiet")
         if result.returncode != 0:
             raise SystemExit(f"ingest failed: {result.stderr[-2000:]}")
-        for phase in phases:
-            n, *marks = phase.split("@")
+        for phase, (n, *marks) in parsed:
             nice = get_settings().llm_nice if "nice" in marks else 0
             no_cache = ["--no-cache-prompt"] if "nocache" in marks else []
             if no_cache != llm.extra_args:  # the same port, so the API's LLM_BASE_URL stays right
