@@ -65,7 +65,11 @@ def main() -> None:
         answer = row.get("answer", "")  # an exercise, a generative answer or a refusal: as the run gave it
         if row.get("grounded") and answer.startswith(prompts.EXTRACTIVE_INTRO):
             index = NoteIndex([s["text"] for s in row["sources"]], cached, stats)
-            answer = extractive(q.get("question") or q["turns"][-1], index, stats, prompts.EXTRACTIVE_INTRO).text
+            asked = q.get("question") or q["turns"][-1]
+            # A follow-up read with its earlier turn in code is quoted for the two, its own words in focus.
+            read = row.get("query", "")
+            focus = asked if read != asked and read.startswith(asked.strip()) else None
+            answer = extractive(focus and read or asked, index, stats, prompts.EXTRACTIVE_INTRO, focus=focus).text
             same += quotes(answer) == quotes(row["answer"])
         replayed.append({**row, "answer": answer})
         notes = "\n".join(s["text"] for s in row.get("sources", []))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from core.answer import Style, Verified
 from core.evidence import Check, NoteIndex, TermStats, Thresholds, coverage
-from core.text import Segment, exact_tokens, finished, segments, strip_citations
+from core.text import Segment, exact_tokens, finished, segments, strip_citations, terms
 
 # Extractive answers quote at most this many note sentences; a sentence must be nearly as relevant as the best
 # one to join it (its score ≥ QUOTE_RELATIVE × the best one's). The sentence that answers often shares fewer of
@@ -32,6 +32,9 @@ MAX_SEAM_CHARS = 2000  # longest overlap looked for where two neighbouring chunk
 MAX_LIST_QUOTES = 6  # a quoted "…the rules are:" brings at most this many sentences of the list that follows
 PART_RELATIVE = 0.6  # a sentence this good (× the best) joins when it holds a question term the others lack
 KIND_BONUS = 0.1  # for a sentence that reads as the kind of answer the question asks for
+FOCUS_WEIGHT = 0.5  # for a follow-up's own terms held (× their share), over the whole question read with its turn
+MIN_SHORT_FORM = 4  # "dict" stands for "dictionary", "init" for "initialize"; "in" for nothing
+_OPERATOR = re.compile(r"(?<![^\s(\[])([-+*/%@<>=!&|^~]{1,3})(?=[\s?.!,;)\]]|$)")  # "And what about //?"
 _LIST_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s")
 _NUMBERED = re.compile(r"^\s*\d+[.)]\s")  # a short one unpunctuated is a section title; steps come with their lead-in
 _UNDERLINED = re.compile(r"\s(-{4,}|={4,})\s*$")  # a plain-text title: "1. OPENING A FILE WITH open() -------"
@@ -232,7 +235,35 @@ def _asks_for(question: str) -> re.Pattern[str] | None:
     return None
 
 
-def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) -> CheckedAnswer:
+def _focus_terms(focus: str, stats: TermStats) -> list[str]:
+    """What a follow-up asks in its own words: its terms, code names and operators (`//`, `%`), without the
+    earlier turn's terms it was read with ("And how is that different from a set? tuple list")."""
+    own = [*terms(focus, stats.language), *sorted(exact_tokens(focus)), *_OPERATOR.findall(focus)]
+    return list(dict.fromkeys(own))
+
+
+def _focus_share(text: str, focus: list[str], stats: TermStats) -> float:
+    """The idf-weighted share of a follow-up's own terms a sentence holds (operators literally)."""
+    if not focus:
+        return 0.0
+    lower = text.lower()
+    words = set(terms(text, stats.language))
+    weights = {t: stats.idf(t) if t.isalnum() else max(stats.idf(t), 1.0) for t in focus}
+    held = sum(w for t, w in weights.items() if (_holds(words, t) if t.isalnum() else t in lower))
+    return held / (sum(weights.values()) or 1.0)
+
+
+def _holds(words: set[str], term: str) -> bool:
+    """The term, or its short form or long form: "dict" for "dictionary" ("a *dict comprehension*")."""
+    return term in words or any(
+        len(w) >= MIN_SHORT_FORM and (term.startswith(w) or w.startswith(term) and len(term) >= MIN_SHORT_FORM)
+        for w in words
+    )
+
+
+def extractive(
+    question: str, index: NoteIndex, stats: TermStats, intro: str, focus: str | None = None
+) -> CheckedAnswer:
     """The notes' own most relevant sentences, verbatim, each with its citation: no model, nothing invented.
 
     A sentence's relevance is its cosine to the question plus half the share of the question's terms it holds,
@@ -241,13 +272,17 @@ def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) ->
     quoted (a salsa recipe question was answered with "you must make a copy of the value" from the list lesson's
     salsa example), nor is a unit that is no answer (`not_an_answer`). After the best sentence, one nearly as
     good joins it, and so does a fairly good one that holds a part of the question the others lack ("break *and*
-    continue"). A sentence that introduces code ("For example:") brings the code block that follows it."""
+    continue"). A sentence that introduces code ("For example:") brings the code block that follows it.
+
+    `focus`: a follow-up's own words, when `question` is it read with the earlier turn: what it adds is what is
+    asked, so a sentence holding it gains FOCUS_WEIGHT × its share of those terms."""
     units = index.units
     if not units:
         return CheckedAnswer("", "extractive")
     similarity = index.similarities([question])[0]
-    asked = exact_tokens(question)  # numbers and code the question names: `is`, `==`, 10 / 2
-    kind = _asks_for(question)
+    asked = exact_tokens(question) | set(_OPERATOR.findall(question))  # numbers, code, operators: `is`, 10 / 2, //
+    kind = _asks_for(focus or question)
+    wanted = _focus_terms(focus, stats) if focus else []
     scored: list[tuple[float, int]] = []
     held_terms: dict[int, set[str]] = {}
     for i, (_, seg) in enumerate(units):
@@ -257,7 +292,8 @@ def extractive(question: str, index: NoteIndex, stats: TermStats, intro: str) ->
         if held.score == 0.0 and not any(x in seg.text.lower() for x in asked):
             continue  # shares not one of the question's terms or names: close in meaning, perhaps, but no answer
         bonus = KIND_BONUS if kind is not None and kind.search(strip_citations(seg.text)) else 0.0
-        scored.append((float(similarity[i]) + 0.5 * held.score + bonus, i))
+        gain = FOCUS_WEIGHT * _focus_share(seg.text, wanted, stats) if wanted else 0.0
+        scored.append((float(similarity[i]) + 0.5 * held.score + bonus + gain, i))
         held_terms[i] = set(held.covered)
     if not scored:
         return CheckedAnswer("", "extractive")  # nothing quotable answers it: the caller refuses

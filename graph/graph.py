@@ -37,7 +37,7 @@ from core.evidence import NoteIndex, TermStats, coverage
 from core.retrieval import Hit
 from core.settings import RetrievalMode, get_settings
 from core.slots import SlotLimited
-from core.text import stems, terms
+from core.text import exact_tokens, stems, terms
 from graph import prompts
 from graph.answer import MAX_SOLUTION_UNITS, CheckedAnswer, DraftChecker, extractive, statement, widen
 from graph.configuration import Configuration, Deployment
@@ -247,7 +247,11 @@ class CourseNodes:
         question = state["question"]
         earlier = _earlier_question(state["messages"])
         own, before = terms(question, language), terms(earlier, language)
-        built = " ".join([question.strip(), *[t for t in dict.fromkeys(before) if t not in own]]).strip()
+        # The earlier question's code names too: "dict.get()" leaves only "dict" among its terms ("get" is a
+        # stop word), and "And what if I give it a second argument?" was then read as being about dicts.
+        said = question.lower()
+        names = [x for x in sorted(exact_tokens(earlier)) if not x.isdigit() and x not in said and x not in before]
+        built = " ".join([question.strip(), *[t for t in dict.fromkeys(before) if t not in own], *names]).strip()
         if cfg.answer_style == "extractive":
             return {"query": built, "standalone": built}
         history = trim_messages(
@@ -456,7 +460,8 @@ class CourseNodes:
         if index is None or any(w["text"] != n["text"] for w, n in zip(wide, notes, strict=True)):
             index = self._note_index(wide)
         question = _evidence_question(state, index.stats.language)
-        return wide, extractive(question, index, index.stats, prompts.EXTRACTIVE_INTRO)
+        focus = state["question"] if question != state["question"] else None  # a follow-up read with its turn
+        return wide, extractive(question, index, index.stats, prompts.EXTRACTIVE_INTRO, focus=focus)
 
     def _note_index(self, notes: list[Candidate]) -> NoteIndex:
         vectors = factories.sentence_vectors(factories.get_embeddings())

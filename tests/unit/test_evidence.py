@@ -159,6 +159,38 @@ def test_the_note_with_the_best_quote_comes_first(stats):
     assert "[1]" in quoted and quoted.index("[2]") < quoted.index("[1]")
 
 
+def test_a_follow_up_is_answered_for_what_it_adds_to_the_conversation(stats):
+    """ "And how is that different from a set?" after tuples and lists is read with their terms; without its own
+    words in focus, the notes' many tuple and list sentences outscored the one about sets (dev follow-ups)."""
+    from graph.answer import extractive
+
+    notes = [
+        "A tuple is like a list, but a tuple is immutable. Tuples and lists keep their order.",
+        "A set holds each item once; a set has no order.",
+        "A dict comprehension builds a mapping. Sometimes you build a list from two lists.",
+        "Integer division uses // and the remainder uses %. The + operator adds numbers.",
+    ]
+    index = NoteIndex(notes, bag, stats)
+    read = "And how is that different from a set? tuple list"
+    plain = extractive(read, index, stats, "Notes say:").text
+    focused = extractive(read, index, stats, "Notes say:", focus="And how is that different from a set?").text
+    assert focused.splitlines()[2].endswith("[2].") and not plain.splitlines()[2].endswith("[2].")
+    # "dict" is the notes' short form of the student's "dictionary"; an operator is a term of its own
+    dictionary = extractive(
+        "Can I build a dictionary the same way? list",
+        index,
+        stats,
+        "N:",
+        focus="Can I build a dictionary the same way?",
+    ).text
+    assert dictionary.splitlines()[2].startswith("> A dict comprehension")
+    floor = extractive("And what about //? operator", index, stats, "N:", focus="And what about //?").text
+    assert (
+        "uses // and" in floor
+        and "uses // and" not in extractive("And what about //? operator", index, stats, "N:").text
+    )
+
+
 def test_a_code_block_alone_is_never_a_grounded_answer(stats):
     from graph.answer import DraftChecker
 
