@@ -20,7 +20,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.answer import Support
-from core.text import Segment, exact_tokens, lemma, negated, segments, stems, strip_citations, terms, words
+from core.text import (
+    Segment,
+    exact_tokens,
+    holds_operator,
+    lemma,
+    negated,
+    operators,
+    segments,
+    stems,
+    strip_citations,
+    terms,
+    words,
+)
 
 Embed = Callable[[list[str]], list[list[float]]]
 
@@ -99,14 +111,17 @@ def coverage(question: str, note: str, stats: TermStats, leave_out: Iterable[str
     """Share of the question's salient terms found in the note, each weighted by its rarity (idf).
 
     "capital" + "france" against a `capitalize()` cell covers little; "enumerate" + "loop" against the loop
-    lesson covers all. Question words ("what", "explain") weigh nothing whatever the subject. `leave_out`:
+    lesson covers all. Question words ("what", "explain") weigh nothing whatever the subject; an operator the
+    question names on its own ("x += 1", "//") is a term, held by a note where it stands alone. `leave_out`:
     terms not to count at all (a word no chunk uses, judged apart)."""
     skip = set(leave_out)
     wanted = [t for t in dict.fromkeys(terms(question, stats.language)) if t not in skip]
-    if not wanted:
+    named = operators(question)  # "What does x += 1 do?": the operator is what is asked about
+    if not wanted and not named:
         return Coverage(0.0, [], [])
     note_terms = set(terms(note, stats.language))
-    return weighted_coverage(wanted, note_terms, set(stems(note_terms, stats.language)), stats)
+    have = note_terms | {op for op in named if holds_operator(note, op)}
+    return weighted_coverage(wanted + named, have, set(stems(note_terms, stats.language)), stats)
 
 
 def weighted_coverage(wanted: Sequence[str], have: set[str], have_stems: set[str], stats: TermStats) -> Coverage:

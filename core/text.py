@@ -264,6 +264,23 @@ def finished(segment: Segment) -> bool:
     return body.endswith((".", "!", "?", ":", ";"))
 
 
+# An operator the student names on its own ("What does x += 1 do?", "And what about //?"): no word says it, so it
+# is a term of the question; a note holds it standing alone, not inside a longer one ("**" is not "*").
+_OPERATOR = re.compile(r"(?<![^\s(\[`'\"])([-+*/%@<>=!&|^~]{1,3})(?=[\s?.!,;:)\]`'\"]|$)")
+_OPERATOR_CHARS = "-+*/%@<>=!&|^~"
+
+
+def operators(text: str) -> list[str]:
+    """The operators a question names standing alone, in order: `//`, `%`, `+=`, `&`."""
+    return list(dict.fromkeys(_OPERATOR.findall(text)))
+
+
+def holds_operator(text: str, operator: str) -> bool:
+    """The operator occurs in the text on its own (`x += 1`, `17 // 5`), not as part of a longer one."""
+    chars = re.escape(_OPERATOR_CHARS)
+    return re.search(rf"(?<![{chars}]){re.escape(operator)}(?![{chars}])", text) is not None
+
+
 def exact_tokens(sentence: str) -> set[str]:
     """Numbers, and names in code (identifiers, `spans`), that a supported sentence must take from a note."""
     body = strip_citations(sentence)

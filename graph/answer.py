@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from core.answer import Style, Verified
 from core.evidence import Check, NoteIndex, TermStats, Thresholds, coverage
-from core.text import Segment, exact_tokens, finished, segments, strip_citations, terms
+from core.text import Segment, exact_tokens, finished, holds_operator, operators, segments, strip_citations, terms
 
 # Extractive answers quote at most this many note sentences; a sentence must be nearly as relevant as the best
 # one to join it (its score ≥ QUOTE_RELATIVE × the best one's). The sentence that answers often shares fewer of
@@ -34,7 +34,6 @@ PART_RELATIVE = 0.6  # a sentence this good (× the best) joins when it holds a 
 KIND_BONUS = 0.1  # for a sentence that reads as the kind of answer the question asks for
 FOCUS_WEIGHT = 0.5  # for a follow-up's own terms held (× their share), over the whole question read with its turn
 MIN_SHORT_FORM = 4  # "dict" stands for "dictionary", "init" for "initialize"; "in" for nothing
-_OPERATOR = re.compile(r"(?<![^\s(\[])([-+*/%@<>=!&|^~]{1,3})(?=[\s?.!,;)\]]|$)")  # "And what about //?"
 _LIST_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s")
 _NUMBERED = re.compile(r"^\s*\d+[.)]\s")  # a short one unpunctuated is a section title; steps come with their lead-in
 _UNDERLINED = re.compile(r"\s(-{4,}|={4,})\s*$")  # a plain-text title: "1. OPENING A FILE WITH open() -------"
@@ -238,7 +237,7 @@ def _asks_for(question: str) -> re.Pattern[str] | None:
 def _focus_terms(focus: str, stats: TermStats) -> list[str]:
     """What a follow-up asks in its own words: its terms, code names and operators (`//`, `%`), without the
     earlier turn's terms it was read with ("And how is that different from a set? tuple list")."""
-    own = [*terms(focus, stats.language), *sorted(exact_tokens(focus)), *_OPERATOR.findall(focus)]
+    own = [*terms(focus, stats.language), *sorted(exact_tokens(focus)), *operators(focus)]
     return list(dict.fromkeys(own))
 
 
@@ -249,7 +248,7 @@ def _focus_share(text: str, focus: list[str], stats: TermStats) -> float:
     lower = text.lower()
     words = set(terms(text, stats.language))
     weights = {t: stats.idf(t) if t.isalnum() else max(stats.idf(t), 1.0) for t in focus}
-    held = sum(w for t, w in weights.items() if (_holds(words, t) if t.isalnum() else t in lower))
+    held = sum(w for t, w in weights.items() if (_holds(words, t) if t.isalnum() else holds_operator(lower, t)))
     return held / (sum(weights.values()) or 1.0)
 
 
@@ -280,7 +279,7 @@ def extractive(
     if not units:
         return CheckedAnswer("", "extractive")
     similarity = index.similarities([question])[0]
-    asked = exact_tokens(question) | set(_OPERATOR.findall(question))  # numbers, code, operators: `is`, 10 / 2, //
+    asked = exact_tokens(question)  # numbers and code the question names: `is`, `==`, 10 / 2 (operators are terms)
     kind = _asks_for(focus or question)
     wanted = _focus_terms(focus, stats) if focus else []
     scored: list[tuple[float, int]] = []
@@ -288,8 +287,11 @@ def extractive(
     for i, (_, seg) in enumerate(units):
         if not_an_answer(units, i):
             continue
-        held = coverage(question, seg.text, stats)
-        if held.score == 0.0 and not any(x in seg.text.lower() for x in asked):
+        said = seg.text  # a lead-in is read with what it brings: "…in-place operators that work like this:" + `x += 1`
+        if strip_citations(seg.text).endswith(":"):
+            said += "\n" + "\n".join(units[j][1].text for j in _introduced(units, i))
+        held = coverage(question, said, stats)
+        if held.score == 0.0 and not any(x in said.lower() for x in asked):
             continue  # shares not one of the question's terms or names: close in meaning, perhaps, but no answer
         bonus = KIND_BONUS if kind is not None and kind.search(strip_citations(seg.text)) else 0.0
         gain = FOCUS_WEIGHT * _focus_share(seg.text, wanted, stats) if wanted else 0.0
