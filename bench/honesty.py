@@ -111,7 +111,10 @@ def bad_quote(text: str) -> str | None:
     """Why a quoted unit is not an answer (a question, a heading, an announcement, cut inside code), or None."""
     if text.rstrip().endswith("?"):
         return "question"
-    if text.lstrip().startswith("#") or (len(text.split()) <= 8 and not re.search(r"[.!:;)]$", text.strip())):
+    defines = re.match(r"^\S+\s{2,}[A-Za-z]", text.strip())  # an option list's `f.readline()    returns the next line`
+    if text.lstrip().startswith("#") or (
+        len(text.split()) <= 8 and not re.search(r"[.!:;)]$", text.strip()) and not defines
+    ):
         return "heading"
     if ANNOUNCES.match(text.strip()) and text.rstrip().endswith(":"):
         return "announcement"

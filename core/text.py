@@ -199,16 +199,29 @@ def _sentences(paragraph: str, language: str) -> list[str]:
     return [_HIDDEN.sub(lambda m: spans[int(m.group(1))], part) for part in parts]
 
 
+# A line that defines a term: a glossary's "tuple:  An immutable sequence…" (up to four words and a colon), or an
+# option list's `"x"   exclusive create. Raises FileExistsError…` / `f.readline()    returns the next line` (one
+# token); two spaces or more before a definition that starts with a word. Split into sentences, `"x" exclusive
+# create.` and "Raises FileExistsError if the file already exists." each lost what the other says.
+_DEFINITION = re.compile(
+    r"^\s*(?:[A-Za-z][\w'()-]*(?: [\w'()-]+){0,3}:|[^\s|>.#=*+-][^\s,;=]*[^\s,;=:])\s{2,}(?=[A-Za-z\"'`(])(?!Traceback)"
+)
+
+
 def segments(text: str, language: str = "english") -> list[Segment]:
-    """Split Markdown into sentences (pysbd, per paragraph or list item) and whole fenced code blocks."""
+    """Split Markdown into sentences (pysbd, per paragraph or list item) and whole fenced code blocks; a term and
+    its definition (a glossary entry, an option list's line, with the lines it wraps onto) stay one unit."""
     out: list[Segment] = []
     prose: list[str] = []
     fence: list[str] | None = None
+    defines = False
 
     def flush() -> None:
         paragraph = " ".join(line.strip() for line in prose).strip()
         prose.clear()
-        if paragraph:
+        if paragraph and defines:
+            out.append(Segment(paragraph, block=True))
+        elif paragraph:
             parts = [s.strip() for s in _sentences(paragraph, language) if s.strip()]
             out.extend(Segment(part, block=i == 0) for i, part in enumerate(parts))
 
@@ -221,12 +234,17 @@ def segments(text: str, language: str = "english") -> list[Segment]:
         elif _FENCE.match(line.strip()):
             flush()
             fence = [line]
-        elif not line.strip() or _BLOCK_START.match(line):
+        elif not line.strip() or _BLOCK_START.match(line) or _DEFINITION.match(line):
             flush()
+            defines = bool(_DEFINITION.match(line)) and not _BLOCK_START.match(line)
             if line.strip():
                 prose.append(line)
             if _HEADING.match(line):  # a heading is one line: the next line starts a paragraph of its own
                 flush()
+        elif defines and prose[-1].rstrip().endswith((".", "!", "?", ":")):
+            flush()  # a definition wraps onto lines that continue its sentence; a new sentence is prose again
+            defines = False
+            prose.append(line)
         else:
             prose.append(line)
     flush()

@@ -40,6 +40,29 @@ def test_segments_keep_code_blocks_whole_and_citations_with_their_sentence():
     assert parts[3].code and parts[3].block and parts[4].block and not parts[1].block
 
 
+def test_a_term_and_its_definition_are_one_unit():
+    """An option list's line and a glossary entry (wrapped over lines, as a PDF gives it) are not cut into
+    sentences: "Raises FileExistsError if the file already exists." alone never said which mode."""
+    notes = (
+        "The most common modes are:\n\n"
+        '    "w"   write. Creates the file, or EMPTIES it first if it already exists.\n'
+        '    "x"   exclusive create. Raises FileExistsError if the file already exists.\n\n'
+        "global variable:   A variable defined outside a function. Global variables can be accessed from any\n"
+        "function.\n"
+        "Lists are ordered. Tuples are not mutable.\n"
+        "print(total)  # 5050"
+    )
+    assert [s.text for s in segments(notes)] == [
+        "The most common modes are:",
+        '"w"   write. Creates the file, or EMPTIES it first if it already exists.',
+        '"x"   exclusive create. Raises FileExistsError if the file already exists.',
+        "global variable:   A variable defined outside a function. Global variables can be accessed from any function.",
+        "Lists are ordered.",
+        "Tuples are not mutable.",
+        "print(total)  # 5050",  # a comment's two spaces make no definition
+    ]
+
+
 def test_a_cut_off_sentence_is_not_finished():
     assert finished(Segment("A list is mutable [1].")) and finished(Segment("```\nx\n```", code=True))
     assert not finished(Segment("In this case, using `")) and not finished(Segment("It is **functional"))
