@@ -22,6 +22,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, Literal, Protocol
 
+import openai
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, RemoveMessage, trim_messages
 from langchain_core.messages.utils import count_tokens_approximately
@@ -499,10 +500,20 @@ def llm_veto(state: MentorState, config: RunnableConfig, relevant: list[int]) ->
 
 
 def rewrite_query(state: MentorState, config: RunnableConfig) -> dict[str, Any]:
-    """Ask the model for other search words; the evidence check still judges against the student's question."""
-    course = Configuration.from_runnable_config(config).deployment.course
+    """Ask the model for other search words; the evidence check still judges against the student's question.
+
+    A second chance, not a need: in the extractive style (which promises answers without the model) an unreachable
+    model server ends the rewrites, and the question is refused as nothing answered it, not failed with a 503."""
+    cfg = Configuration.from_runnable_config(config)
+    course = cfg.deployment.course
     prompt = prompts.REWRITE_PROMPT.format(course=course, question=state["question"], query=state["query"])
-    reply = _llm(config, max_tokens=48).invoke([HumanMessage(prompt)])
+    try:
+        reply = _llm(config, max_tokens=48).invoke([HumanMessage(prompt)])
+    except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+        if cfg.answer_style != "extractive":
+            raise
+        log.warning("query rewrite skipped, the model server is unavailable: %s", type(exc).__name__)
+        return {"rewrites": cfg.max_rewrites}
     lines = str(reply.content).strip().splitlines()
     new_query = lines[0].strip().strip('"') if lines else ""
     return {"query": new_query or state["question"], "rewrites": state.get("rewrites", 0) + 1}

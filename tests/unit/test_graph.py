@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx2
+import openai
 import pytest
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage
@@ -514,6 +516,26 @@ def test_an_extractive_follow_up_needs_no_llm_and_a_standalone_question_is_not_c
     alone = mentor.invoke({"question": "What does a set hold, and in which order?", **again})
     assert llm.prompts == [] and follow["grounded"] and alone["grounded"]
     assert "tuple" in store.calls[1]["query"] and store.calls[2]["query"] == "What does a set hold, and in which order?"
+
+
+class UnreachableChat(GenericFakeChatModel):
+    """A model server that is down: every call fails to connect."""
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any):
+        raise openai.APIConnectionError(request=httpx2.Request("POST", "http://llm"))  # openai 3 is built on httpx2
+
+
+def test_an_extractive_question_nothing_answers_is_refused_with_the_model_down(wire, monkeypatch):
+    """The extractive style needs no model: its optional rewrite must not turn an honest refusal into a 503."""
+    _, store = wire([], [[hit(1, 0.2, "Loops repeat a block of code.")]])
+    store.extra = ["Tuples are immutable sequences."]  # the question's words are the course's: no unknown term
+    monkeypatch.setattr(factories, "get_llm", lambda *a, **k: UnreachableChat(messages=iter([])))
+    config: Any = {"configurable": {"max_rewrites": 2, "answer_style": "extractive"}}
+    out = graph.invoke({"question": "Why are tuples immutable?"}, config)
+    assert not out["grounded"] and out["answer"] == prompts.NOT_COVERED and out["rewrites"] == 2
+    config["configurable"]["answer_style"] = "generative"  # where the model is needed anyway, its outage is reported
+    with pytest.raises(openai.APIConnectionError):
+        graph.invoke({"question": "Why are tuples immutable?"}, config)
 
 
 def test_a_question_that_points_back_is_read_with_the_earlier_turn_before_any_rewrite():
