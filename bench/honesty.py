@@ -13,6 +13,8 @@ this checkout with each --styles answer style. Reported per side, on the chosen 
   - in grounded answers: sentences supported by the cited notes (%), content words found in them (%), and
     answers holding one of the question's expected terms (%);
   - LLM calls and seconds per question.
+Key facts (bench/key_facts.json): answers stating them, for in-course questions, two-turn follow-ups and questions in
+everyday words; with `--kinds …,late` also for the in-course questions asked late in conversations (late_*).
 `--calibrate` also prints, from the dev split, how the answerability thresholds trade traps against in-course
 answers (features of the first retrieval; no LLM needed).
 
@@ -47,6 +49,10 @@ BASELINE = "115af38"  # main before evidence-based answerability and sentence ch
 
 
 KINDS = ("in_course", "off_course", "trap", "followup", "everyday")
+# Opt-in (--kinds …,late): the split's in-course questions asked as turns of conversations of LATE_TURNS, each after
+# the ones before it in the same thread; a question that stands on its own must be answered as when asked fresh.
+LATE_TURNS = 8
+ALL_KINDS = (*KINDS, "late")
 
 
 def questions(split: str, ci: bool, limit: int | None, path: Path = QUESTIONS, facts: Path = KEY_FACTS) -> list[dict]:
@@ -60,9 +66,21 @@ def questions(split: str, ci: bool, limit: int | None, path: Path = QUESTIONS, f
     extra += [{**e, "kind": "everyday"} for e in labels["everyday"]]
     chosen = [q for q in items if (split == "all" or q["split"] == split) and (q.get("ci") or not ci)]
     chosen += [q for q in extra if (split == "all" or q["split"] == split) and not ci]
+    chosen += _late([q for q in chosen if q["kind"] == "in_course" and q["key_facts"]])
     if limit:  # the first N of each kind, so a short run keeps the mix
-        chosen = [q for kind in KINDS for q in [x for x in chosen if x["kind"] == kind][:limit]]
+        chosen = [q for kind in ALL_KINDS for q in [x for x in chosen if x["kind"] == kind][:limit]]
     return chosen
+
+
+def _late(course: list[dict]) -> list[dict]:
+    """The in-course questions again, each asked after the (up to LATE_TURNS - 1) questions before it in its group."""
+    out = []
+    for start in range(0, len(course), LATE_TURNS):
+        group = course[start : start + LATE_TURNS]
+        for j, q in enumerate(group):
+            turns = [x["question"] for x in group[: j + 1]]
+            out.append({**q, "id": f"late-{q['id']}", "kind": "late", "turns": turns})
+    return out
 
 
 def _plain(text: str) -> str:
@@ -165,7 +183,7 @@ def score(rows: list[dict], items: list[dict], index_for) -> dict:  # type: igno
     by_id = {q["id"]: q for q in items}
     errors = [r for r in rows if "error" in r]
     rows = [r for r in rows if "error" not in r]
-    kinds: dict[str, list[dict]] = {kind: [] for kind in KINDS}
+    kinds: dict[str, list[dict]] = {kind: [] for kind in ALL_KINDS}
     sentences = supported = words = found = term_hits = 0
     grounded_course = 0
     for row in rows:
@@ -174,7 +192,7 @@ def score(rows: list[dict], items: list[dict], index_for) -> dict:  # type: igno
         if not row["grounded"]:
             continue
         cited = [s for s in row["sources"] if s["n"] in row["cited"]] or row["sources"]
-        if q["kind"] in ("followup", "everyday"):
+        if q["kind"] in ("followup", "everyday", "late"):
             continue  # their own figures (below); the honesty figures stay those of the question set
         if q["kind"] == "in_course":
             grounded_course += 1
@@ -199,7 +217,8 @@ def score(rows: list[dict], items: list[dict], index_for) -> dict:  # type: igno
     facts = _fact_figures(by_id, course)
     extra = {
         f"{kind}_{name}": value
-        for kind in ("followup", "everyday")
+        for kind in ("followup", "everyday", "late")
+        if kind != "late" or kinds[kind]
         for name, value in (
             ("grounded_pct", _pct(sum(r["grounded"] for r in kinds[kind]), len(kinds[kind]))),
             ("stating_every_key_fact_pct", _fact_figures(by_id, kinds[kind])["stating_every_key_fact_pct"]),
@@ -326,7 +345,11 @@ def main() -> None:
     parser.add_argument("--baseline", default=BASELINE, help="git revision for the 'before' side, or 'none'")
     parser.add_argument("--ci", action="store_true", help="only the questions marked for CI")
     parser.add_argument("--limit", type=int, help="the first N questions of each kind")
-    parser.add_argument("--kinds", default=",".join(KINDS), help="only these kinds of question (comma-separated)")
+    parser.add_argument(
+        "--kinds",
+        default=",".join(KINDS),
+        help=f"only these kinds of question (comma-separated, of {','.join(ALL_KINDS)})",
+    )
     parser.add_argument("--calibrate", action="store_true", help="threshold table from the dev split (no LLM)")
     parser.add_argument("--llm-url", help="an already running llama.cpp server (…/v1); default: start one")
     parser.add_argument("--work", type=Path, help="keep the collection in this folder (re-runs skip the ingest)")

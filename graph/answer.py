@@ -242,7 +242,7 @@ def _focus_terms(focus: str, stats: TermStats) -> list[str]:
 
 
 def _focus_share(text: str, focus: list[str], stats: TermStats) -> float:
-    """The idf-weighted share of a follow-up's own terms a sentence holds (operators literally)."""
+    """The idf-weighted share of a follow-up's own terms a sentence holds (code names and operators literally)."""
     if not focus:
         return 0.0
     lower = text.lower()

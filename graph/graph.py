@@ -46,6 +46,7 @@ from graph.state import Candidate, InputState, MentorState, OutputState
 from graph.utils import (
     GradeParseError,
     as_messages,
+    code_named,
     format_excerpts,
     format_history,
     grade_schema,
@@ -554,7 +555,8 @@ def route_question(state: MentorState) -> Literal["respond", "condense_question"
     earlier_turns = any(isinstance(m, AIMessage) for m in state.get("messages", []))
     if not earlier_turns:
         return "retrieve"
-    return "condense_question" if is_follow_up(state["question"], terms(state["question"])) else "retrieve"
+    question = state["question"]
+    return "condense_question" if is_follow_up(question, terms(question), code_named(question)) else "retrieve"
 
 
 def decide_after_grading(

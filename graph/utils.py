@@ -10,6 +10,7 @@ from typing import Any, Literal
 from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
 
 from core.sources import Source, make_source
+from core.text import exact_tokens, operators
 from graph.state import Candidate
 
 _GREETING = re.compile(
@@ -202,9 +203,27 @@ _POINTS_BACK = re.compile(
 )
 
 
-def is_follow_up(question: str, own_terms: Sequence[str]) -> bool:
-    """Whether the question needs the conversation to be understood (`own_terms`: its content terms)."""
-    if _CONTINUES.match(question) or len(own_terms) < 2:
+_WHY = re.compile(r"^\s*why\b", re.IGNORECASE)
+
+
+def code_named(question: str) -> int:
+    """How many code names and operators the question names (`dict.get()`, `+=`); numbers are not names."""
+    return len(operators(question)) + sum(not x.isdigit() for x in exact_tokens(question))
+
+
+def is_follow_up(question: str, own_terms: Sequence[str], named: int = 0) -> bool:
+    """Whether the question needs the conversation to be understood (`own_terms`: its content terms; `named`: the
+    code names and operators it names).
+
+    A "why" with three terms of its own asks its own question ("Why is it a bad idea to use an empty list as a
+    default argument value?"), and so does one that names code without pointing back ("What does x += 1 actually
+    do?"): read with the turns before them, in a conversation of the dev split's in-course questions, both were
+    refused where asked fresh they were answered."""
+    if _CONTINUES.match(question) and not (_WHY.match(question) and len(own_terms) >= 3):
+        return True
+    if named and not _POINTS_BACK.search(question):
+        return False
+    if len(own_terms) < 2:
         return True
     return len(own_terms) < 3 and _POINTS_BACK.search(question) is not None
 

@@ -1,7 +1,10 @@
 import pytest
 
+from core.text import terms
 from graph.utils import (
     GradeParseError,
+    code_named,
+    is_follow_up,
     is_small_talk,
     parse_grade,
     preview,
@@ -88,3 +91,22 @@ def test_preview_cuts_at_a_word_and_is_a_prefix_of_the_note():
     assert preview(text, 11) == "alpha beta"
     assert preview("abcdefghij", 4) == "abcd"  # one long word is cut rather than emptied
     assert all(text.strip().startswith(preview(text, n)) for n in range(30))
+
+
+@pytest.mark.parametrize(
+    ("question", "follows"),
+    [
+        ("Why?", True),
+        ("And what about //?", True),
+        ("And a global one?", True),
+        ("How do I undo it?", True),
+        ("What if I give it a second argument?", True),
+        # a "why" with words enough of its own, a question naming code: their own questions, late in a conversation
+        ("Why is it a bad idea to use an empty list as a default argument value?", False),
+        ("Why should I write regular expression patterns as raw strings?", False),
+        ("What does x += 1 actually do?", False),
+        ("What does dict.get() do?", False),
+    ],
+)
+def test_a_question_is_read_with_the_conversation_only_when_it_leans_on_it(question, follows):
+    assert is_follow_up(question, terms(question), code_named(question)) is follows
