@@ -147,7 +147,10 @@ def terms(text: str, language: str = "english") -> list[str]:
     """Content terms: words that are not stop words, question scaffolding or bare numbers, lightly stemmed."""
     stop = _stop(language)
     kept = [w for w in words(text) if w not in stop and not w.isdigit() and len(w) > 1]
-    return [light_stem(w) if language == "english" else w for w in kept]
+    if language != "english":
+        return kept
+    stemmed = [light_stem(w) for w in kept]
+    return [w for w in stemmed if w not in _QUESTION_WORDS]  # "kinds", "types", "ways": scaffolding as "kind" is
 
 
 def stems(items: Iterable[str], language: str = "english") -> list[str]:

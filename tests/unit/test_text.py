@@ -10,6 +10,9 @@ def test_terms_drop_question_scaffolding_whatever_the_subject():
     assert terms("How do I use list comprehensions?") == ["list", "comprehension"]
     assert terms("Explain os.getenv and read_csv") == ["os", "getenv", "read", "csv"]
     assert "value" in terms("What value does it return?")  # a content word in many courses
+    # in the plural too: "kinds" asked nothing the notes must hold ("What kinds of them are there?" after
+    # assertions was refused though the notes list their three categories)
+    assert terms("What kinds of assertions are there, and which types or ways?") == ["assertion"]
 
 
 def test_a_heading_is_a_segment_of_its_own_even_without_a_blank_line():
