@@ -32,6 +32,7 @@ _QUESTION_WORDS = {
     "best", "better", "bad", "new", "old", "make", "makes", "made", "let", "lets", "say", "says", "said",
     "called", "call", "name", "named", "one", "two", "first", "second", "i", "im", "ive", "id", "me", "my",
     "we", "us", "our", "you", "your", "yours", "it", "its", "is", "are", "was", "were", "be", "been",
+    "go", "goes", "going", "went", "wanted", "wants", "happened", "try", "tried", "trying",
 }  # fmt: skip
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,]\d+)*(?![\w])")
