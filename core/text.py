@@ -32,6 +32,8 @@ _QUESTION_WORDS = {
     "best", "better", "bad", "new", "old", "make", "makes", "made", "let", "lets", "say", "says", "said",
     "called", "call", "name", "named", "one", "two", "first", "second", "i", "im", "ive", "id", "me", "my",
     "we", "us", "our", "you", "your", "yours", "it", "its", "is", "are", "was", "were", "be", "been",
+    # light verbs of a student's question ("I wanted it to go up to 10"), which no note must hold: dev in-course
+    # answers stating their key facts 67.9 → 68.8 %, everyday questions grounded 21.4 → 28.6 %, traps equal
     "go", "goes", "going", "went", "wanted", "wants", "happened", "try", "tried", "trying",
 }  # fmt: skip
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
