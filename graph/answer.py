@@ -217,8 +217,8 @@ def not_an_answer(units: list[tuple[int, Segment]], i: int) -> str | None:
         return "heading"  # "5. The while loop", a contents line "1. generator functions and the `yield` keyword"
     if text.endswith("?"):
         return "question"
-    if _EXERCISE.match(text):
-        return "exercise"
+    if _EXERCISE.match(_LIST_ITEM.sub("", text, count=1)):
+        return "exercise"  # a lesson's objective too: "- Explain what an assertion is.", "- Create and index lists…"
     if _ANNOUNCES.match(text):
         follows = units[i + 1][1] if i + 1 < len(units) and units[i + 1][0] == units[i][0] else None
         if not (text.endswith(":") and follows is not None and follows.code):

@@ -132,10 +132,13 @@ def test_a_biology_course_gets_a_biology_tutor(llm_server, tmp_path_factory):
         api.stop()
 
 
-FOLLOW_UPS = [  # bench/key_facts.json's fu-002, fu-009, fu-015: the second turn only makes sense after the first
+FOLLOW_UPS = [  # bench/key_facts.json's fu-002, fu-009, fu-015, fu-001, fu-013: the second turn needs the first
     ("How does break work in a loop?", "And what does continue do instead?", "skip"),
     ("What is a local variable?", "And a global one?", "outside"),
     ("What does zip() do?", "What happens if I give it lists of different lengths?", "shortest"),
+    # quoted for what it adds ("set"), not for the tuples and lists it was read with
+    ("What is the difference between a tuple and a list?", "And how is that different from a set?", "unordered"),
+    ("What is an assertion?", "What kinds of them are there?", "precondition"),  # "kinds": scaffolding
 ]
 
 

@@ -122,6 +122,15 @@ def test_a_quote_must_hold_one_of_the_questions_terms(stats):
     assert "[1]" in extractive("Why does 10 / 2 result in 5.0?", index, stats, "Notes say:").text
 
 
+def test_a_lesson_s_objective_is_no_answer():
+    from core.text import segments
+    from graph.answer import not_an_answer
+
+    note = "- Explain what an assertion is.\n- An assertion checks that something is true at that point."
+    units = [(1, seg) for seg in segments(note)]
+    assert [not_an_answer(units, i) for i in range(len(units))] == ["exercise", None]
+
+
 def test_a_chunk_is_widened_with_its_neighbours_seams_written_once():
     from graph.answer import widen
 
