@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from core.answer import Style, Verified
-from core.evidence import Check, NoteIndex, TermStats, Thresholds, coverage
+from core.evidence import Check, NoteIndex, TermStats, Thresholds, coverage, weighted_coverage
 from core.text import Segment, exact_tokens, finished, holds_operator, operators, segments, strip_citations, terms
 
 # Extractive answers quote at most this many note sentences; a sentence must be nearly as relevant as the best
@@ -243,13 +243,9 @@ def _focus_terms(focus: str, stats: TermStats) -> list[str]:
 
 def _focus_share(text: str, focus: list[str], stats: TermStats) -> float:
     """The idf-weighted share of a follow-up's own terms a sentence holds (code names and operators literally)."""
-    if not focus:
-        return 0.0
-    lower = text.lower()
     words = set(terms(text, stats.language))
-    weights = {t: stats.idf(t) if t.isalnum() else max(stats.idf(t), 1.0) for t in focus}
-    held = sum(w for t, w in weights.items() if (_holds(words, t) if t.isalnum() else holds_operator(lower, t)))
-    return held / (sum(weights.values()) or 1.0)
+    have = {t for t in focus if (_holds(words, t) if t.isalnum() else holds_operator(text.lower(), t))}
+    return weighted_coverage(focus, have, set(), stats).score
 
 
 def _holds(words: set[str], term: str) -> bool:
