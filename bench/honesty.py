@@ -121,20 +121,33 @@ def quotes(answer: str) -> list[str]:
         if line.lstrip().startswith("```"):
             fenced = not fenced
         elif line.startswith(">") and not fenced:
-            out.append(re.sub(r"\s*\[\d{1,2}\]", "", line[1:]).strip())
+            out.append(re.sub(r"\s*(?<![\w\])}'\"`])\[\d{1,2}\]", "", line[1:]).strip())  # not `primes[0]`
     return out
 
 
-def bad_quote(text: str) -> str | None:
-    """Why a quoted unit is not an answer (a question, a heading, an announcement, cut inside code), or None."""
+def code_lead_ins(answer: str) -> set[str]:
+    """The quotes ending in ":" that a code block follows: they bring code, they don't only announce it."""
+    lines = [line for line in answer.splitlines() if line.strip()]
+    return {
+        quoted
+        for line, after in zip(lines, lines[1:], strict=False)
+        if line.startswith(">") and after.lstrip().startswith("```")
+        for quoted in quotes(line)
+    }
+
+
+def bad_quote(text: str, brings_code: bool = False) -> str | None:
+    """Why a quoted unit is not an answer (a question, a heading, an announcement, cut inside code), or None.
+    A list's item ("- cannot start with a digit") is no heading: a quoted "…variable names:" brings its list."""
     if text.rstrip().endswith("?"):
         return "question"
     defines = re.match(r"^\S+\s{2,}[A-Za-z]", text.strip())  # an option list's `f.readline()    returns the next line`
+    item = re.match(r"^[-*+]\s", text.strip())
     if text.lstrip().startswith("#") or (
-        len(text.split()) <= 8 and not re.search(r"[.!:;)]$", text.strip()) and not defines
+        len(text.split()) <= 8 and not re.search(r"[.!:;)]$", text.strip()) and not defines and not item
     ):
         return "heading"
-    if ANNOUNCES.match(text.strip()) and text.rstrip().endswith(":"):
+    if ANNOUNCES.match(text.strip()) and text.rstrip().endswith(":") and not brings_code:
         return "announcement"
     if text.count("`") % 2:
         return "cut_code"
@@ -271,8 +284,11 @@ def _fact_figures(by_id: dict[str, dict], rows: list[dict]) -> dict:
         quoted = quotes(answer)
         rank = next((k for k, text in enumerate(quoted, start=1) if _labelled(text, sentences)), None)
         ranks.append(1 / rank if rank else 0.0)
+        if row.get("held_back"):
+            continue  # an exercise given back whole (HINTS_FIRST): its questions are the task, not an answer
+        leads = code_lead_ins(answer)
         for text in quoted:
-            if (why := bad_quote(text)) is not None:
+            if (why := bad_quote(text, text in leads)) is not None:
                 bad[why] += 1
     n = len(labelled)
     return {

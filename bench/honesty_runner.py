@@ -9,7 +9,6 @@ A script, not a module of the package, so bench/honesty.py can run it against an
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from typing import Any
@@ -17,6 +16,8 @@ from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables import RunnableConfig
+
+from core.sources import cited
 
 
 class Recorder(BaseCallbackHandler):
@@ -87,8 +88,9 @@ def main() -> None:
             "answer": answer,
             "grounded": bool(out.get("grounded")),
             "route": out.get("route", ""),
+            "held_back": out.get("held_back", ""),
             "sources": [{"n": s["n"], "source": s["source"], "text": s.get("text", "")} for s in out["sources"]],
-            "cited": sorted({int(n) for n in re.findall(r"\[(\d{1,2})\]", answer)}),
+            "cited": sorted(cited(answer)),  # not `primes[0]` nor a code block's `x = [1]`
             "query": out.get("query", ""),
             "support": out.get("support", []),
             "verified": out.get("verified", {}),

@@ -8,7 +8,7 @@ into a Source, and the server sends Sources as they are (the original app's /api
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from typing_extensions import TypedDict  # pydantic reads it on Python < 3.12 (server output schema)
@@ -18,8 +18,18 @@ from typing_extensions import TypedDict  # pydantic reads it on Python < 3.12 (s
 # of a .txt/.py/.md file (1-based, inclusive; 0 for other formats and for chunks ingested before pipeline 5).
 SOURCE_KEYS = ("source", "title", "headings", "module", "page", "slide", "cell", "anchor", "line_start", "line_end")
 SNIPPET_CHARS = 240
-CITATION = re.compile(r"\[(\d{1,2})\]")  # [n] in an answer names sources[n-1]
+# [n] in an answer names sources[n-1]; after a name or a bracket it indexes (`primes[0]`, `s[1]`, `m[0][1]`): the
+# honesty bench's dev answers quoted "`primes` is `2`" for the note's "`primes[0]` is `2`", the index taken for a
+# citation and stripped. Code spans and blocks are never read for citations at all (`x = [1]`): see `outside_code`.
+CITATION = re.compile(r"(?<![\w\])}'\"`])(?:\[\d{1,2}\])+")  # a run of them: "immutable [1][2]"
 SPACED_CITATION = re.compile(r"\s*" + CITATION.pattern)  # with the space before it, to strip it from a sentence
+_CODE = re.compile(r"(```.*?(?:```|$)|`[^`\n]*`)", re.DOTALL)  # a fenced block (perhaps unclosed) or an inline span
+
+
+def outside_code(text: str, change: Callable[[str], str]) -> str:
+    """`text` with `change` applied to its prose only: code blocks and `inline code` kept as they are."""
+    parts = _CODE.split(text)
+    return "".join(part if i % 2 else change(part) for i, part in enumerate(parts))
 
 
 class Source(TypedDict):
@@ -64,7 +74,14 @@ def make_source(n: int, text: str, metadata: Mapping[str, Any], score: float) ->
 
 def cited(text: str) -> list[int]:
     """The source numbers an answer's text cites, in order of first mention."""
-    return list(dict.fromkeys(int(n) for n in CITATION.findall(text)))
+    return list(dict.fromkeys(n for part in _CODE.split(text)[::2] for _, _, n in citations(part)))
+
+
+def citations(prose: str) -> Iterator[tuple[int, int, int]]:
+    """Each [n] in prose (not code) as (start, end, n); a run "[1][2]" is two."""
+    for run in CITATION.finditer(prose):
+        for one in re.finditer(r"\[(\d{1,2})\]", run.group(0)):
+            yield run.start() + one.start(), run.start() + one.end(), int(one.group(1))
 
 
 def location(source: Mapping[str, Any]) -> str:

@@ -19,7 +19,7 @@ import simplemma
 import snowballstemmer
 from stop_words import get_stop_words
 
-from core.sources import SPACED_CITATION
+from core.sources import SPACED_CITATION, outside_code
 
 # Words every question uses whatever its subject; they say nothing about whether notes answer it.
 _QUESTION_WORDS = {
@@ -170,6 +170,10 @@ _PYSBD_LANG = {
 # fmt: on
 _BLOCK_START = re.compile(r"^\s*([-*+]|\d+[.)]|#{1,6}|>)\s")
 _HEADING = re.compile(r"^\s*#{1,6}\s")
+# A PDF's or text file's numbered section title, "5. The while loop": up to 8 words, no sentence end. When a
+# capitalised line follows, it is a title and not a list item wrapped over lines ("5. The while loop A while loop
+# checks its condition…" was one quoted sentence).
+_NUMBERED_TITLE = re.compile(r"^\s*\d+[.)]\s+[A-Z](?:\S*\s+){0,6}\S*[^\s.!?:;,]\s*$")
 
 
 def _segmenter(language: str) -> pysbd.Segmenter:
@@ -252,6 +256,8 @@ def segments(text: str, language: str = "english") -> list[Segment]:
             defines = False
             prose.append(line)
         else:
+            if len(prose) == 1 and _NUMBERED_TITLE.match(prose[0]) and line.lstrip()[:1].isupper():
+                flush()
             prose.append(line)
     flush()
     if fence is not None:  # an unclosed fence (a cut-off reply): keep it as code, closed
@@ -276,8 +282,8 @@ def _citations_to_previous(parts: list[Segment]) -> list[Segment]:
 
 
 def strip_citations(sentence: str) -> str:
-    """The sentence without its [n] markers, for comparing it with the notes."""
-    return SPACED_CITATION.sub("", sentence).strip()
+    """The sentence without its [n] markers, for comparing it with the notes (its code untouched: `L [1]`)."""
+    return outside_code(sentence, lambda prose: SPACED_CITATION.sub("", prose)).strip()
 
 
 def finished(segment: Segment) -> bool:

@@ -177,8 +177,8 @@ def _introduced(units: list[tuple[int, Segment]], i: int) -> list[int]:
             break
         if seg.code:
             return out or [j]
-        if not (_LIST_ITEM.match(seg.text) or (out and not seg.block)):
-            break
+        if not (_LIST_ITEM.match(seg.text) or (out and not seg.block)) or not_an_answer(units, j) == "heading":
+            break  # "…use zip(): for name, score in zip(names, scores):" ends as code does; "5. The while loop" follows
         out.append(j)
     return out
 
@@ -208,13 +208,13 @@ def not_an_answer(units: list[tuple[int, Segment]], i: int) -> str | None:
     text = strip_citations(seg.text).strip()
     if seg.code:
         return "code"
-    if len(text) < MIN_QUOTE_CHARS:
-        return "fragment"
     short = len(text.split()) <= 10 and not _TERMINAL.search(text)
     if text.startswith("#") or _UNDERLINED.search(text) or short and not _LIST_ITEM.match(text):
         return "heading"
     if short and _NUMBERED.match(text) and len(text.split()) <= 8:
         return "heading"  # "5. The while loop", a contents line "1. generator functions and the `yield` keyword"
+    if len(text) < MIN_QUOTE_CHARS:
+        return "fragment"  # after the headings: a short list item ("- `primes[-2]` is `7`") may follow a lead-in
     if text.endswith("?"):
         return "question"
     if _EXERCISE.match(_LIST_ITEM.sub("", text, count=1)):

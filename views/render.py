@@ -25,7 +25,7 @@ from pygments.lexer import Lexer
 from pygments.lexers import TextLexer, get_lexer_by_name, get_lexer_for_filename
 from pygments.util import ClassNotFound
 
-from core.sources import CITATION
+from core.sources import CITATION, citations
 from core.text import strip_citations
 from loaders.parsers import ParsedFile
 
@@ -91,18 +91,17 @@ def _citation_rule(state: StateCore) -> None:
                 children.append(child)
                 continue
             last = 0
-            for match in CITATION.finditer(child.content):
-                n = int(match.group(1))
+            for start, end, n in citations(child.content):
                 if n not in links:
                     continue
-                children.append(Token("text", "", 0, content=child.content[last : match.start()]))
+                children.append(Token("text", "", 0, content=child.content[last:start]))
                 chip = Token("html_inline", "", 0)
                 chip.content = (
                     f'<a class="cite" href="{html.escape(links[n], quote=True)}" data-n="{n}" target="_blank" '
                     f'title="Open source {n}">[{n}]</a>'
                 )
                 children.append(chip)
-                last = match.end()
+                last = end
             children.append(Token("text", "", 0, content=child.content[last:]))
         block.children = children
 

@@ -8,13 +8,13 @@ set, before and after, is bench/honesty.py.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from core.sources import cited
 from harness.servers import ApiServer, Deployment, LLMServer, base_env, free_port
 from tests.conftest import COURSE, PROJECT_ROOT, shared_fixtures
 
@@ -48,8 +48,8 @@ def ask(api: ApiServer, question: str) -> dict:
 
 
 def cited_files(body: dict) -> set[str]:
-    cited = {int(n) for n in re.findall(r"\[(\d{1,2})\]", body["response"])}
-    return {s["source"] for s in body["sources"] if s["n"] in cited}
+    numbers = set(cited(body["response"]))
+    return {s["source"] for s in body["sources"] if s["n"] in numbers}
 
 
 def ci_questions(path: Path) -> list[dict]:

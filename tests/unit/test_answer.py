@@ -9,6 +9,7 @@ from pydantic import TypeAdapter
 
 from core.answer import REPLY_DEFAULTS, Answer, ChatAnswer, Reply, answer, chat_answer
 from core.sources import cited, location
+from core.text import strip_citations
 from tests.unit.test_web import _stream
 
 
@@ -49,6 +50,10 @@ def test_a_held_back_solution_names_its_exercise_on_every_surface(make_client):
 
 def test_citations_and_locations_have_one_spelling():
     assert cited("Tuples [2] are immutable [1]; see [2] and [100].") == [2, 1]
+    # An index is no citation, nor is code: "`primes[0]` is `2`" was quoted as "`primes` is `2`".
+    assert cited("`primes[0]` is `2`, s[1] too [3][4].\n\n```python\nx = [1]\n```") == [3, 4]
+    assert strip_citations("- `primes[0]` is `2` [1]") == "- `primes[0]` is `2`"
+    assert strip_citations("m[0][1] and L[2] are items [2][3].") == "m[0][1] and L[2] are items."
     pdf = {"source": "week02/loops.pdf", "page": 3, "slide": 0, "cell": 0, "anchor": ""}
     assert location(pdf) == "week02/loops.pdf, page 3"
     assert location({"source": "week04/f.html", "anchor": "defaults"}) == "week04/f.html, #defaults"

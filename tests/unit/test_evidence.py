@@ -163,6 +163,11 @@ def test_a_quoted_introduction_brings_the_list_it_introduces(stats):
     assert quoted.startswith("Notes say:\n\n> In Python, variable names follow rules [1]:")
     assert "> - can include letters and digits [1]" in quoted and "> - cannot start with a digit [1]" in quoted
     assert "End" not in quoted
+    # A sentence ending as its code does brings no section title ("5. The while loop") as if it were a list.
+    note = "To walk two lists side by side, use zip(): for name, score in zip(names, scores):\n"
+    note += "5. The while loop\nA while loop checks its condition before every pass."
+    quoted = extractive("How do I walk two lists side by side?", NoteIndex([note], bag, stats), stats, "").text
+    assert "use zip()" in quoted and "5. The while loop" not in quoted
 
 
 def test_the_note_with_the_best_quote_comes_first(stats):

@@ -30,6 +30,8 @@ def test_a_quoted_sentence_beginning_with_a_number_stays_text():
     assert "<ol" not in html and "<p>5. Use break" in html and "<p>6) Or return" in html
     listed = render_answer("Steps:\n\n1. Open it.\n2. Read it.\n\n```\n5. code\n```")
     assert "<ol>" in listed and "<li>Read it.</li>" in listed and "5. code" in listed, "a list from 1 stays a list"
+    indexed = render_answer("`primes[1]` is `3`; so is primes[1] [1][2].", {1: "/f/a.md", 2: "/f/b.md"})
+    assert "<code>primes[1]</code>" in indexed and "so is primes[1] <a" in indexed and 'data-n="2"' in indexed
 
 
 def test_an_excerpt_is_markdown_without_front_matter_or_directives():
