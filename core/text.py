@@ -35,6 +35,7 @@ _QUESTION_WORDS = {
     # light verbs of a student's question ("I wanted it to go up to 10"), which no note must hold: dev in-course
     # answers stating their key facts 67.9 → 68.8 %, everyday questions grounded 21.4 → 28.6 %, traps equal
     "go", "goes", "going", "went", "wanted", "wants", "happened", "try", "tried", "trying",
+    "stuff",  # "the stuff that's in the first set": a filler, as "thing" is
 }  # fmt: skip
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,]\d+)*(?![\w])")
@@ -153,7 +154,8 @@ def terms(text: str, language: str = "english") -> list[str]:
     if language != "english":
         return kept
     stemmed = [light_stem(w) for w in kept]
-    return [w for w in stemmed if w not in _QUESTION_WORDS]  # "kinds", "types", "ways": scaffolding as "kind" is
+    # "kinds", "types", "ways": scaffolding as "kind" is; "that's" → "thats" → "that", a stop word as "that" is
+    return [w for w in stemmed if w not in stop]
 
 
 def stems(items: Iterable[str], language: str = "english") -> list[str]:

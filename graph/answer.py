@@ -270,11 +270,15 @@ def extractive(
     continue"). A sentence that introduces code ("For example:") brings the code block that follows it.
 
     `focus`: a follow-up's own words, when `question` is it read with the earlier turn: what it adds is what is
-    asked, so a sentence holding it gains FOCUS_WEIGHT × its share of those terms."""
+    asked, so a sentence holding it gains FOCUS_WEIGHT × its share of those terms, and its cosine is the mean of
+    its cosines to the two."""
     units = index.units
     if not units:
         return CheckedAnswer("", "extractive")
     similarity = index.similarities([question])[0]
+    if focus:  # close in meaning to what the student asked, not only to the two turns read together: dev
+        # follow-ups' answer-sentence P@1 0.451 → 0.465 over in-course + follow-ups (2 of 33), key facts equal
+        similarity = (similarity + index.similarities([focus])[0]) / 2
     asked = exact_tokens(question)  # numbers and code the question names: `is`, `==`, 10 / 2 (operators are terms)
     kind = _asks_for(focus or question)
     wanted = _focus_terms(focus, stats) if focus else []

@@ -204,6 +204,13 @@ _POINTS_BACK = re.compile(
 
 
 _WHY = re.compile(r"^\s*why\b", re.IGNORECASE)
+# A comparison with one side named and a pronoun for the other ("Is it any different when the variable holds a
+# list?", "Will my list still be in the same order after that?") compares with what was said before, however many
+# words of its own it has; with its other side named ("different from", "faster than", "the same as") it stands
+# alone. Dev follow-ups written before this rule: both of this shape were read alone and answered off topic.
+_PRONOUN = re.compile(r"\b(it|that|this|these|those|they|them)\b", re.IGNORECASE)
+_COMPARES = re.compile(r"\b(different|differ|same|faster|slower|better|worse|safer)\b", re.IGNORECASE)
+_OTHER_SIDE = re.compile(r"\b(than|from|between|versus|vs|compared|as|to)\b", re.IGNORECASE)
 
 
 def code_named(question: str) -> int:
@@ -215,11 +222,14 @@ def is_follow_up(question: str, own_terms: Sequence[str], named: int = 0) -> boo
     """Whether the question needs the conversation to be understood (`own_terms`: its content terms; `named`: the
     code names and operators it names).
 
-    A "why" with three terms of its own asks its own question ("Why is it a bad idea to use an empty list as a
+    A comparison naming one side, a pronoun for the other, points back (`_COMPARES`). A "why" with three terms of
+    its own asks its own question ("Why is it a bad idea to use an empty list as a
     default argument value?"), and so does one that names code without pointing back ("What does x += 1 actually
     do?"): read with the turns before them, in a conversation of the dev split's in-course questions, both were
     refused where asked fresh they were answered."""
     if _CONTINUES.match(question) and not (_WHY.match(question) and len(own_terms) >= 3):
+        return True
+    if _PRONOUN.search(question) and _COMPARES.search(question) and not _OTHER_SIDE.search(question):
         return True
     if named and not _POINTS_BACK.search(question):
         return False

@@ -13,6 +13,9 @@ def test_terms_drop_question_scaffolding_whatever_the_subject():
     # in the plural too: "kinds" asked nothing the notes must hold ("What kinds of them are there?" after
     # assertions was refused though the notes list their three categories)
     assert terms("What kinds of assertions are there, and which types or ways?") == ["assertion"]
+    # a contraction is a stop word as its parts are; "stuff" is a filler ("that's" was the term "that", and with
+    # the unknown "stuff" a follow-up on set difference was refused)
+    assert terms("What about the stuff that's in the first set? There's a list.") == ["set", "list"]
 
 
 def test_a_heading_is_a_segment_of_its_own_even_without_a_blank_line():

@@ -106,6 +106,11 @@ def test_preview_cuts_at_a_word_and_is_a_prefix_of_the_note():
         ("Why should I write regular expression patterns as raw strings?", False),
         ("What does x += 1 actually do?", False),
         ("What does dict.get() do?", False),
+        # a comparison with its other side a pronoun points back, however many words it has; named, it stands alone
+        ("Is it any different when the variable holds a list, like L += [4]?", True),
+        ("Will my list still be in the same order after that?", True),
+        ("Is a tuple any different from a list when it holds numbers?", False),
+        ("Can one list hold numbers and strings at the same time?", False),
     ],
 )
 def test_a_question_is_read_with_the_conversation_only_when_it_leans_on_it(question, follows):
