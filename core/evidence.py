@@ -24,9 +24,11 @@ from core.text import (
     Segment,
     exact_tokens,
     holds_operator,
+    holds_value,
     lemma,
     negated,
     operators,
+    quoted_values,
     segments,
     stems,
     strip_citations,
@@ -112,16 +114,18 @@ def coverage(question: str, note: str, stats: TermStats, leave_out: Iterable[str
 
     "capital" + "france" against a `capitalize()` cell covers little; "enumerate" + "loop" against the loop
     lesson covers all. Question words ("what", "explain") weigh nothing whatever the subject; an operator the
-    question names on its own ("x += 1", "//") is a term, held by a note where it stands alone. `leave_out`:
-    terms not to count at all (a word no chunk uses, judged apart)."""
+    question names on its own ("x += 1", "//") is a term, held by a note where it stands alone, and so is a short
+    value it quotes ('w', ','), held by a note that quotes it. `leave_out`: terms not to count at all (a word no
+    chunk uses, judged apart)."""
     skip = set(leave_out)
     wanted = [t for t in dict.fromkeys(terms(question, stats.language)) if t not in skip]
     named = operators(question)  # "What does x += 1 do?": the operator is what is asked about
-    if not wanted and not named:
+    values = quoted_values(question)  # "mode 'w' and mode 'a'": so is the value
+    if not wanted and not named and not values:
         return Coverage(0.0, [], [])
     note_terms = set(terms(note, stats.language))
-    have = note_terms | {op for op in named if holds_operator(note, op)}
-    return weighted_coverage(wanted + named, have, set(stems(note_terms, stats.language)), stats)
+    have = note_terms | {op for op in named if holds_operator(note, op)} | {v for v in values if holds_value(note, v)}
+    return weighted_coverage(wanted + named + values, have, set(stems(note_terms, stats.language)), stats)
 
 
 def weighted_coverage(wanted: Sequence[str], have: set[str], have_stems: set[str], stats: TermStats) -> Coverage:

@@ -313,6 +313,24 @@ def holds_operator(text: str, operator: str) -> bool:
     return re.search(rf"(?<![{chars}]){re.escape(operator)}(?![{chars}])", text) is not None
 
 
+# A short value the question quotes: a file mode ('w', 'a', 'r+'), a separator (','), an escape ('\\n'). No word
+# says it, so like an operator it is a term, held by a note that quotes it too (`"a" append.`). Longer quoted
+# text is the student's data ("abc", 'Hello') or a name the terms already hold ('str').
+_QUOTED_SHORT = re.compile(r"""(?<![\w'"`])(['"`])([^\s'"`]{1,3})\1(?![\w'"`])""")
+
+
+def quoted_values(text: str) -> list[str]:
+    """The short values a question quotes, each as the term `'v'`: "mode 'w' and mode 'a'" → ["'w'", "'a'"]."""
+    found = (v for _, v in _QUOTED_SHORT.findall(text) if len(v) <= 2 or not v.isalpha())
+    return list(dict.fromkeys(f"'{v}'" for v in found))
+
+
+def holds_value(text: str, value: str) -> bool:
+    """The note quotes the value (`'w'` as "w", 'w', `w` or ``w``)."""
+    inner = re.escape(value[1:-1])
+    return re.search(rf"(?<![\w'\"`])['\"`]{{1,2}}{inner}['\"`]{{1,2}}(?![\w'\"`])", text) is not None
+
+
 def exact_tokens(sentence: str) -> set[str]:
     """Numbers, and names in code (identifiers, `spans`), that a supported sentence must take from a note."""
     body = strip_citations(sentence)

@@ -9,7 +9,18 @@ from dataclasses import dataclass, field
 
 from core.answer import Style, Verified
 from core.evidence import Check, NoteIndex, TermStats, Thresholds, coverage, weighted_coverage
-from core.text import Segment, exact_tokens, finished, holds_operator, operators, segments, strip_citations, terms
+from core.text import (
+    Segment,
+    exact_tokens,
+    finished,
+    holds_operator,
+    holds_value,
+    operators,
+    quoted_values,
+    segments,
+    strip_citations,
+    terms,
+)
 
 # Extractive answers quote at most this many note sentences; a sentence must be nearly as relevant as the best
 # one to join it (its score ≥ QUOTE_RELATIVE × the best one's). The sentence that answers often shares fewer of
@@ -237,15 +248,24 @@ def _asks_for(question: str) -> re.Pattern[str] | None:
 def _focus_terms(focus: str, stats: TermStats) -> list[str]:
     """What a follow-up asks in its own words: its terms, code names and operators (`//`, `%`), without the
     earlier turn's terms it was read with ("And how is that different from a set? tuple list")."""
-    own = [*terms(focus, stats.language), *sorted(exact_tokens(focus)), *operators(focus)]
+    own = [*terms(focus, stats.language), *sorted(exact_tokens(focus)), *operators(focus), *quoted_values(focus)]
     return list(dict.fromkeys(own))
 
 
 def _focus_share(text: str, focus: list[str], stats: TermStats) -> float:
     """The idf-weighted share of a follow-up's own terms a sentence holds (code names and operators literally)."""
     words = set(terms(text, stats.language))
-    have = {t for t in focus if (_holds(words, t) if t.isalnum() else holds_operator(text.lower(), t))}
+    have = {t for t in focus if _held(text, words, t)}
     return weighted_coverage(focus, have, set(), stats).score
+
+
+def _held(text: str, words: set[str], term: str) -> bool:
+    """A word (or its short form), a quoted value ('w') or an operator (`//`), each as the sentence can hold it."""
+    if term.isalnum():
+        return _holds(words, term)
+    if term.startswith("'") and term.endswith("'") and len(term) > 2:
+        return holds_value(text, term)
+    return holds_operator(text.lower(), term)
 
 
 def _holds(words: set[str], term: str) -> bool:

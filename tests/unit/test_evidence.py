@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.evidence import NoteIndex, TermStats, Thresholds, coverage
-from core.text import Segment, terms, words
+from core.text import Segment, quoted_values, terms, words
 
 COLLECTION = [
     "The capitalize method of str returns a copy with the first letter upper-cased.",
@@ -51,6 +51,16 @@ def test_an_operator_the_question_names_is_one_of_its_terms(stats):
     floor = coverage("And what about // with integers?", "Integers: 17 // 5 is 3.", stats)
     assert floor.score == 1.0 and floor.covered == ["integer", "//"]
     assert "*" in coverage("What does * do to a list?", "A **bold** list.", stats).missing  # "**" is not "*"
+
+
+def test_a_short_value_the_question_quotes_is_one_of_its_terms(stats):
+    """ "mode 'w' and mode 'a'": no word says which mode, so the quoted value is a term, held where a note quotes
+    it (the answer quoted three sentences on "w" and none on "a")."""
+    asked = "What is the difference between mode 'w' and mode 'a'?"
+    append = coverage(asked, '"a"   append. Creates the file if needed.', stats)
+    assert "'a'" in append.covered and "'w'" in append.missing
+    assert "'a'" in coverage(asked, "a mode is a letter", stats).missing  # an unquoted "a" is a word, not the mode
+    assert quoted_values("""int("abc") with 'str' and ',' or 'r+'""") == ["','", "'r+'"]  # data and names are not
 
 
 def test_unknown_terms_forgive_typos_but_not_new_subjects(stats):
