@@ -9,6 +9,7 @@ core/retrieval.py finds the code names a question mentions with the same `IDENTI
 from __future__ import annotations
 
 import re
+import textwrap
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -172,6 +173,7 @@ _PYSBD_LANG = {
 # fmt: on
 _BLOCK_START = re.compile(r"^\s*([-*+]|\d+[.)]|#{1,6}|>)\s")
 _HEADING = re.compile(r"^\s*#{1,6}\s")
+_INDENTED = re.compile(r"^(    |\t)\s*\S")
 # A PDF's or text file's numbered section title, "5. The while loop": up to 8 words, no sentence end. When a
 # capitalised line follows, it is a title and not a list item wrapped over lines ("5. The while loop A while loop
 # checks its condition…" was one quoted sentence).
@@ -237,7 +239,17 @@ def segments(text: str, language: str = "english") -> list[Segment]:
             parts = [s.strip() for s in _sentences(paragraph, language) if s.strip()]
             out.extend(Segment(part, block=i == 0) for i, part in enumerate(parts))
 
-    for line in text.splitlines():
+    lines = text.splitlines()
+    skip_to = 0
+    for at, line in enumerate(lines):
+        if at < skip_to:
+            continue
+        if fence is None and (block := _indented_code(lines, at)):
+            flush()
+            body = textwrap.dedent("\n".join(lines[at : at + block])).strip("\n")
+            out.append(Segment(f"```\n{body}\n```", code=True, block=True))
+            skip_to = at + block
+            continue
         if fence is not None:
             fence.append(line)
             if _FENCE.match(line.strip()):
@@ -265,6 +277,26 @@ def segments(text: str, language: str = "english") -> list[Segment]:
     if fence is not None:  # an unclosed fence (a cut-off reply): keep it as code, closed
         out.append(Segment("\n".join([*fence, "```"]), code=True, block=True))
     return _citations_to_previous(out)
+
+
+def _indented_code(lines: list[str], at: int) -> int:
+    """How many lines from `at` are a code block indented under a lead-in (0 if none): a plain-text file's
+    "…returns a file object:" + blank line + `    f = open("notes.txt")`. Read as prose, the code was no unit
+    of its own, so the quoted lead-in brought nothing and ended the answer on its colon (6 of 376 dev quotes).
+    Only after a line ending in ":" and a blank line, and not an option list's lines (`    "w"   write.`): a
+    docstring's indented paragraphs stay prose."""
+    line = lines[at]
+    if not _INDENTED.match(line) or at < 2 or lines[at - 1].strip() or _DEFINITION.match(line):
+        return 0
+    before = next((x for x in reversed(lines[: at - 1]) if x.strip()), "")
+    if not before.rstrip().endswith(":") or _INDENTED.match(before):
+        return 0
+    end = at
+    while end < len(lines) and (_INDENTED.match(lines[end]) or not lines[end].strip()):
+        end += 1
+    while end > at and not lines[end - 1].strip():
+        end -= 1
+    return end - at
 
 
 def _citations_to_previous(parts: list[Segment]) -> list[Segment]:

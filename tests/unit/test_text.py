@@ -46,6 +46,22 @@ def test_segments_keep_code_blocks_whole_and_citations_with_their_sentence():
     assert parts[3].code and parts[3].block and parts[4].block and not parts[1].block
 
 
+def test_a_plain_text_files_indented_code_under_a_lead_in_is_a_code_block():
+    """ "…returns a file object:" then an indented line: the quoted lead-in brought nothing and ended the answer on
+    its colon. An indented option list and a docstring's indented paragraphs stay prose."""
+    text = (
+        'open() returns a file\nobject:\n\n    f = open("a.txt")\n    f.close()\n\nThe modes are:\n\n'
+        '    "w"   write. Creates the file.\n\ndef f():\n    """Doc:\n\n    More text here.\n    """\n'
+        "5. The while loop\nA while loop checks its condition first.\n"
+    )
+    parts = segments(text)
+    assert [p.text for p in parts[:2]] == ["open() returns a file object:", '```\nf = open("a.txt")\nf.close()\n```']
+    assert parts[1].code and not any(p.code for p in parts[2:])
+    assert '"w"   write. Creates the file.' in [p.text for p in parts] and "More text here." in [p.text for p in parts]
+    # a numbered section title before a capitalised line is a unit of its own, not a list item wrapped on
+    assert parts[-2].text == "5. The while loop" and parts[-1].text == "A while loop checks its condition first."
+
+
 def test_a_term_and_its_definition_are_one_unit():
     """An option list's line and a glossary entry (wrapped over lines, as a PDF gives it) are not cut into
     sentences: "Raises FileExistsError if the file already exists." alone never said which mode."""
