@@ -38,7 +38,7 @@ from core.evidence import NoteIndex, TermStats, coverage
 from core.retrieval import Hit
 from core.settings import RetrievalMode, get_settings
 from core.slots import SlotLimited
-from core.text import exact_tokens, stems, terms
+from core.text import behaviour_words, exact_tokens, stems, terms
 from graph import prompts
 from graph.answer import MAX_SOLUTION_UNITS, CheckedAnswer, DraftChecker, extractive, statement, widen
 from graph.configuration import Configuration, Deployment
@@ -299,6 +299,11 @@ class CourseNodes:
         question = _evidence_question(state, stats.language)
         wanted = list(dict.fromkeys(terms(question, stats.language)))
         unknown = stats.unknown(wanted) if cfg.refuse_unknown_terms else []
+        # "My program blows up…": an unknown word in a verb's place is the student's word for what happens; the
+        # other words must answer, by the usual rule, as though it were not there.
+        everyday = behaviour_words(question, unknown, stats.language)
+        unknown = [t for t in unknown if t not in everyday]
+        wanted = [t for t in wanted if t not in everyday]
         # Cosine is to the search query: only for the student's own words does it say "paraphrase".
         own_words = state.get("query", question) in (question, state["question"])
         evidence: list[dict[str, Any]] = []
@@ -306,8 +311,8 @@ class CourseNodes:
         rule = cfg.answerability()
         for n, c in enumerate(candidates, start=1):
             context = _note_context(c)
-            cov = coverage(question, context, stats)
-            rest = coverage(question, context, stats, leave_out=unknown).score if unknown else 0.0
+            cov = coverage(question, context, stats, leave_out=everyday)
+            rest = coverage(question, context, stats, leave_out=unknown + everyday).score if unknown else 0.0
             ok = rule.can_answer(
                 c["score"], cov.score, own_words=own_words, unknown=len(unknown), rest=rest, terms=len(wanted)
             )

@@ -165,6 +165,22 @@ def test_one_word_the_materials_never_use_may_be_a_synonym(wire, question, groun
     assert out["grounded"] is grounded and llm.prompts == []
 
 
+@pytest.mark.parametrize(
+    ("question", "grounded"),
+    [
+        ("My program blows up when I sort a list of dictionaries by a key. How do I stop that?", True),
+        ("How do I sort a list of dictionaries by the blows of a zorbly?", False),  # a noun: the topic
+    ],
+)
+def test_an_unknown_word_in_a_verbs_place_is_not_the_subject(wire, question, grounded):
+    """ "My program blows up…" was refused: "blows" is in no chunk. It says what happens; the other words ask."""
+    note = "To sort a list of dictionaries, pass sorted() a key function that picks each dictionary's value."
+    llm, store = wire([], [[hit(1, 0.45, note)]])
+    store.extra = ["A program you stop."]  # the course's words, so that only "blows" (and "zorbly") are unknown
+    out = graph.invoke({"question": question}, {"configurable": {"answer_style": "extractive", "max_rewrites": 0}})
+    assert out["grounded"] is grounded and llm.prompts == []
+
+
 def test_low_coverage_rewrites_then_refuses(wire):
     notes = [hit(1, 0.3, "Dictionaries map keys to values."), hit(2, 0.3, "A stock of apples.")]
     llm, store = wire(["stock market buy", "stock investing"], [notes])

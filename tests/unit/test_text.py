@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from core.text import Segment, exact_tokens, finished, segments, terms, words
+import pytest
+
+from core.text import Segment, behaviour_words, exact_tokens, finished, segments, terms, words
 
 
 def test_terms_drop_question_scaffolding_whatever_the_subject():
@@ -141,3 +143,23 @@ def test_stems_and_sentences_are_right_when_threads_answer_at_once():
     for t in threads:
         t.join()
     assert failures == [] and len(want_sentences) == 5
+
+
+@pytest.mark.parametrize(
+    ("question", "unknown", "behaviour"),
+    [
+        ("My program blows up when I look up a name.", ["blow"], ["blow"]),
+        ("How do I stop my program from crashing?", ["crashing"], ["crashing"]),
+        ("Python keeps barking that count doesn't exist.", ["barking"], ["barking"]),
+        ("What's the quickest way to toss out repeated entries?", ["toss"], ["toss"]),
+        ("My first list is messed up too.", ["messed"], ["messed"]),
+        # a trap's unknown word is its topic: a noun, an adjective, a name
+        ("How is a set won in tennis?", ["tennis"], []),
+        ("How long can a python grow, and is it venomous?", ["venomous"], []),
+        ("Why are the months September to December named so?", ["december"], []),
+        ("What are the main causes of global warming?", ["warming"], []),
+    ],
+)
+def test_an_unknown_word_in_a_verbs_place_is_the_students_word_for_what_happens(question, unknown, behaviour):
+    assert behaviour_words(question, unknown) == behaviour
+    assert behaviour_words(question, unknown, "german") == []  # English word order only, as the stop words
