@@ -198,20 +198,24 @@ class Segment:
 
 
 _HIDDEN = re.compile("\ue000(\\d+)\ue001")
+# A method called on a bracket's or a string's result, outside backticks (a DOCX or PDF has none): pysbd ended a
+# sentence at "[1, 2]." of "[1, 2].remove(5) raises ValueError" and at "f.readline()." of ".strip()".
+_METHOD_DOT = re.compile(r"(?<=[)\]\"'])\.(?=[A-Za-z_])")
+_DOT = "\ue002"
 
 
 def _sentences(paragraph: str, language: str) -> list[str]:
     """The sentences of a paragraph (pysbd), never cut inside inline code: `!=`, `a.b` and `**kwargs` are hidden from
-    it as private-use placeholders and put back (it cut "`!=`" after the "!")."""
+    it as private-use placeholders and put back (it cut "`!=`" after the "!"), as is the dot of `[1, 2].remove(5)`."""
     spans: list[str] = []
 
     def hide(match: re.Match[str]) -> str:
         spans.append(match.group(0))
         return f"\ue000{len(spans) - 1}\ue001"
 
-    hidden = _CODE_SPAN.sub(hide, paragraph)
-    parts = _segmenter(language).segment(hidden) if spans else _segmenter(language).segment(paragraph)
-    return [_HIDDEN.sub(lambda m: spans[int(m.group(1))], part) for part in parts]
+    hidden = _METHOD_DOT.sub(_DOT, _CODE_SPAN.sub(hide, paragraph))
+    parts = _segmenter(language).segment(hidden)
+    return [_HIDDEN.sub(lambda m: spans[int(m.group(1))], part).replace(_DOT, ".") for part in parts]
 
 
 # A line that defines a term: a glossary's "tuple:  An immutable sequence…" (up to four words and a colon), or an

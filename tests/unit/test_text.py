@@ -115,6 +115,13 @@ def test_a_sentence_is_never_cut_inside_inline_code():
         "Call `a.b()` or `f(**kwargs)` next.",
         "Done.",
     ]
+    # nor at a method called on a bracket's result, written without backticks (a DOCX): "[1, 2]." ended one
+    plain = "And [1, 2].remove(5) raises ValueError; f.readline().strip() too. Done (see above). Next."
+    assert [s.text for s in segments(plain)] == [
+        "And [1, 2].remove(5) raises ValueError; f.readline().strip() too.",
+        "Done (see above).",
+        "Next.",
+    ]
 
 
 def test_stems_and_sentences_are_right_when_threads_answer_at_once():
