@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from charset_normalizer import from_bytes
 
@@ -390,8 +391,27 @@ def parse_html(path: Path) -> ParsedFile:
     return ParsedFile(title or (headings[0][1] if headings else path.stem), sections)
 
 
+# A DOCX has no Markdown: its code is a paragraph in a monospace font or a code style. Fenced, it is a code block
+# for the answer's quotes; run into the text, "text = input(…) try: tickets = int(text) except ValueError: …" was
+# quoted as a sentence. Paragraphs end with a blank line, so that a heading or a code line never runs into the
+# next sentence ("Handling exceptions with try and except Put the code that might fail…").
+_MONOSPACE = ("courier", "consolas", "menlo", "monaco", "mono", "code", "lucida console")
+_CODE_STYLES = ("code", "html preformatted", "preformatted", "macro text", "source")
+
+
+def _docx_code(paragraph: Any) -> bool:
+    """Every run of the paragraph in a monospace font (its own or its style's), or a code paragraph style."""
+    style = paragraph.style
+    if style is not None and any(name in (style.name or "").lower() for name in _CODE_STYLES):
+        return True
+    default = (style.font.name or "") if style is not None else ""
+    runs = [r for r in paragraph.runs if r.text.strip()]
+    return bool(runs) and all(any(m in (r.font.name or default).lower() for m in _MONOSPACE) for r in runs)
+
+
 def parse_docx(path: Path) -> ParsedFile:
-    """Paragraphs under the document's heading styles (its heading path), then its tables."""
+    """Paragraphs under the document's heading styles (its heading path), then its tables; code paragraphs
+    fenced (`_docx_code`)."""
     import docx
 
     try:
@@ -404,7 +424,7 @@ def parse_docx(path: Path) -> ParsedFile:
     title = document.core_properties.title or ""
 
     def flush() -> None:
-        body = "\n".join(lines).strip()
+        body = "\n\n".join(lines).strip()
         if body:
             sections.append(Section(body, [h for _, h in stack]))
         lines.clear()
@@ -413,6 +433,9 @@ def parse_docx(path: Path) -> ParsedFile:
         style = paragraph.style.name if paragraph.style is not None else ""
         text = paragraph.text.strip()
         if not text:
+            continue
+        if _docx_code(paragraph):
+            lines.append(f"```\n{paragraph.text.strip(chr(10)).rstrip()}\n```")
             continue
         level = 0
         if style == "Title":

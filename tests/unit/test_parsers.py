@@ -384,3 +384,16 @@ def test_an_exercise_and_its_solution_are_marked(tmp_path):
         ("Hint", "Close enough", False),  # its hint is part of the exercise, given back with it
         ("Solution 1", "Close enough", True),
     ]
+
+
+def test_a_docx_code_paragraph_is_fenced_and_paragraphs_stand_apart():
+    """The course's DOCX writes code in Courier New: fenced, it is code; run into the text, it was quoted as a
+    sentence ("text = input(…) try: tickets = int(text) except ValueError: …"), and a heading ran into the next
+    sentence."""
+    from loaders.parsers import parse_file
+
+    sections = parse_file(COURSE / "week05/errors_and_exceptions.docx").sections
+    handling = next(s for s in sections if s.headings[-1] == "Handling exceptions with try and except")
+    assert handling.text.startswith("Handling exceptions with try and except\n\nPut the code that might fail")
+    assert '```\ntext = input("How many tickets? ")\ntry:\n    tickets = int(text)' in handling.text
+    assert not any("```" in s.text for s in sections if s.headings[-1] == "ValueError")  # prose stays prose
