@@ -35,10 +35,10 @@ from loaders.report import FileResult, IngestReport, Status
 log = logging.getLogger(__name__)
 
 # Bump when parsing or chunking changes what a file turns into: every file is then re-indexed.
-# 8: a DOCX's paragraphs end with a blank line and its code (a monospace font) is fenced; 7: the text after a :::
-# directive goes on with the section open before it (key points after a last solution were part of it);
-# 6: exercises and their solutions marked (`exercise`, `solution`); 5: notebook heading paths nest; front matter
-# and ::: fences dropped; line ranges
+# 8: a DOCX's paragraphs end with a blank line; a DOCX's and a PDF's code (a monospace font) is fenced; 7: the text
+# after a ::: directive goes on with the section open before it (key points after a last solution were part of
+# it); 6: exercises and their solutions marked (`exercise`, `solution`); 5: notebook heading paths nest; front
+# matter and ::: fences dropped; line ranges
 PIPELINE_VERSION = "8"
 # New chunks are embedded together, this many at a time (≈ 3 MB of vectors), before their files are written.
 EMBED_WINDOW = 2048

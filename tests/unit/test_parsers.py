@@ -397,3 +397,16 @@ def test_a_docx_code_paragraph_is_fenced_and_paragraphs_stand_apart():
     assert handling.text.startswith("Handling exceptions with try and except\n\nPut the code that might fail")
     assert '```\ntext = input("How many tickets? ")\ntry:\n    tickets = int(text)' in handling.text
     assert not any("```" in s.text for s in sections if s.headings[-1] == "ValueError")  # prose stays prose
+
+
+def test_a_pdfs_monospace_lines_are_fenced_and_lone_bullets_join_their_items():
+    """The loops handout sets its code in Courier and extracts each bullet on a line of its own: the else clause's
+    search loop was quoted as part of the sentence before it."""
+    from loaders.parsers import parse_file
+
+    [first, second] = parse_file(COURSE / "week02/loops_handout.pdf").sections
+    assert "search loops tidy:\n```\n for n in [3, 7, 11]:\n    if n % 2 == 0:" in second.text
+    assert "- break leaves the innermost loop at once" in second.text and "\n-\n" not in first.text + second.text
+    assert "range(0) and range(5, 2) produce nothing" in first.text and "```\ntotal = 0\n" in first.text
+    # a line naming inline code among prose stays prose
+    assert "\nPrefer enumerate() to for i in range(len(tasks)): it is shorter" in first.text
