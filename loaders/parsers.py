@@ -319,6 +319,12 @@ def _mark_pdf_lines(text: str, mono: list[str]) -> str:
     code: list[str] = []
     bullet = False
 
+    def fenced(lines: list[str]) -> str:
+        body = textwrap.dedent("\n".join(lines)).strip("\n").splitlines()
+        if body and body[0].startswith(" ") and len(body[0]) - len(body[0].lstrip(" ")) < 4:
+            body[0] = body[0].lstrip(" ")  # pypdf starts a block's first line with a space or two
+        return "```\n" + "\n".join(body) + "\n```"
+
     def is_code(line: str) -> bool:
         rest = line.strip()
         for piece in mono:
@@ -330,7 +336,7 @@ def _mark_pdf_lines(text: str, mono: list[str]) -> str:
             code.append(line.rstrip())
             continue
         if code:
-            out.append("```\n" + textwrap.dedent("\n".join(code)).strip("\n") + "\n```")
+            out.append(fenced(code))
             code.clear()
         if line.strip() in _LONE_BULLET:
             bullet = True
@@ -338,7 +344,7 @@ def _mark_pdf_lines(text: str, mono: list[str]) -> str:
         out.append(f"- {line.strip()}" if bullet and line.strip() else line)
         bullet = False
     if code:
-        out.append("```\n" + textwrap.dedent("\n".join(code)).strip("\n") + "\n```")
+        out.append(fenced(code))
     return "\n".join(out)
 
 

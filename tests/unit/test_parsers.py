@@ -405,7 +405,7 @@ def test_a_pdfs_monospace_lines_are_fenced_and_lone_bullets_join_their_items():
     from loaders.parsers import parse_file
 
     [first, second] = parse_file(COURSE / "week02/loops_handout.pdf").sections
-    assert "search loops tidy:\n```\n for n in [3, 7, 11]:\n    if n % 2 == 0:" in second.text
+    assert "search loops tidy:\n```\nfor n in [3, 7, 11]:\n    if n % 2 == 0:" in second.text
     assert "- break leaves the innermost loop at once" in second.text and "\n-\n" not in first.text + second.text
     assert "range(0) and range(5, 2) produce nothing" in first.text and "```\ntotal = 0\n" in first.text
     # a line naming inline code among prose stays prose
