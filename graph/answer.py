@@ -54,6 +54,7 @@ _ANNOUNCES = re.compile(
     r"we('ll| will| are going to| now)|the following|this (section|chapter|lesson|notebook) (will|covers|shows))\b",
     re.IGNORECASE,
 )
+_HOW_TO = re.compile(r"\bhow (do|can|should|would) (i|you|we)\b|\bhow to\b|\bshow me\b|\bexample\b", re.I)
 _EXERCISE = re.compile(r"^(write|create|modify|implement|predict|rewrite|explain|what would|how would)\b", re.I)
 _KINDS = (  # (the question asks for …, a sentence that gives it)
     (re.compile(r"\b(differen\w*|differ|vs\.?|versus|compare\w*)\b", re.I),
@@ -345,10 +346,15 @@ def extractive(
     top = chosen[0]  # chosen in score order: the best
     chosen = [top] + sorted(chosen[1:], key=lambda i: (lead[units[i][0]], i))
     picked: list[int] = []
+    shows = _HOW_TO.search(focus or question) is not None
     for i in chosen:
         picked.append(i)
         if strip_citations(units[i][1].text).endswith(":"):
             picked.extend(_introduced(units, i))
+        elif shows and i == top and i + 1 < len(units) and units[i + 1][0] == units[i][0] and units[i + 1][1].code:
+            # "how do I…": the best sentence with the code that shows it, lead-in or not (a DOCX's "Put the code that
+            # might fail in a try block…" and its try/except; dev: 2 answers of 156 gain code, 1 states its facts)
+            picked.append(i + 1)
     return _quoted([units[i] for i in dict.fromkeys(picked)], intro)
 
 

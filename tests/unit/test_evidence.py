@@ -180,6 +180,20 @@ def test_a_quoted_introduction_brings_the_list_it_introduces(stats):
     assert "use zip()" in quoted and "5. The while loop" not in quoted
 
 
+def test_a_how_to_brings_the_code_after_its_best_sentence(stats):
+    """ "How do I stop my program from crashing…": the DOCX's "Put the code that might fail in a try block…" is
+    followed by its code, with no lead-in colon to bring it; a how-to gets it, another question does not."""
+    from graph.answer import extractive
+
+    note = "Put the code that might fail in a try block and the recovery in an except block.\n\n"
+    note += "```\ntry:\n    n = int(text)\nexcept ValueError:\n    n = 0\n```\n\nEnd of the lesson on blocks."
+    index = NoteIndex([note], bag, stats)
+    how = extractive("How do I recover in an except block when code might fail?", index, stats, "").text
+    assert "except ValueError:" in how
+    what = extractive("What goes in the except block when code might fail?", index, stats, "").text
+    assert "try block" in what and "ValueError" not in what
+
+
 def test_the_note_with_the_best_quote_comes_first(stats):
     from graph.answer import extractive
 
